@@ -1,0 +1,61 @@
+// Every default in one place, units in the names. The embedded defaults run the
+// relay with no file at all: loopback, store in ./data, no targets.
+
+export type TargetKind = 'influxdb-v1' | 'influxdb-v2';
+
+export interface TargetConfig {
+  readonly name: string;
+  readonly kind: TargetKind;
+  readonly url: string;
+  readonly username?: string;
+  readonly password?: string;
+  readonly token?: string;
+  readonly org?: string;
+  /** Only these databases (1.x db, or the db part of a 2.x bucket) go to this target; empty = all. */
+  readonly databases: readonly string[];
+}
+
+export interface TokenConfig {
+  readonly token: string;
+  /** Databases (or buckets) this token may write to; empty = all. */
+  readonly databases: readonly string[];
+}
+
+export interface Config {
+  readonly server: {
+    readonly host: string;
+    readonly port: number;
+    readonly maxBodyBytes: number;
+    readonly tlsCert?: string;
+    readonly tlsKey?: string;
+    readonly shutdownGraceMs: number;
+  };
+  readonly store: {
+    readonly path: string;
+    readonly maxBytes: number;
+  };
+  readonly auth: {
+    readonly tokens: readonly TokenConfig[];
+  };
+  readonly validation: {
+    readonly certbotMeasurement: string;
+    readonly maxFutureSeconds: number;
+  };
+  readonly targets: readonly TargetConfig[];
+}
+
+export const DEFAULTS = {
+  server: {
+    listen: '127.0.0.1:8186', // Telegraf's influxdb_listener port
+    maxBodyBytes: 25 * 1024 * 1024, // influxd 1.x default max-body-size
+    shutdownGraceMs: 10_000,
+  },
+  store: {
+    path: './data',
+    maxBytes: 1024 * 1024 * 1024, // 1 GiB
+  },
+  validation: {
+    certbotMeasurement: 'certbot_renewal',
+    maxFutureSeconds: 300,
+  },
+} as const;

@@ -1,0 +1,39 @@
+// The shapes the parser hands to validation and normalisation. Only what those
+// need is decoded; the line's own bytes travel on unchanged (see `head`).
+
+export type FieldValue =
+  | { readonly type: 'float'; readonly value: number }
+  | { readonly type: 'integer'; readonly value: bigint }
+  | { readonly type: 'unsigned'; readonly value: bigint }
+  | { readonly type: 'string'; readonly value: string }
+  | { readonly type: 'boolean'; readonly value: boolean };
+
+export type FieldType = FieldValue['type'];
+
+export interface ParsedPoint {
+  /** 1-based line number inside the request body. */
+  readonly lineNumber: number;
+  /** Unescaped measurement name. */
+  readonly measurement: string;
+  /** Unescaped tag keys and values, in the order written. */
+  readonly tags: ReadonlyMap<string, string>;
+  /** Unescaped field keys with typed values, in the order written (a repeated key: last wins, as influxd). */
+  readonly fields: ReadonlyMap<string, FieldValue>;
+  /** The timestamp as written, in the request's precision units; undefined when the line has none. */
+  readonly timestamp: bigint | undefined;
+  /** The line exactly as received, from the measurement to the end of the field set (no timestamp, no trailing blanks). */
+  readonly head: string;
+}
+
+export interface ParseError {
+  readonly lineNumber: number;
+  /** The offending line as received (without its line terminator). */
+  readonly line: string;
+  /** InfluxDB's own wording where it has one, e.g. "missing fields". */
+  readonly reason: string;
+}
+
+export interface ParseResult {
+  readonly points: ParsedPoint[];
+  readonly errors: ParseError[];
+}
