@@ -15,6 +15,8 @@ export interface TargetConfig {
   readonly databases: readonly string[];
 }
 
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
 export interface TokenConfig {
   readonly token: string;
   /** Databases (or buckets) this token may write to; empty = all. */
@@ -29,6 +31,7 @@ export interface Config {
     readonly tlsCert?: string;
     readonly tlsKey?: string;
     readonly shutdownGraceMs: number;
+    readonly logLevel: LogLevel;
   };
   readonly store: {
     readonly path: string;
@@ -49,6 +52,7 @@ export const DEFAULTS = {
     listen: '127.0.0.1:8186', // Telegraf's influxdb_listener port
     maxBodyBytes: 25 * 1024 * 1024, // influxd 1.x default max-body-size
     shutdownGraceMs: 10_000,
+    logLevel: 'info',
   },
   store: {
     path: './data',

@@ -1,0 +1,226 @@
+// The catalog of configuration keys: one entry per key, as data. load.ts walks
+// it to reject unknown keys, to find each key's CERTRELAY_ variable and to check
+// values; docs/configuration.md documents the same entries, and
+// test/config/docs.test.ts fails when the two drift apart.
+import { constants as bufferConstants } from 'node:buffer';
+import { DEFAULTS } from './defaults.js';
+
+export type ValueType =
+  | { readonly kind: 'listen' }
+  /** An integer count of bytes, or a string such as "512MiB" (see parseByteSize in load.ts). */
+  | { readonly kind: 'bytes'; readonly max: number }
+  | { readonly kind: 'integer'; readonly min: number; readonly max: number }
+  | { readonly kind: 'string'; readonly pattern?: RegExp; readonly patternText?: string; readonly noWhitespace?: boolean }
+  /** A file that must exist and be readable when the relay starts. */
+  | { readonly kind: 'file' }
+  /** A directory the relay creates when missing. */
+  | { readonly kind: 'directory' }
+  | { readonly kind: 'url' }
+  | { readonly kind: 'enum'; readonly values: readonly string[] }
+  | { readonly kind: 'strings' };
+
+export interface KeyDef {
+  /** The TOML path. `[]` marks an array of tables: `targets[].url` is `url` inside a `[[targets]]`. */
+  readonly key: string;
+  readonly type: ValueType;
+  /** Absent: the key has no default (it is optional, or required as `required` says). */
+  readonly default?: string | number | readonly string[];
+  readonly unit?: 'bytes' | 'milliseconds' | 'seconds';
+  /** The environment variable that overrides the key. */
+  readonly env?: string;
+  /** An environment value adds one entry to the array instead of replacing a value. */
+  readonly envAppends?: true;
+  /** Never echoed in errors (tokens and passwords end up in logs otherwise). */
+  readonly secret?: true;
+  /** Always required within its table. Conditional rules are in the description and in load.ts. */
+  readonly required?: true;
+  readonly description: string;
+}
+
+/** Names the configuration file when no path is passed explicitly (`--config`). */
+export const CONFIG_FILE_ENV = 'CERTRELAY_CONFIG';
+export const ENV_PREFIX = 'CERTRELAY_';
+
+/** Target and node names travel in metric labels, log fields and URLs. */
+const NAME = /^[A-Za-z0-9_.-]+$/;
+
+/** setTimeout fires at once for delays above 2^31-1 ms, so a larger grace would mean none. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export const KEYS: readonly KeyDef[] = [
+  {
+    key: 'server.listen',
+    type: { kind: 'listen' },
+    default: DEFAULTS.server.listen,
+    env: 'CERTRELAY_LISTEN',
+    description:
+      'Address and port of the HTTP listener. Port 8186 is the port of Telegraf\'s influxdb_listener. Use "0.0.0.0:8186" or "[::]:8186" to listen on every interface; port 0 picks a free port (tests).',
+  },
+  {
+    key: 'server.max_body_bytes',
+    type: { kind: 'bytes', max: bufferConstants.MAX_LENGTH },
+    default: DEFAULTS.server.maxBodyBytes,
+    unit: 'bytes',
+    env: 'CERTRELAY_MAX_BODY_BYTES',
+    description:
+      'Largest request body accepted, measured after gzip decompression (25 MiB, as influxd 1.x). A body of exactly this size is accepted; one byte more gets 413.',
+  },
+  {
+    key: 'server.tls_cert',
+    type: { kind: 'file' },
+    env: 'CERTRELAY_TLS_CERT',
+    description:
+      'PEM certificate chain for HTTPS. Set together with server.tls_key, or neither (plain HTTP). The file must be readable at start-up.',
+  },
+  {
+    key: 'server.tls_key',
+    type: { kind: 'file' },
+    env: 'CERTRELAY_TLS_KEY',
+    description: 'PEM private key for server.tls_cert. Set together with server.tls_cert, or neither.',
+  },
+  {
+    key: 'server.shutdown_grace_ms',
+    type: { kind: 'integer', min: 0, max: MAX_TIMER_MS },
+    default: DEFAULTS.server.shutdownGraceMs,
+    unit: 'milliseconds',
+    env: 'CERTRELAY_SHUTDOWN_GRACE_MS',
+    description:
+      'After SIGTERM, how long in-flight requests and forwarders get to finish before the store is closed. Keep it below the service manager\'s stop timeout.',
+  },
+  {
+    key: 'server.log_level',
+    type: { kind: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+    default: DEFAULTS.server.logLevel,
+    env: 'CERTRELAY_LOG_LEVEL',
+    description: 'Least severe level written to the JSON log on standard output (pino). Logs never contain tokens or passwords.',
+  },
+  {
+    key: 'store.path',
+    type: { kind: 'directory' },
+    default: DEFAULTS.store.path,
+    env: 'CERTRELAY_STORE_PATH',
+    description:
+      'Directory of the durable store (SQLite). Created when missing. A relative path is relative to the working directory.',
+  },
+  {
+    key: 'store.max_bytes',
+    type: { kind: 'bytes', max: Number.MAX_SAFE_INTEGER },
+    default: DEFAULTS.store.maxBytes,
+    unit: 'bytes',
+    env: 'CERTRELAY_STORE_MAX_BYTES',
+    description:
+      'Size limit of the store (1 GiB). When it is reached, writes get 503 with Retry-After until forwarders catch up; nothing acknowledged is dropped. Must be at least server.max_body_bytes.',
+  },
+  {
+    key: 'auth.tokens[].token',
+    type: { kind: 'string', noWhitespace: true },
+    env: 'CERTRELAY_AUTH_TOKEN',
+    envAppends: true,
+    secret: true,
+    required: true,
+    description:
+      'A token clients send as "Authorization: Token <t>", "Bearer <t>", the password of HTTP Basic, or p= in the URL. With no tokens at all, every write is accepted. CERTRELAY_AUTH_TOKEN adds one token allowed on all databases. Tokens must be unique.',
+  },
+  {
+    key: 'auth.tokens[].databases',
+    type: { kind: 'strings' },
+    default: [],
+    description:
+      'Databases (1.x db, or the db part of a 2.x bucket "db/rp") this token may write to. Empty or missing: all.',
+  },
+  {
+    key: 'validation.certbot_measurement',
+    type: { kind: 'string' },
+    default: DEFAULTS.validation.certbotMeasurement,
+    env: 'CERTRELAY_CERTBOT_MEASUREMENT',
+    description:
+      'Measurement checked against the certbot renewal schema (tags domain and host, field renewed_count >= 1) and tracked for renewals. Other measurements pass through unvalidated.',
+  },
+  {
+    key: 'validation.max_future_seconds',
+    type: { kind: 'integer', min: 0, max: Number.MAX_SAFE_INTEGER },
+    default: DEFAULTS.validation.maxFutureSeconds,
+    unit: 'seconds',
+    env: 'CERTRELAY_MAX_FUTURE_SECONDS',
+    description: 'How far in the future a certbot renewal point\'s timestamp may be (clock skew allowance).',
+  },
+  {
+    key: 'targets[].name',
+    type: { kind: 'string', pattern: NAME, patternText: 'letters, digits, "_", "." or "-"' },
+    required: true,
+    description: 'Unique name of the target, used in logs, metrics and dead letters.',
+  },
+  {
+    key: 'targets[].kind',
+    type: { kind: 'enum', values: ['influxdb-v1', 'influxdb-v2'] },
+    required: true,
+    description: 'The API the target speaks: "influxdb-v1" (POST /write) or "influxdb-v2" (POST /api/v2/write).',
+  },
+  {
+    key: 'targets[].url',
+    type: { kind: 'url' },
+    required: true,
+    description:
+      'Base URL of the target, http:// or https://, without query string or credentials, e.g. "http://influxdb:8086". A path prefix (behind a reverse proxy) is kept.',
+  },
+  {
+    key: 'targets[].username',
+    type: { kind: 'string' },
+    description: 'influxdb-v1 only: user for HTTP Basic authentication. Set together with password, or neither.',
+  },
+  {
+    key: 'targets[].password',
+    type: { kind: 'string' },
+    secret: true,
+    description: 'influxdb-v1 only: password for username.',
+  },
+  {
+    key: 'targets[].token',
+    type: { kind: 'string', noWhitespace: true },
+    secret: true,
+    description:
+      'API token sent as "Authorization: Token <t>". Required for influxdb-v2; optional for influxdb-v1 (InfluxDB 1.8+ and compatible servers), where it excludes username/password.',
+  },
+  {
+    key: 'targets[].org',
+    type: { kind: 'string' },
+    description: 'influxdb-v2 only, required: organization name or ID.',
+  },
+  {
+    key: 'targets[].databases',
+    type: { kind: 'strings' },
+    default: [],
+    description:
+      'Only writes to these databases (1.x db, or the db part of a 2.x bucket "db/rp") go to this target. Empty or missing: all.',
+  },
+];
+
+/** The short type name shown in docs/configuration.md. */
+export function typeName(type: ValueType): string {
+  switch (type.kind) {
+    case 'listen':
+      return '"host:port"';
+    case 'bytes':
+      return 'size';
+    case 'integer':
+      return 'integer';
+    case 'string':
+      return 'string';
+    case 'file':
+    case 'directory':
+      return 'path';
+    case 'url':
+      return 'URL';
+    case 'enum':
+      return type.values.map((v) => JSON.stringify(v)).join(' or ');
+    case 'strings':
+      return 'array of strings';
+  }
+}
+
+/** A default as written in TOML; "required" or "none" when there is none. */
+export function renderDefault(def: KeyDef): string {
+  if (def.default === undefined) return def.required ? 'required' : 'none';
+  if (Array.isArray(def.default)) return `[${def.default.map((v) => JSON.stringify(v)).join(', ')}]`;
+  return typeof def.default === 'string' ? JSON.stringify(def.default) : String(def.default);
+}
