@@ -1,0 +1,210 @@
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import t from 'tap';
+import { MIGRATIONS } from '../../src/log/migrations.js';
+import {
+  STORE_FILE_NAME,
+  Store,
+  StoreFullError,
+  StoreSchemaError,
+  isStoreFullError,
+  type IncomingBatch,
+} from '../../src/log/store.js';
+
+const MiB = 1024 * 1024;
+
+function batch(lines: string, overrides: Partial<IncomingBatch> = {}): IncomingBatch {
+  return { db: 'telegraf', rp: '', lines, points: lines.split('\n').length, receivedAtMs: 1_732_780_800_000, ...overrides };
+}
+
+// A second connection, as another process would see the file.
+function peek<T>(dir: string, fn: (db: Database.Database) => T): T {
+  const db = new Database(join(dir, STORE_FILE_NAME), { readonly: true });
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+t.test('opening a new directory creates the database and applies every migration once', (t) => {
+  const dir = join(t.testdir(), 'nested', 'data');
+  const store = Store.open({ dir, maxBytes: 64 * MiB });
+  store.close();
+  peek(dir, (db) => {
+    t.equal(db.pragma('user_version', { simple: true }), MIGRATIONS.length);
+    const tables = db.prepare<[], string>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
+    t.match(tables, ['batches', 'cursors', 'dead_letters']);
+  });
+  t.end();
+});
+
+t.test('reopening is idempotent and keeps the data', (t) => {
+  const dir = t.testdir();
+  const first = Store.open({ dir, maxBytes: 64 * MiB });
+  first.appendBatches([batch('m v=1i 1')]);
+  first.close();
+  const second = Store.open({ dir, maxBytes: 64 * MiB });
+  t.same(second.stats(), { batches: 1, points: 1 });
+  second.close();
+  peek(dir, (db) => t.equal(db.pragma('user_version', { simple: true }), MIGRATIONS.length));
+  t.end();
+});
+
+t.test('a database written by a newer certrelay is refused at open, untouched', (t) => {
+  const dir = t.testdir();
+  Store.open({ dir, maxBytes: 64 * MiB }).close();
+  const newer = MIGRATIONS.length + 1;
+  const db = new Database(join(dir, STORE_FILE_NAME));
+  db.pragma(`user_version = ${newer}`);
+  db.close();
+
+  t.throws(() => Store.open({ dir, maxBytes: 64 * MiB }), StoreSchemaError);
+  t.throws(() => Store.open({ dir, maxBytes: 64 * MiB }), {
+    code: 'CR_STORE_SCHEMA_TOO_NEW',
+    message: new RegExp(`schema version ${newer}.*newer certrelay`),
+  });
+  peek(dir, (db) => t.equal(db.pragma('user_version', { simple: true }), newer));
+  t.end();
+});
+
+t.test('the store runs WAL with synchronous=FULL, also when reopening an existing WAL database', (t) => {
+  const dir = t.testdir();
+  Store.open({ dir, maxBytes: 64 * MiB }).close();
+  // This better-sqlite3 build defaults WAL connections to NORMAL (1); the store must not.
+  peek(dir, (db) => t.equal(db.pragma('synchronous', { simple: true }), 1, 'a plain connection gets NORMAL'));
+  const store = Store.open({ dir, maxBytes: 64 * MiB });
+  t.match(store.durability(), { journalMode: 'wal', synchronous: 2 });
+  t.ok(store.durability().busyTimeoutMs > 0);
+  store.close();
+  t.end();
+});
+
+t.test('batches read back in arrival order, byte for byte', (t) => {
+  const dir = t.testdir();
+  const store = Store.open({ dir, maxBytes: 64 * MiB });
+  const written = [
+    batch('cpu,host=a usage=1.5 1732780800123456789\ncpu,host=b usage=2 1732780800123456790'),
+    batch('temp,city=Zürich,emoji=🚀 value="日本語 \\"q\\" \\\\ e\u0301" 9223372036854775807', { db: 'métriques', rp: 'autogen' }),
+    batch('neg v=1i -9223372036854775806', { receivedAtMs: 1_732_780_801_000 }),
+    batch('certbot_renewal,domain=*.xn--bcher-kva.example,host=web\\ 01 renewed_count=1i 1000000000000000000'),
+  ];
+  store.transaction(() => store.appendBatches(written.slice(0, 2)));
+  store.appendBatches(written.slice(2));
+
+  const read = store.readBatchesAfter(0, 100);
+  t.same(
+    read.map(({ db, rp, lines, points, receivedAtMs }) => ({ db, rp, lines, points, receivedAtMs })),
+    written,
+  );
+  t.same(
+    read.map((b) => b.bytes),
+    written.map((b) => Buffer.byteLength(b.lines, 'utf8')),
+  );
+  const ids = read.map((b) => b.id);
+  t.same(ids, [...ids].sort((a, b) => a - b), 'ids follow arrival order');
+  t.same(store.readBatchesAfter(ids[1], 1).map((b) => b.id), [ids[2]], 'reads resume after a batch id');
+  t.same(store.readBatchesAfter(ids[3], 10), []);
+
+  peek(dir, (db) => {
+    const onDisk = db
+      .prepare<[], Buffer>('SELECT CAST(lines AS BLOB) FROM batches ORDER BY id')
+      .pluck()
+      .all();
+    t.same(onDisk, written.map((b) => Buffer.from(b.lines, 'utf8')), 'stored as the exact UTF-8 bytes');
+  });
+  store.close();
+  t.end();
+});
+
+t.test('stats and countPoints sum what was appended', (t) => {
+  const store = Store.open({ dir: t.testdir(), maxBytes: 64 * MiB });
+  t.same(store.stats(), { batches: 0, points: 0 });
+  store.appendBatches([batch('a v=1 1\na v=2 2\na v=3 3'), batch('b v=1 1')]);
+  t.same(store.stats(), { batches: 2, points: 4 });
+  t.equal(store.countPoints(), 4);
+  store.close();
+  t.end();
+});
+
+t.test('a new target starts at the tail of the log; an existing cursor is kept', (t) => {
+  const dir = t.testdir();
+  const first = Store.open({ dir, maxBytes: 64 * MiB, targets: ['influx-a'] });
+  t.equal(first.cursor('influx-a'), 0, 'an empty log: the tail is 0');
+  first.appendBatches([batch('m v=1 1'), batch('m v=2 2'), batch('m v=3 3')]);
+  first.close();
+
+  const second = Store.open({ dir, maxBytes: 64 * MiB, targets: ['influx-a', 'influx-b'] });
+  const tail = second.readBatchesAfter(0, 100).at(-1)?.id;
+  t.equal(second.cursor('influx-a'), 0, 'influx-a still has the backlog to send');
+  t.equal(second.cursor('influx-b'), tail, 'influx-b only gets what arrives from now on');
+  t.equal(second.cursor('unknown'), undefined);
+  second.close();
+  t.end();
+});
+
+t.test('isFull turns true once the database and WAL reach maxBytes', (t) => {
+  const maxBytes = 256 * 1024;
+  const store = Store.open({ dir: t.testdir(), maxBytes });
+  t.equal(store.isFull(), false);
+  const before = store.sizeBytes();
+  t.ok(before > 0 && before < maxBytes, `starts below the limit (${before} bytes)`);
+  const line = `big,host=a payload="${'x'.repeat(4000)}" 1732780800000000000`;
+  let appended = 0;
+  while (!store.isFull() && appended < 1000) {
+    store.appendBatches([batch(line)]);
+    appended++;
+  }
+  t.ok(store.isFull(), `full after ${appended} batches of 4 KB`);
+  t.ok(store.sizeBytes() >= maxBytes, 'sizeBytes reached maxBytes');
+  t.ok(appended < 64, 'the estimate follows the commits');
+  store.close();
+  t.end();
+});
+
+t.test('running out of space surfaces as StoreFullError and writes nothing of that transaction', (t) => {
+  const store = Store.open({ dir: t.testdir(), maxBytes: 256 * 1024 });
+  const line = `big,host=a payload="${'x'.repeat(4000)}" 1732780800000000000`;
+  let error: unknown;
+  for (let i = 0; i < 1000 && error === undefined; i++) {
+    try {
+      // A small batch, then one that needs new pages: when the second fails, the first must go too.
+      store.transaction(() => store.appendBatches([batch('small v=1 1'), batch(line)]));
+    } catch (err) {
+      error = err;
+    }
+  }
+  t.type(error, StoreFullError);
+  t.ok(isStoreFullError(error));
+  t.match(error, { code: 'CR_STORE_FULL', retryable: true, cause: { code: 'SQLITE_FULL' } });
+  t.match((error as Error).message, /store\.max_bytes/);
+  const { batches, points } = store.stats();
+  t.equal(batches % 2, 0, 'no transaction was half-written');
+  t.equal(points, batches);
+  t.ok(store.isFull());
+  t.equal(store.readBatchesAfter(0, 1000).length, batches, 'the store still reads');
+  store.close();
+  t.end();
+});
+
+t.test('close checkpoints the WAL into the database file and may be called twice', (t) => {
+  const dir = t.testdir();
+  const store = Store.open({ dir, maxBytes: 64 * MiB });
+  store.appendBatches([batch('m v=1 1')]);
+  store.close();
+  store.close();
+  const wal = statSync(join(dir, `${STORE_FILE_NAME}-wal`), { throwIfNoEntry: false });
+  t.ok(wal === undefined || wal.size === 0, 'nothing left in the WAL');
+  peek(dir, (db) => t.equal(db.prepare('SELECT count(*) FROM batches').pluck().get(), 1));
+  t.end();
+});
+
+t.test('a new store is created with incremental auto-vacuum, so its file can shrink after an outage', async (t) => {
+  const dir = t.testdir({});
+  const store = Store.open({ dir, maxBytes: 1 << 30 });
+  store.close();
+  const db = new Database(join(dir, 'certrelay.db'), { readonly: true });
+  t.equal(db.pragma('auto_vacuum', { simple: true }), 2, 'auto_vacuum = INCREMENTAL');
+  db.close();
+});
