@@ -1,0 +1,176 @@
+// buildApp wires the relay: store → group commit → intake → routes. It never
+// listens and never touches process.*, so tests use app.inject() or listen
+// on port 0 themselves.
+import Fastify, { type FastifyInstance } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { systemClock, type Clock } from './clock.js';
+import type { Config } from './config/defaults.js';
+import { RelayError } from './errors.js';
+import { Authorizer } from './http/auth.js';
+import { sendError, sendRelayError, type Api } from './http/error-reply.js';
+import { registerQueryStub } from './http/query-stub.js';
+import { registerStatusRoutes } from './http/status-routes.js';
+import { Intake } from './ingest/intake.js';
+import { registerWriteV1 } from './ingest/write-v1.js';
+import { registerWriteV2 } from './ingest/write-v2.js';
+import { GroupCommit } from './log/group-commit.js';
+import { Store, isStoreFullError } from './log/store.js';
+import { Metrics } from './ops/metrics.js';
+import { INFLUXDB_BUILD, INFLUXDB_COMPATIBLE_VERSION } from './version.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    api?: Api;
+  }
+}
+
+export interface AppDeps {
+  readonly clock?: Clock;
+  readonly logger?: boolean | object;
+}
+
+export interface Relay {
+  readonly app: FastifyInstance;
+  readonly store: Store;
+  readonly intake: Intake;
+  readonly metrics: Metrics;
+  /** Every route served, as "METHOD /path" (for the openapi.yaml check). */
+  readonly routes: readonly string[];
+  /** Stops intake (503), finishes the commits under way, closes the server and the store. */
+  close(): Promise<void>;
+}
+
+export function buildApp(config: Config, deps: AppDeps = {}): Relay {
+  const clock = deps.clock ?? systemClock();
+  const store = Store.open({ dir: config.store.path, maxBytes: config.store.maxBytes, targets: config.targets.map((t) => t.name) });
+  const metrics = new Metrics({ storeSizeBytes: () => store.sizeBytes(), storeMaxBytes: () => config.store.maxBytes });
+  const groupCommit = new GroupCommit((batches) => store.transaction(() => store.appendBatches(batches)), {
+    onCommit: ({ durationMs, batches }) => {
+      metrics.commitDuration.observe(durationMs / 1000);
+      metrics.commitBatches.observe(batches);
+    },
+  });
+  const intake = new Intake({
+    commit: (batches) => groupCommit.submit(batches),
+    isStoreFull: () => store.isFull(),
+    isStoreFullError,
+    clock,
+    rules: {
+      certbotMeasurement: config.validation.certbotMeasurement,
+      maxFutureNs: BigInt(config.validation.maxFutureSeconds) * 1_000_000_000n,
+    },
+    metrics,
+  });
+  const authorizer = new Authorizer(config.auth.tokens);
+  const databases = new Set<string>();
+
+  const tls =
+    config.server.tlsCert !== undefined && config.server.tlsKey !== undefined
+      ? { cert: readFileSync(config.server.tlsCert), key: readFileSync(config.server.tlsKey) }
+      : undefined;
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    ...(tls ? { https: tls } : {}),
+    genReqId: () => randomUUID(),
+    // Per-request logs would cost more than the write itself, and URLs can carry ?p=secret.
+    disableRequestLogging: true,
+    // Our own handlers answer 503 + Retry-After while closing, in each API's format.
+    return503OnClosing: false,
+    exposeHeadRoutes: false, // HEAD is served where InfluxDB serves it (/ping), and documented there
+    forceCloseConnections: 'idle',
+  }) as unknown as FastifyInstance;
+
+  const routes: string[] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push(`${method} ${route.url}`);
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('X-Influxdb-Version', INFLUXDB_COMPATIBLE_VERSION);
+    reply.header('X-Influxdb-Build', INFLUXDB_BUILD);
+    reply.header('Request-Id', request.id);
+    reply.header('X-Request-Id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.requestDuration.observe(
+      { route: request.routeOptions.url ?? 'unmatched', method: request.method, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  app.setErrorHandler((err, request, reply) => {
+    const api: Api = request.routeOptions.config.api ?? 'v1';
+    if (err instanceof RelayError) {
+      if ([401, 403, 413, 503].includes(err.status)) {
+        metrics.writesRefused.inc({ endpoint: api, code: err.code });
+      }
+      return sendRelayError(reply, api, err);
+    }
+    const { statusCode, message } = err as { statusCode?: unknown; message?: unknown };
+    const status = typeof statusCode === 'number' && statusCode >= 400 ? statusCode : 500;
+    if (status >= 500) request.log.error({ err }, 'request failed');
+    return sendError(reply, api, status, typeof message === 'string' ? message : 'internal error');
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const api: Api = request.url.startsWith('/api/v2') ? 'v2' : 'v1';
+    return sendRelayError(reply, api, new RelayError('CR_NOT_FOUND', request.method, request.url.split('?', 1)[0]));
+  });
+
+  const writeDeps = {
+    intake,
+    authorizer,
+    maxBodyBytes: config.server.maxBodyBytes,
+    onDatabase: (db: string) => databases.add(db),
+  };
+  app.register(async (writes) => {
+    // Write bodies are read by readBody (size caps, gzip), whatever their Content-Type: curl sends a form type.
+    writes.removeAllContentTypeParsers();
+    writes.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+    registerWriteV1(writes, writeDeps);
+    registerWriteV2(writes, writeDeps);
+  });
+  registerQueryStub(app, {
+    authorizer,
+    knownDatabases: () => [...databases].sort(),
+    createDatabase: (name) => databases.add(name),
+  });
+  registerStatusRoutes(app, {
+    healthChecks: () => [
+      store.isFull()
+        ? { name: 'store', status: 'fail', message: `store is full (${store.sizeBytes()} of ${config.store.maxBytes} bytes): writes get 503` }
+        : { name: 'store', status: 'pass' },
+    ],
+    notReadyReason: () => (intake.closing ? 'shutting down' : store.isFull() ? 'store is full' : undefined),
+  });
+  app.get('/metrics', async (_request, reply) => {
+    const text = await metrics.registry.metrics();
+    return reply.type(metrics.registry.contentType).send(text);
+  });
+
+  // Once stopping, every answer ends its connection, so keep-alive clients reconnect elsewhere
+  // instead of reusing a socket the server is about to drop.
+  app.addHook('onSend', async (_request, reply) => {
+    if (intake.closing) reply.header('Connection', 'close');
+  });
+
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closed ??= (async () => {
+      intake.close();
+      await groupCommit.drain();
+      // Requests still uploading get the grace period; then their connections are cut (nothing of them was acknowledged).
+      const cut = setTimeout(() => app.server.closeAllConnections(), config.server.shutdownGraceMs);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(cut);
+      }
+      await groupCommit.drain();
+      store.close();
+    })();
+    return closed;
+  };
+
+  return { app, store, intake, metrics, routes, close };
+}

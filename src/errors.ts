@@ -1,0 +1,53 @@
+// The catalog of every error a client or operator can see: a stable code, the
+// HTTP status, and a message that says what to do. docs/errors.md lists them
+// all; test/errors.test.ts keeps the two in step.
+
+export interface ErrorSpec {
+  readonly status: number;
+  readonly message: string;
+  /** 503s: whether the client should come back (sent as Retry-After seconds). */
+  readonly retryAfterSeconds?: number;
+}
+
+export const ERRORS = {
+  CR_DATABASE_REQUIRED: { status: 400, message: 'database is required' },
+  CR_BUCKET_REQUIRED: { status: 400, message: 'bucket is required: add ?bucket=NAME to the URL' },
+  CR_ORG_REQUIRED: { status: 400, message: 'organization name or id is required: add ?org=NAME to the URL' },
+  CR_BAD_PRECISION: { status: 400, message: 'invalid precision %s: use one of %s' },
+  CR_BAD_GZIP: { status: 400, message: 'request body is not valid gzip: %s' },
+  CR_BAD_CONTENT_ENCODING: { status: 415, message: 'unsupported Content-Encoding %s: send identity or gzip' },
+  CR_UNAUTHORIZED: { status: 401, message: 'authorization failed: send a configured token (Authorization: Token, Bearer or Basic, or u/p in the URL)' },
+  CR_FORBIDDEN: { status: 403, message: 'this token may not write to database %s' },
+  CR_BODY_TOO_LARGE: { status: 413, message: 'request body too large: the limit is %s bytes (server.max_body_bytes), after gzip decompression' },
+  CR_STORE_FULL: {
+    status: 503,
+    message: 'the relay store is full (store.max_bytes); the write was not accepted, retry later',
+    retryAfterSeconds: 30,
+  },
+  CR_SHUTTING_DOWN: { status: 503, message: 'the relay is shutting down; the write was not accepted, retry later', retryAfterSeconds: 5 },
+  CR_STORE_FAILED: { status: 500, message: 'the relay could not commit the write to its store; nothing was accepted: %s' },
+  CR_QUERY_UNSUPPORTED: {
+    status: 501,
+    message: 'certrelay is a write relay: only CREATE DATABASE and SHOW DATABASES are answered, query InfluxDB itself for %s',
+  },
+  CR_QUERY_MISSING: { status: 400, message: 'missing required parameter "q"' },
+  CR_NOT_FOUND: { status: 404, message: 'no route %s %s' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class RelayError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(code: ErrorCode, ...args: Array<string | number>) {
+    const spec: ErrorSpec = ERRORS[code];
+    let i = 0;
+    super(spec.message.replace(/%s/g, () => String(args[i++] ?? '')));
+    this.name = 'RelayError';
+    this.code = code;
+    this.status = spec.status;
+    this.retryAfterSeconds = spec.retryAfterSeconds;
+  }
+}

@@ -1,0 +1,76 @@
+// Who may write where. Credentials arrive the ways InfluxDB clients send them:
+// "Authorization: Token t" / "Bearer t", HTTP Basic (the password is the
+// token, as in InfluxDB 2's 1.x-compatibility API), or ?u=&p= in the URL.
+// With no tokens configured every request is allowed and credentials are
+// ignored (the python client always sends root:root).
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { TokenConfig } from '../config/defaults.js';
+import { RelayError } from '../errors.js';
+
+export interface Credentials {
+  readonly authorization?: string;
+  readonly queryPassword?: string;
+}
+
+interface HashedToken {
+  readonly digest: Buffer;
+  readonly databases: ReadonlySet<string>;
+}
+
+export class Authorizer {
+  readonly #tokens: readonly HashedToken[];
+
+  constructor(tokens: readonly TokenConfig[]) {
+    this.#tokens = tokens.map((t) => ({ digest: sha256(t.token), databases: new Set(t.databases) }));
+  }
+
+  get enabled(): boolean {
+    return this.#tokens.length > 0;
+  }
+
+  /** Checks the presented token; throws CR_UNAUTHORIZED. The grant says where it may write. */
+  authenticate(credentials: Credentials): Grant {
+    if (!this.enabled) return ALLOW_ALL;
+    const presented = presentedToken(credentials);
+    if (presented === undefined) throw new RelayError('CR_UNAUTHORIZED');
+    const digest = sha256(presented);
+    // Compare against every token, without stopping early, so timing says nothing about which matched.
+    let match: HashedToken | undefined;
+    for (const token of this.#tokens) {
+      if (timingSafeEqual(token.digest, digest) && match === undefined) match = token;
+    }
+    if (match === undefined) throw new RelayError('CR_UNAUTHORIZED');
+    const { databases } = match;
+    return {
+      assertMayWrite(database) {
+        if (databases.size > 0 && !databases.has(database)) throw new RelayError('CR_FORBIDDEN', JSON.stringify(database));
+      },
+    };
+  }
+}
+
+export interface Grant {
+  /** Throws CR_FORBIDDEN when the token is limited to other databases. */
+  assertMayWrite(database: string): void;
+}
+
+const ALLOW_ALL: Grant = { assertMayWrite() {} };
+
+export function presentedToken({ authorization, queryPassword }: Credentials): string | undefined {
+  if (authorization !== undefined) {
+    const space = authorization.indexOf(' ');
+    const scheme = (space < 0 ? authorization : authorization.slice(0, space)).toLowerCase();
+    const value = space < 0 ? '' : authorization.slice(space + 1).trim();
+    if (scheme === 'token' || scheme === 'bearer') return value || undefined;
+    if (scheme === 'basic') {
+      const decoded = Buffer.from(value, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      return colon < 0 ? undefined : decoded.slice(colon + 1) || undefined;
+    }
+  }
+  return queryPassword || undefined;
+}
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}

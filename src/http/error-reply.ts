@@ -1,0 +1,54 @@
+// The two InfluxDB error formats. 1.x: {"error": "..."} plus the same text in
+// X-Influxdb-Error. 2.x: {"code": "...", "message": "..."} with 2.x's code
+// words. Both JSON, and a 503 always says when to come back.
+import type { FastifyReply } from 'fastify';
+import { RelayError } from '../errors.js';
+
+export type Api = 'v1' | 'v2';
+
+const V2_CODES: Record<number, string> = {
+  400: 'invalid',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not found',
+  405: 'method not allowed',
+  413: 'request too large',
+  415: 'unsupported media type',
+  422: 'unprocessable entity',
+  500: 'internal error',
+  501: 'not implemented',
+  503: 'unavailable',
+};
+
+export function sendError(reply: FastifyReply, api: Api, status: number, message: string, retryAfterSeconds?: number): FastifyReply {
+  reply.code(status).type('application/json; charset=utf-8');
+  if (retryAfterSeconds !== undefined) reply.header('Retry-After', String(retryAfterSeconds));
+  if (api === 'v1') {
+    reply.header('X-Influxdb-Error', errorHeader(message));
+    return reply.send({ error: message });
+  }
+  return reply.send({ code: V2_CODES[status] ?? 'internal error', message });
+}
+
+export function sendRelayError(reply: FastifyReply, api: Api, err: RelayError): FastifyReply {
+  return sendError(reply, api, err.status, err.message, err.retryAfterSeconds);
+}
+
+const ERROR_HEADER_MAX_BYTES = 1024;
+
+/**
+ * As influxd: newlines become spaces (a header can't hold them) and the value
+ * is cut at 1024 bytes. The UTF-8 bytes go out as they are, which Node only
+ * allows for a string of latin1 code units: hence the final conversion.
+ */
+export function errorHeader(message: string): string {
+  // eslint-disable-next-line no-control-regex
+  const flat = message.replace(/[\x00-\x08\x0a-\x1f\x7f]/g, ' ');
+  let bytes = Buffer.from(flat, 'utf8');
+  if (bytes.length > ERROR_HEADER_MAX_BYTES) {
+    let end = ERROR_HEADER_MAX_BYTES;
+    while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--; // don't split a UTF-8 sequence
+    bytes = bytes.subarray(0, end);
+  }
+  return bytes.toString('latin1');
+}

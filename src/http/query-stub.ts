@@ -1,0 +1,86 @@
+// /query answers only what write clients send at start-up: Telegraf's 1.x
+// output, the python, node and ruby clients issue CREATE DATABASE (by POST
+// form, POST query string or GET); some list databases. Always JSON, even
+// when msgpack is asked for. Everything else is a clear 501.
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { RelayError } from '../errors.js';
+import type { Authorizer } from './auth.js';
+import { sendRelayError } from './error-reply.js';
+
+export interface QueryDeps {
+  readonly authorizer: Authorizer;
+  readonly knownDatabases: () => readonly string[];
+  readonly createDatabase: (name: string) => void;
+}
+
+const CREATE_DATABASE = /^\s*CREATE\s+DATABASE\s+("(?:[^"\\]|\\.)+"|[^\s;]+)(\s+WITH\s+.*)?\s*$/is;
+const SHOW_DATABASES = /^\s*SHOW\s+DATABASES\s*$/i;
+
+/** Splits on semicolons outside double or single quotes. */
+export function splitStatements(q: string): string[] {
+  const out: string[] = [];
+  let current = '';
+  let quote: string | undefined;
+  for (let i = 0; i < q.length; i++) {
+    const ch = q[i];
+    if (quote !== undefined) {
+      if (ch === '\\' && i + 1 < q.length) {
+        current += ch + q[++i];
+        continue;
+      }
+      if (ch === quote) quote = undefined;
+    } else if (ch === '"' || ch === "'") {
+      quote = ch;
+    } else if (ch === ';') {
+      if (current.trim() !== '') out.push(current);
+      current = '';
+      continue;
+    }
+    current += ch;
+  }
+  if (current.trim() !== '') out.push(current);
+  return out;
+}
+
+function unquoteIdentifier(name: string): string {
+  return name.startsWith('"') ? name.slice(1, -1).replace(/\\(.)/g, '$1') : name;
+}
+
+export function registerQueryStub(app: FastifyInstance, deps: QueryDeps): void {
+  app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 1024 * 1024 }, (_request, body, done) => done(null, body));
+
+    const handle = async (query: Record<string, string | undefined>, body: unknown, headers: { authorization?: string }, reply: FastifyReply) => {
+      const form = typeof body === 'string' && body !== '' ? new URLSearchParams(body) : undefined;
+      const q = query.q ?? form?.get('q') ?? undefined;
+      try {
+        deps.authorizer.authenticate({ authorization: headers.authorization, queryPassword: query.p ?? form?.get('p') ?? undefined });
+        if (q === undefined || q.trim() === '') throw new RelayError('CR_QUERY_MISSING');
+        const results = splitStatements(q).map((statement, statementId) => {
+          const create = CREATE_DATABASE.exec(statement);
+          if (create) {
+            deps.createDatabase(unquoteIdentifier(create[1]));
+            return { statement_id: statementId };
+          }
+          if (SHOW_DATABASES.test(statement)) {
+            const values = deps.knownDatabases().map((name) => [name]);
+            return { statement_id: statementId, series: [{ name: 'databases', columns: ['name'], values }] };
+          }
+          throw new RelayError('CR_QUERY_UNSUPPORTED', JSON.stringify(statement.trim()));
+        });
+        return reply.code(200).type('application/json').send({ results });
+      } catch (err) {
+        if (err instanceof RelayError) return sendRelayError(reply, 'v1', err);
+        throw err;
+      }
+    };
+
+    scope.get<{ Querystring: Record<string, string | undefined> }>('/query', { config: { api: 'v1' } }, (request, reply) =>
+      handle(request.query, undefined, request.headers, reply),
+    );
+    scope.post<{ Querystring: Record<string, string | undefined> }>('/query', { config: { api: 'v1' } }, (request, reply) =>
+      handle(request.query, request.body, request.headers, reply),
+    );
+  });
+}

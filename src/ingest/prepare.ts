@@ -1,0 +1,70 @@
+// One write request, from body text to the lines the log stores: parse,
+// normalise timestamps to explicit nanoseconds (receive time for lines that
+// have none), check field types and the certbot_renewal schema. Pure: the
+// clock and the rules come in as arguments.
+import { parseLines } from '../line-protocol/parse.js';
+import type { ParseError } from '../line-protocol/point.js';
+import { receiveTimeNs, TIME_OUT_OF_RANGE, toNanoseconds, type Precision } from '../line-protocol/precision.js';
+import { RequestFieldTypes } from './field-types.js';
+import { checkReservedKeys, checkSchema, type SchemaRules } from './validate.js';
+
+export interface Rejection {
+  readonly lineNumber: number;
+  /** parse | type-conflict | schema rule name */
+  readonly reason: string;
+  readonly message: string;
+}
+
+export interface PreparedWrite {
+  /** Accepted lines: the head as received plus an explicit ns timestamp. */
+  readonly lines: string[];
+  readonly parseErrors: ParseError[];
+  readonly typeConflicts: Rejection[];
+  readonly schemaRejections: Rejection[];
+}
+
+export interface PrepareContext {
+  readonly precision: Precision;
+  readonly nowNs: bigint;
+  readonly rules: SchemaRules;
+}
+
+
+export function prepareWrite(body: string, ctx: PrepareContext): PreparedWrite {
+  const { points, errors } = parseLines(body);
+  const parseErrors = errors;
+  const typeConflicts: Rejection[] = [];
+  const schemaRejections: Rejection[] = [];
+  const lines: string[] = [];
+  const fieldTypes = new RequestFieldTypes();
+  const receivedAt = receiveTimeNs(ctx.nowNs, ctx.precision);
+
+  for (const point of points) {
+    let ns = receivedAt;
+    if (point.timestamp !== undefined) {
+      const scaled = toNanoseconds(point.timestamp, ctx.precision);
+      if (scaled === undefined) {
+        parseErrors.push({ lineNumber: point.lineNumber, line: lineText(point.head, point.timestamp), reason: TIME_OUT_OF_RANGE });
+        continue;
+      }
+      ns = scaled;
+    }
+    const rejection = checkReservedKeys(point) ?? checkSchema(point, ns, ctx.nowNs, ctx.rules);
+    if (rejection !== undefined) {
+      schemaRejections.push({ lineNumber: rejection.lineNumber, reason: rejection.rule, message: rejection.message });
+      continue;
+    }
+    const conflict = fieldTypes.check(point);
+    if (conflict !== undefined) {
+      typeConflicts.push({ lineNumber: conflict.lineNumber, reason: 'type-conflict', message: conflict.message });
+      continue;
+    }
+    lines.push(`${point.head} ${ns}`);
+  }
+  if (parseErrors.length > 1) parseErrors.sort((a, b) => a.lineNumber - b.lineNumber);
+  return { lines, parseErrors, typeConflicts, schemaRejections };
+}
+
+function lineText(head: string, timestamp: bigint): string {
+  return `${head} ${timestamp}`;
+}

@@ -1,0 +1,94 @@
+// The certbot_renewal schema (DESIGN.md), as a pure function of one point.
+// Other measurements pass through: the relay validates only what its renewal
+// monitoring depends on.
+import { domainToASCII } from 'node:url';
+import type { ParsedPoint } from '../line-protocol/point.js';
+
+export interface SchemaRules {
+  readonly certbotMeasurement: string;
+  readonly maxFutureNs: bigint;
+}
+
+export interface SchemaRejection {
+  readonly lineNumber: number;
+  readonly rule: string;
+  readonly message: string;
+}
+
+const NS_PER_SECOND = 1_000_000_000n;
+const MAX_DNS_NAME_LENGTH = 253;
+const ASCII_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
+
+/** Returns why the point breaks the schema, or undefined when it is acceptable. `timestampNs` is after normalisation. */
+export function checkSchema(point: ParsedPoint, timestampNs: bigint, nowNs: bigint, rules: SchemaRules): SchemaRejection | undefined {
+  if (point.measurement !== rules.certbotMeasurement) return undefined;
+  const reject = (rule: string, detail: string): SchemaRejection => ({
+    lineNumber: point.lineNumber,
+    rule,
+    message: `line ${point.lineNumber}: ${rules.certbotMeasurement} ${detail}`,
+  });
+
+  const domain = point.tags.get('domain');
+  if (domain === undefined || domain === '') return reject('domain-required', 'needs a non-empty tag "domain"');
+  if (!isCertificateDomain(domain)) {
+    return reject('domain-format', `tag "domain" must be a DNS name, a wildcard name or "all", got ${JSON.stringify(domain)}`);
+  }
+  const host = point.tags.get('host');
+  if (host === undefined || host === '') return reject('host-required', 'needs a non-empty tag "host"');
+
+  const count = point.fields.get('renewed_count');
+  if (count === undefined) return reject('renewed-count-required', 'needs the field "renewed_count"');
+  if (count.type !== 'float' && count.type !== 'integer' && count.type !== 'unsigned') {
+    return reject('renewed-count-numeric', `field "renewed_count" must be numeric, got ${count.type} ${JSON.stringify(String(count.value))}`);
+  }
+  if (!(Number(count.value) >= 1)) {
+    return reject('renewed-count-min', `field "renewed_count" must be >= 1, got ${String(count.value)}`);
+  }
+
+  for (const key of ['not_after', 'not_before']) {
+    const date = point.fields.get(key);
+    if (date !== undefined && date.type !== 'integer' && date.type !== 'unsigned') {
+      return reject(`${key.replace('_', '-')}-integer`, `field "${key}" must be an integer of Unix seconds (e.g. ${key}=1700000000i), got ${date.type} ${JSON.stringify(String(date.value))}`);
+    }
+  }
+  const notAfter = point.fields.get('not_after');
+  const notBefore = point.fields.get('not_before');
+  if (notAfter !== undefined && notBefore !== undefined && notAfter.value <= notBefore.value) {
+    return reject('certificate-dates-order', `field "not_after" (${String(notAfter.value)}) must be later than "not_before" (${String(notBefore.value)})`);
+  }
+
+  if (timestampNs - nowNs > rules.maxFutureNs) {
+    const seconds = (timestampNs - nowNs) / NS_PER_SECOND;
+    return reject('timestamp-future', `timestamp ${timestampNs} is ${seconds} s in the future (at most ${rules.maxFutureNs / NS_PER_SECOND} s allowed): check the host's clock and the precision`);
+  }
+  return undefined;
+}
+
+/**
+ * influxd silently drops a tag or field named "time" (and the whole point when
+ * it is the only field), so what it stores would differ from what it was sent.
+ * The relay forwards lines byte for byte and can't strip the key, so it refuses
+ * the line and says why.
+ */
+export function checkReservedKeys(point: ParsedPoint): SchemaRejection | undefined {
+  const kind = point.tags.has('time') ? 'tag' : point.fields.has('time') ? 'field' : undefined;
+  if (kind === undefined) return undefined;
+  return {
+    lineNumber: point.lineNumber,
+    rule: 'reserved-key-time',
+    message: `line ${point.lineNumber}: ${kind} key "time" is reserved: InfluxDB would silently drop it; rename it`,
+  };
+}
+
+/** A DNS name in ASCII or Unicode form, optionally with a leading "*." wildcard label, or the per-host total "all". */
+export function isCertificateDomain(domain: string): boolean {
+  if (domain === 'all') return true;
+  const name = domain.startsWith('*.') ? domain.slice(2) : domain;
+  if (name.length === 0 || name.endsWith('.')) return false;
+  const ascii = domainToASCII(name);
+  if (ascii === '' || ascii.length > MAX_DNS_NAME_LENGTH) return false;
+  // domainToASCII lower-cases and maps; it also accepts IPv4 literals, which are not certificate DNS names here.
+  const labels = ascii.split('.');
+  if (/^\d+$/.test(labels[labels.length - 1])) return false;
+  return labels.every((label) => ASCII_LABEL.test(label));
+}

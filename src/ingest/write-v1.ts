@@ -1,0 +1,53 @@
+// POST /write: InfluxDB 1.x semantics. Good lines are kept even when others
+// fail (partial write); the answer is exactly 204 only when every line was
+// stored.
+import type { FastifyInstance } from 'fastify';
+import type { Readable } from 'node:stream';
+import { RelayError } from '../errors.js';
+import type { Authorizer } from '../http/auth.js';
+import { sendError } from '../http/error-reply.js';
+import { parsePrecisionV1, V1_PRECISIONS } from '../line-protocol/precision.js';
+import type { Intake } from './intake.js';
+import { readBody } from './read-body.js';
+import { parseErrorText, refusedText } from './write-response.js';
+
+export interface WriteRouteDeps {
+  readonly intake: Intake;
+  readonly authorizer: Authorizer;
+  readonly maxBodyBytes: number;
+  readonly onDatabase: (db: string) => void;
+}
+
+interface V1Query {
+  db?: string;
+  rp?: string;
+  precision?: string;
+  u?: string;
+  p?: string;
+}
+
+export function registerWriteV1(app: FastifyInstance, deps: WriteRouteDeps): void {
+  app.post<{ Querystring: V1Query }>('/write', { config: { api: 'v1' } }, async (request, reply) => {
+    const { db, rp = '', precision: precisionParam, p } = request.query;
+    const grant = deps.authorizer.authenticate({ authorization: request.headers.authorization, queryPassword: p });
+    if (db === undefined || db === '') throw new RelayError('CR_DATABASE_REQUIRED');
+    grant.assertMayWrite(db);
+    const precision = parsePrecisionV1(precisionParam);
+    if (precision === undefined) throw new RelayError('CR_BAD_PRECISION', JSON.stringify(precisionParam), V1_PRECISIONS.join(', '));
+    deps.intake.assertAccepting();
+
+    const body = await readBody(request.body as Readable | undefined, request.headers, { maxBytes: deps.maxBodyBytes });
+    const prepared = await deps.intake.write('v1', { db, rp }, body.toString('utf8'), precision, { allOrNothingOnParseError: false });
+    deps.onDatabase(db);
+
+    const refused = refusedText(prepared);
+    if (prepared.parseErrors.length === 0 && refused === undefined) return reply.code(204).send();
+    if (prepared.lines.length === 0 && refused === undefined) {
+      return sendError(reply, 'v1', 400, parseErrorText(prepared.parseErrors));
+    }
+    const reasons = [prepared.parseErrors.length > 0 ? parseErrorText(prepared.parseErrors) : '', refused?.text ?? '']
+      .filter((text) => text !== '')
+      .join('\n');
+    return sendError(reply, 'v1', 400, `partial write: ${reasons} dropped=${refused?.dropped ?? 0}`);
+  });
+}

@@ -1,0 +1,47 @@
+// POST /api/v2/write: InfluxDB 2.x semantics. A parse error anywhere rejects
+// the whole body (400); points that parse but break the schema are dropped and
+// the rest kept (422).
+import type { FastifyInstance } from 'fastify';
+import type { Readable } from 'node:stream';
+import { RelayError } from '../errors.js';
+import { sendError } from '../http/error-reply.js';
+import { parsePrecisionV2, V2_PRECISIONS } from '../line-protocol/precision.js';
+import { readBody } from './read-body.js';
+import type { WriteRouteDeps } from './write-v1.js';
+import { parseErrorText, refusedText } from './write-response.js';
+
+interface V2Query {
+  org?: string;
+  orgID?: string;
+  bucket?: string;
+  precision?: string;
+}
+
+/** A 2.x bucket "db/rp" is 1.x database db with retention policy rp (InfluxDB's DBRP mapping). */
+export function bucketToDestination(bucket: string): { db: string; rp: string } {
+  const slash = bucket.indexOf('/');
+  return slash < 0 ? { db: bucket, rp: '' } : { db: bucket.slice(0, slash), rp: bucket.slice(slash + 1) };
+}
+
+export function registerWriteV2(app: FastifyInstance, deps: WriteRouteDeps): void {
+  app.post<{ Querystring: V2Query }>('/api/v2/write', { config: { api: 'v2' } }, async (request, reply) => {
+    const { org, orgID, bucket, precision: precisionParam } = request.query;
+    const grant = deps.authorizer.authenticate({ authorization: request.headers.authorization });
+    if (!org && !orgID) throw new RelayError('CR_ORG_REQUIRED');
+    if (bucket === undefined || bucket === '') throw new RelayError('CR_BUCKET_REQUIRED');
+    const destination = bucketToDestination(bucket);
+    grant.assertMayWrite(destination.db);
+    const precision = parsePrecisionV2(precisionParam);
+    if (precision === undefined) throw new RelayError('CR_BAD_PRECISION', JSON.stringify(precisionParam), V2_PRECISIONS.join(', '));
+    deps.intake.assertAccepting();
+
+    const body = await readBody(request.body as Readable | undefined, request.headers, { maxBytes: deps.maxBodyBytes });
+    const prepared = await deps.intake.write('v2', destination, body.toString('utf8'), precision, { allOrNothingOnParseError: true });
+    deps.onDatabase(destination.db);
+
+    if (prepared.parseErrors.length > 0) return sendError(reply, 'v2', 400, parseErrorText(prepared.parseErrors));
+    const refused = refusedText(prepared);
+    if (refused !== undefined) return sendError(reply, 'v2', 422, `partial write: ${refused.text} dropped=${refused.dropped}`);
+    return reply.code(204).send();
+  });
+}

@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+// Process entry: load config → build the relay → listen; SIGTERM/SIGINT close
+// it gracefully (intake answers 503, commits finish, the store closes).
+import { parseArgs } from 'node:util';
+import { buildApp } from './app.js';
+import { ConfigError, loadConfig } from './config/load.js';
+import { RELAY_VERSION } from './version.js';
+
+const USAGE = `usage: certrelay [--config FILE]
+
+  --config FILE   TOML configuration (or set CERTRELAY_CONFIG); without one the
+                  embedded defaults apply: listen 127.0.0.1:8186, store ./data
+  --version       print the version
+  --help          print this text
+
+Every key can be overridden by a CERTRELAY_ environment variable: see docs/configuration.md.`;
+
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      options: { config: { type: 'string' }, version: { type: 'boolean' }, help: { type: 'boolean' } },
+      allowPositionals: false,
+    }).values;
+  } catch (err) {
+    process.stderr.write(`certrelay: ${(err as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (args.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (args.version) {
+    process.stdout.write(`certrelay ${RELAY_VERSION}\n`);
+    return 0;
+  }
+
+  let config;
+  try {
+    config = loadConfig({ file: args.config, env: process.env });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`certrelay: ${err.message}\n`);
+      return 78; // EX_CONFIG
+    }
+    throw err;
+  }
+
+  const relay = buildApp(config, { logger: { level: config.server.logLevel } });
+  const address = await relay.app.listen({ host: config.server.host, port: config.server.port });
+  relay.app.log.info({ address, store: config.store.path, targets: config.targets.length }, 'certrelay listening');
+
+  const stop = (signal: string): void => {
+    relay.app.log.info({ signal }, 'stopping: intake closed, finishing commits');
+    const force = setTimeout(() => {
+      relay.app.log.error('graceful stop took too long; exiting');
+      process.exit(1);
+    }, config.server.shutdownGraceMs + 5000);
+    force.unref();
+    relay.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        relay.app.log.error({ err }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  return -1; // keep running
+}
+
+main().then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err: unknown) => {
+    process.stderr.write(`certrelay: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

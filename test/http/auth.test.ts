@@ -1,0 +1,71 @@
+import t from 'tap';
+import { relayFor, storedLines } from '../support/relay.js';
+
+const config = `
+[[auth.tokens]]
+token = "s3cret-all"
+
+[[auth.tokens]]
+token = "s3cret-telegraf"
+databases = ["telegraf"]
+`;
+const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+t.test('with tokens configured, every way a client sends credentials works', async (t) => {
+  const relay = relayFor(t, config);
+  const ways: Array<{ url: string; headers?: Record<string, string> }> = [
+    { url: '/write?db=d', headers: { authorization: 'Token s3cret-all' } },
+    { url: '/write?db=d', headers: { authorization: 'Bearer s3cret-all' } },
+    { url: '/write?db=d', headers: { authorization: basic('anyone', 's3cret-all') } },
+    { url: '/write?db=d&u=anyone&p=s3cret-all' },
+    { url: '/api/v2/write?org=o&bucket=d', headers: { authorization: 'Token s3cret-all' } },
+  ];
+  for (const way of ways) {
+    const res = await relay.app.inject({ method: 'POST', url: way.url, headers: way.headers, payload: 'm v=1 1' });
+    t.equal(res.statusCode, 204, JSON.stringify(way));
+  }
+  t.equal(storedLines(relay).length, ways.length);
+});
+
+t.test('a missing or wrong token is 401 in each API format, and nothing is stored', async (t) => {
+  const relay = relayFor(t, config);
+  for (const headers of [{}, { authorization: 'Token wrong' }, { authorization: basic('root', 'root') }, { authorization: 'Token ' }]) {
+    const v1 = await relay.app.inject({ method: 'POST', url: '/write?db=d', headers, payload: 'm v=1 1' });
+    t.equal(v1.statusCode, 401);
+    t.match(v1.json().error, /^authorization failed/);
+    t.ok(v1.headers['x-influxdb-error']);
+    const v2 = await relay.app.inject({ method: 'POST', url: '/api/v2/write?org=o&bucket=d', headers, payload: 'm v=1 1' });
+    t.equal(v2.statusCode, 401);
+    t.equal(v2.json().code, 'unauthorized');
+  }
+  t.same(storedLines(relay), []);
+});
+
+t.test('a token limited to some databases gets 403 elsewhere; a 2.x bucket db/rp counts as database db', async (t) => {
+  const relay = relayFor(t, config);
+  const auth = { authorization: 'Token s3cret-telegraf' };
+  t.equal((await relay.app.inject({ method: 'POST', url: '/write?db=telegraf', headers: auth, payload: 'm v=1 1' })).statusCode, 204);
+  t.equal((await relay.app.inject({ method: 'POST', url: '/api/v2/write?org=o&bucket=telegraf/autogen', headers: auth, payload: 'm v=1 1' })).statusCode, 204);
+  const other = await relay.app.inject({ method: 'POST', url: '/write?db=other', headers: auth, payload: 'm v=1 1' });
+  t.equal(other.statusCode, 403);
+  t.match(other.json().error, /may not write to database "other"/);
+  const otherV2 = await relay.app.inject({ method: 'POST', url: '/api/v2/write?org=o&bucket=other', headers: auth, payload: 'm v=1 1' });
+  t.equal(otherV2.statusCode, 403);
+  t.equal(otherV2.json().code, 'forbidden');
+  t.equal(storedLines(relay).length, 2);
+});
+
+t.test('/ping, /health and /ready need no credentials; /query does', async (t) => {
+  const relay = relayFor(t, config);
+  t.equal((await relay.app.inject({ method: 'GET', url: '/ping' })).statusCode, 204);
+  t.equal((await relay.app.inject({ method: 'GET', url: '/health' })).statusCode, 200);
+  t.equal((await relay.app.inject({ method: 'GET', url: '/ready' })).statusCode, 200);
+  t.equal((await relay.app.inject({ method: 'GET', url: '/query?q=SHOW+DATABASES' })).statusCode, 401);
+  t.equal((await relay.app.inject({ method: 'GET', url: '/query?q=SHOW+DATABASES&p=s3cret-all' })).statusCode, 200);
+});
+
+t.test('with no tokens configured, credentials are ignored (python always sends root:root)', async (t) => {
+  const relay = relayFor(t);
+  const res = await relay.app.inject({ method: 'POST', url: '/write?db=d&u=root&p=root', headers: { authorization: basic('root', 'root') }, payload: 'm v=1 1' });
+  t.equal(res.statusCode, 204);
+});

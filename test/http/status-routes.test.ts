@@ -1,0 +1,68 @@
+import t from 'tap';
+import { relayFor } from '../support/relay.js';
+
+t.test('GET and HEAD /ping answer exactly 204 with X-Influxdb-Version', async (t) => {
+  const relay = relayFor(t);
+  for (const method of ['GET', 'HEAD'] as const) {
+    const res = await relay.app.inject({ method, url: '/ping' });
+    t.equal(res.statusCode, 204);
+    t.ok(res.headers['x-influxdb-version']);
+  }
+});
+
+t.test('/ping?verbose=true answers 200 with the version as JSON', async (t) => {
+  const relay = relayFor(t);
+  const res = await relay.app.inject({ method: 'GET', url: '/ping?verbose=true' });
+  t.equal(res.statusCode, 200);
+  t.equal(res.json().version, res.headers['x-influxdb-version']);
+});
+
+t.test('/health says status pass for the 2.x client', async (t) => {
+  const relay = relayFor(t);
+  const res = await relay.app.inject({ method: 'GET', url: '/health' });
+  t.equal(res.statusCode, 200);
+  t.equal(res.json().status, 'pass');
+});
+
+t.test('/query answers CREATE DATABASE by GET, POST query string and POST form, and lists them', async (t) => {
+  const relay = relayFor(t);
+  const get = await relay.app.inject({ method: 'GET', url: '/query?q=CREATE+DATABASE+%22telegraf%22' });
+  t.equal(get.statusCode, 200);
+  t.same(get.json(), { results: [{ statement_id: 0 }] });
+  const post = await relay.app.inject({ method: 'POST', url: '/query?q=CREATE+DATABASE+mydb' });
+  t.equal(post.statusCode, 200);
+  const form = await relay.app.inject({
+    method: 'POST',
+    url: '/query',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: 'q=CREATE+DATABASE+%22from+form%22',
+  });
+  t.equal(form.statusCode, 200);
+  const msgpack = await relay.app.inject({ method: 'GET', url: '/query?q=SHOW+DATABASES', headers: { accept: 'application/x-msgpack' } });
+  t.equal(msgpack.statusCode, 200);
+  t.match(msgpack.headers['content-type'], /^application\/json/);
+  t.same(msgpack.json().results[0].series[0].values, [['from form'], ['mydb'], ['telegraf']]);
+});
+
+t.test('/query refuses other statements with a clear 501 and a missing q with 400', async (t) => {
+  const relay = relayFor(t);
+  const select = await relay.app.inject({ method: 'GET', url: '/query?q=SELECT+*+FROM+cpu' });
+  t.equal(select.statusCode, 501);
+  t.match(select.json().error, /only CREATE DATABASE and SHOW DATABASES/);
+  t.equal((await relay.app.inject({ method: 'GET', url: '/query' })).statusCode, 400);
+});
+
+t.test('an unknown route is a JSON 404', async (t) => {
+  const relay = relayFor(t);
+  const res = await relay.app.inject({ method: 'GET', url: '/nope' });
+  t.equal(res.statusCode, 404);
+  t.match(res.json().error, /no route GET \/nope/);
+});
+
+t.test('/metrics exposes received points after a write', async (t) => {
+  const relay = relayFor(t);
+  await relay.app.inject({ method: 'POST', url: '/write?db=d', payload: 'm v=1 1\nm v=2 2' });
+  const res = await relay.app.inject({ method: 'GET', url: '/metrics' });
+  t.equal(res.statusCode, 200);
+  t.match(res.body, /certrelay_points_received_total\{endpoint="v1"\} 2/);
+});

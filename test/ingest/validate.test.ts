@@ -1,0 +1,79 @@
+import t from 'tap';
+import { parseLines } from '../../src/line-protocol/parse.js';
+import { checkSchema, isCertificateDomain } from '../../src/ingest/validate.js';
+
+const NOW = 1_700_000_000_000_000_000n;
+const rules = { certbotMeasurement: 'certbot_renewal', maxFutureNs: 300n * 1_000_000_000n };
+
+function check(line: string, ts = NOW) {
+  const { points, errors } = parseLines(line);
+  if (errors.length > 0) throw new Error(`test line does not parse: ${errors[0].reason}`);
+  return checkSchema(points[0], ts, NOW, rules);
+}
+
+t.test('certificate domains: DNS names in ASCII or Unicode form, wildcards, and "all"', async (t) => {
+  const table: Array<[string, boolean]> = [
+    ['example.com', true],
+    ['www.example.com', true],
+    ['*.example.com', true],
+    ['all', true],
+    ['bücher.example', true],
+    ['例え.jp', true],
+    ['xn--bcher-kva.example', true],
+    ['localhost', true],
+    ['a-b.example', true],
+    ['', false],
+    ['*', false],
+    ['*.', false],
+    ['example.com.', false],
+    ['exa mple.com', false],
+    ['-a.example', false],
+    ['a-.example', false],
+    ['a..example', false],
+    ['*.*.example.com', false],
+    ['foo.*.example.com', false],
+    ['192.168.1.1', false],
+    ['under_score.example', false],
+    [`${'a'.repeat(64)}.example`, false],
+    [`${'a.'.repeat(130)}example`, false],
+  ];
+  for (const [domain, ok] of table) t.equal(isCertificateDomain(domain), ok, JSON.stringify(domain));
+});
+
+t.test('checkSchema accepts the hook lines and refuses each broken rule by name', async (t) => {
+  const table: Array<[string, string | undefined]> = [
+    ['certbot_renewal,domain=all,host=optimus renewed_count=2', undefined],
+    ['certbot_renewal,domain=example.com,host=optimus renewed_count=1', undefined],
+    ['certbot_renewal,domain=example.com,host=optimus renewed_count=1i', undefined],
+    ['certbot_renewal,domain=example.com,host=optimus renewed_count=1u', undefined],
+    ['certbot_renewal,domain=example.com,host=h renewed_count=1,not_after=1700000000i,not_before=1692224000i', undefined],
+    ['certbot_renewal,host=h renewed_count=1', 'domain-required'],
+    ['certbot_renewal,domain=bad\\ name,host=h renewed_count=1', 'domain-format'],
+    ['certbot_renewal,domain=example.com renewed_count=1', 'host-required'],
+    ['certbot_renewal,domain=example.com,host=h other=1', 'renewed-count-required'],
+    ['certbot_renewal,domain=example.com,host=h renewed_count=true', 'renewed-count-numeric'],
+    ['certbot_renewal,domain=example.com,host=h renewed_count="1"', 'renewed-count-numeric'],
+    ['certbot_renewal,domain=example.com,host=h renewed_count=0', 'renewed-count-min'],
+    ['certbot_renewal,domain=example.com,host=h renewed_count=0.5', 'renewed-count-min'],
+    ['certbot_renewal,domain=example.com,host=h renewed_count=-1i', 'renewed-count-min'],
+    ['certbot_renewal,domain=example.com,host=h renewed_count=1,not_after=1.7e9', 'not-after-integer'],
+    ['certbot_renewal,domain=example.com,host=h renewed_count=1,not_before="x"', 'not-before-integer'],
+    ['certbot_renewal,domain=example.com,host=h renewed_count=1,not_after=5i,not_before=5i', 'certificate-dates-order'],
+    ['cpu,host=h usage=0', undefined],
+  ];
+  for (const [line, rule] of table) t.equal(check(line)?.rule, rule, line);
+});
+
+t.test('the future-timestamp rule allows clock skew up to the limit, not beyond', async (t) => {
+  const line = 'certbot_renewal,domain=example.com,host=h renewed_count=1';
+  t.equal(check(line, NOW + 300n * 1_000_000_000n), undefined);
+  t.equal(check(line, NOW + 300n * 1_000_000_000n + 1n)?.rule, 'timestamp-future');
+  t.equal(check(line, NOW - 365n * 86_400n * 1_000_000_000n), undefined, 'old renewals are fine (backfill)');
+});
+
+t.test('a rejection names the line, the rule and the offending value', async (t) => {
+  const { points } = parseLines('\n\ncertbot_renewal,domain=example.com,host=h renewed_count=0');
+  const rejection = checkSchema(points[0], NOW, NOW, rules);
+  t.equal(rejection?.lineNumber, 3);
+  t.equal(rejection?.message, 'line 3: certbot_renewal field "renewed_count" must be >= 1, got 0');
+});
