@@ -82,11 +82,30 @@ export function checkReservedKeys(point: ParsedPoint): SchemaRejection | undefin
 
 /** A DNS name in ASCII or Unicode form, optionally with a leading "*." wildcard label, or the per-host total "all". */
 export function isCertificateDomain(domain: string): boolean {
+  let known = domainVerdicts.get(domain);
+  if (known === undefined) {
+    known = checkCertificateDomain(domain);
+    // A host reports the same few domains again and again; the bound keeps hostile input from growing the cache.
+    if (domainVerdicts.size >= DOMAIN_CACHE_ENTRIES) domainVerdicts.clear();
+    domainVerdicts.set(domain, known);
+  }
+  return known;
+}
+
+const DOMAIN_CACHE_ENTRIES = 10_000;
+const domainVerdicts = new Map<string, boolean>();
+// Plain ASCII names (no IDN "xn--" label) need no IDNA mapping: most certbot domains.
+const PLAIN_ASCII_NAME = /^(?!.*(?:^|\.)xn--)(?:(?!-)[a-z0-9-]{1,63}(?<!-)\.)*(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
+
+function checkCertificateDomain(domain: string): boolean {
   if (domain === 'all') return true;
   const name = domain.startsWith('*.') ? domain.slice(2) : domain;
-  if (name.length === 0 || name.endsWith('.')) return false;
-  const ascii = domainToASCII(name);
-  if (ascii === '' || ascii.length > MAX_DNS_NAME_LENGTH) return false;
+  if (name.length === 0 || name.endsWith('.') || name.length > MAX_DNS_NAME_LENGTH) return false;
+  let ascii = name;
+  if (!PLAIN_ASCII_NAME.test(name)) {
+    ascii = domainToASCII(name);
+    if (ascii === '' || ascii.length > MAX_DNS_NAME_LENGTH) return false;
+  }
   // domainToASCII lower-cases and maps; it also accepts IPv4 literals, which are not certificate DNS names here.
   const labels = ascii.split('.');
   if (/^\d+$/.test(labels[labels.length - 1])) return false;
