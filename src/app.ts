@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/defaults.js';
 import { RelayError } from './errors.js';
+import { Forwarding } from './forward/forwarders.js';
 import { Authorizer } from './http/auth.js';
 import { sendError, sendRelayError, type Api } from './http/error-reply.js';
 import { registerQueryStub } from './http/query-stub.js';
@@ -35,20 +36,33 @@ export interface Relay {
   readonly store: Store;
   readonly intake: Intake;
   readonly metrics: Metrics;
+  /** One forwarder per configured target, and the log's garbage collector. */
+  readonly forwarding: Forwarding;
   /** Every route served, as "METHOD /path" (for the openapi.yaml check). */
   readonly routes: readonly string[];
-  /** Stops intake (503), finishes the commits under way, closes the server and the store. */
+  /**
+   * Stops intake (503), finishes the commits under way, closes the server, lets
+   * the forwarders deliver for what is left of server.shutdown_grace_ms, and
+   * closes the store.
+   */
   close(): Promise<void>;
 }
 
 export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   const clock = deps.clock ?? systemClock();
   const store = Store.open({ dir: config.store.path, maxBytes: config.store.maxBytes, targets: config.targets.map((t) => t.name) });
-  const metrics = new Metrics({ storeSizeBytes: () => store.sizeBytes(), storeMaxBytes: () => config.store.maxBytes });
+  let forwarding: Forwarding | undefined;
+  const metrics = new Metrics({
+    storeSizeBytes: () => store.sizeBytes(),
+    storeMaxBytes: () => config.store.maxBytes,
+    forwardTargets: () => forwarding?.statuses() ?? [],
+  });
   const groupCommit = new GroupCommit((batches) => store.transaction(() => store.appendBatches(batches)), {
     onCommit: ({ durationMs, batches }) => {
       metrics.commitDuration.observe(durationMs / 1000);
       metrics.commitBatches.observe(batches);
+      // An idle forwarder sends at once: one certbot report never waits for a timer.
+      forwarding?.wake();
     },
   });
   const intake = new Intake({
@@ -80,6 +94,8 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     exposeHeadRoutes: false, // HEAD is served where InfluxDB serves it (/ping), and documented there
     forceCloseConnections: 'idle',
   }) as unknown as FastifyInstance;
+
+  forwarding = new Forwarding({ store, targets: config.targets, metrics, log: app.log }).start(app.log);
 
   const routes: string[] = [];
   app.addHook('onRoute', (route) => {
@@ -140,6 +156,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
       store.isFull()
         ? { name: 'store', status: 'fail', message: `store is full (${store.sizeBytes()} of ${config.store.maxBytes} bytes): writes get 503` }
         : { name: 'store', status: 'pass' },
+      ...forwarding.healthChecks(),
     ],
     notReadyReason: () => (intake.closing ? 'shutting down' : store.isFull() ? 'store is full' : undefined),
   });
@@ -157,6 +174,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closed ??= (async () => {
+      const deadline = performance.now() + config.server.shutdownGraceMs;
       intake.close();
       await groupCommit.drain();
       // Requests still uploading get the grace period; then their connections are cut (nothing of them was acknowledged).
@@ -167,10 +185,11 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
         clearTimeout(cut);
       }
       await groupCommit.drain();
+      await forwarding.stop(Math.max(0, deadline - performance.now()));
       store.close();
     })();
     return closed;
   };
 
-  return { app, store, intake, metrics, routes, close };
+  return { app, store, intake, metrics, forwarding, routes, close };
 }

@@ -14,6 +14,7 @@ export const ERRORS = {
   CR_BUCKET_REQUIRED: { status: 400, message: 'bucket is required: add ?bucket=NAME to the URL' },
   CR_ORG_REQUIRED: { status: 400, message: 'organization name or id is required: add ?org=NAME to the URL' },
   CR_BAD_PRECISION: { status: 400, message: 'invalid precision %s: use one of %s' },
+  CR_BAD_CONSISTENCY: { status: 400, message: 'invalid consistency level' },
   CR_BAD_GZIP: { status: 400, message: 'request body is not valid gzip: %s' },
   CR_BAD_CONTENT_ENCODING: { status: 415, message: 'unsupported Content-Encoding %s: send identity or gzip' },
   CR_UNAUTHORIZED: { status: 401, message: 'authorization failed: send a configured token (Authorization: Token, Bearer or Basic, or u/p in the URL)' },

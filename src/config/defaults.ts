@@ -13,6 +13,30 @@ export interface TargetConfig {
   readonly org?: string;
   /** Only these databases (1.x db, or the db part of a 2.x bucket) go to this target; empty = all. */
   readonly databases: readonly string[];
+  /** Most points, and most bytes before gzip, in one forwarded request. */
+  readonly batchMaxPoints: number;
+  readonly batchMaxBytes: number;
+  /** Requests in flight at once; lines are spread over them by series. */
+  readonly concurrency: number;
+  /** One request, from connecting to the last byte of the answer. */
+  readonly timeoutMs: number;
+  /** Capped exponential backoff for network errors, timeouts, 5xx and 429. */
+  readonly retryInitialMs: number;
+  readonly retryMaxMs: number;
+  /** influxdb-v1 only: answer a 404 "database not found" with CREATE DATABASE. */
+  readonly createDatabase: boolean;
+  /** /health fails when the oldest unsent point waited longer than this; 0 = never. */
+  readonly healthMaxLagSeconds: number;
+  /** Explicit routes, most specific first: source db (and rp) → bucket (2.x) or db[/rp] (1.x). */
+  readonly mapping: readonly TargetMapping[];
+}
+
+/** One `mapping` entry: `"db=to"` (every rp of db) or `"db/rp=to"`. */
+export interface TargetMapping {
+  readonly db: string;
+  /** undefined: any retention policy of db. */
+  readonly rp?: string;
+  readonly to: string;
 }
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -61,5 +85,15 @@ export const DEFAULTS = {
   validation: {
     certbotMeasurement: 'certbot_renewal',
     maxFutureSeconds: 300,
+  },
+  target: {
+    batchMaxPoints: 5000, // InfluxDB's guidance for one write request
+    batchMaxBytes: 1024 * 1024, // 1 MiB before gzip
+    concurrency: 4,
+    timeoutMs: 10_000,
+    retryInitialMs: 500,
+    retryMaxMs: 30_000, // also the pace of retries while a target refuses our credentials or database
+    createDatabase: false,
+    healthMaxLagSeconds: 300,
   },
 } as const;

@@ -5,7 +5,7 @@
 import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import { parse as parseToml, TomlError } from 'smol-toml';
-import type { Config, LogLevel, TargetConfig, TargetKind, TokenConfig } from './defaults.js';
+import type { Config, LogLevel, TargetConfig, TargetKind, TargetMapping, TokenConfig } from './defaults.js';
 import { CONFIG_FILE_ENV, ENV_PREFIX, KEYS, type KeyDef, type ValueType } from './schema.js';
 
 export interface ConfigProblem {
@@ -301,6 +301,11 @@ function check(def: KeyDef, src: Source): Checked {
       return typeof raw === 'string' && type.values.includes(raw)
         ? { ok: true, value: raw }
         : fail(`one of ${type.values.map((v) => JSON.stringify(v)).join(', ')}`);
+    case 'boolean': {
+      if (typeof raw === 'boolean') return { ok: true, value: raw };
+      if (fromEnv && (raw === 'true' || raw === 'false')) return { ok: true, value: raw === 'true' };
+      return fail('true or false');
+    }
     case 'strings': {
       const ok = Array.isArray(raw) && raw.every((v) => typeof v === 'string' && v !== '' && !CONTROL.test(v));
       return ok ? { ok: true, value: [...(raw as string[])] } : fail('an array of non-empty strings');
@@ -505,7 +510,24 @@ function assembleTargets(items: Node[], origin: Origin, problems: Problems): Tar
       for (const leaf of ['username', 'password']) {
         if (has(leaf)) flag(leaf, 'only for influxdb-v1 targets; influxdb-v2 authenticates with token');
       }
+      if (v.get('create_database') === true) flag('create_database', 'only for influxdb-v1 targets; create the bucket in InfluxDB 2');
     }
+    const retryInitialMs = v.get('retry_initial_ms') as number | undefined;
+    const retryMaxMs = v.get('retry_max_ms') as number | undefined;
+    if (retryInitialMs !== undefined && retryMaxMs !== undefined && retryMaxMs < retryInitialMs) {
+      flag('retry_max_ms', `${retryMaxMs} is smaller than retry_initial_ms (${retryInitialMs})`);
+    }
+    const mapping: TargetMapping[] = [];
+    ((v.get('mapping') as string[] | undefined) ?? []).forEach((entry, j) => {
+      const parsed = parseMapping(entry);
+      if (parsed === undefined) {
+        flag(`mapping[${j}]`, `expected "db=to" or "db/rp=to" with non-empty parts, got ${JSON.stringify(entry)}`);
+      } else if (mapping.some((m) => m.db === parsed.db && m.rp === parsed.rp)) {
+        flag(`mapping[${j}]`, `${JSON.stringify(entry)} routes the same source as an earlier entry`);
+      } else {
+        mapping.push(parsed);
+      }
+    });
     if (problems.list.length > before) return;
     const optional = (leaf: 'username' | 'password' | 'token' | 'org') => (v.has(leaf) ? { [leaf]: v.get(leaf) as string } : {});
     targets.push({
@@ -517,9 +539,31 @@ function assembleTargets(items: Node[], origin: Origin, problems: Problems): Tar
       ...optional('token'),
       ...optional('org'),
       databases: v.get('databases') as string[],
+      batchMaxPoints: v.get('batch_max_points') as number,
+      batchMaxBytes: v.get('batch_max_bytes') as number,
+      concurrency: v.get('concurrency') as number,
+      timeoutMs: v.get('timeout_ms') as number,
+      retryInitialMs: retryInitialMs!,
+      retryMaxMs: retryMaxMs!,
+      createDatabase: v.get('create_database') as boolean,
+      healthMaxLagSeconds: v.get('health_max_lag_seconds') as number,
+      mapping,
     });
   });
   return targets;
+}
+
+/** `"db=to"` or `"db/rp=to"`; the source splits at its first "/", as a 2.x bucket does. */
+function parseMapping(entry: string): TargetMapping | undefined {
+  const eq = entry.lastIndexOf('=');
+  if (eq <= 0 || eq === entry.length - 1) return undefined;
+  const source = entry.slice(0, eq);
+  const to = entry.slice(eq + 1);
+  const slash = source.indexOf('/');
+  if (slash < 0) return { db: source, to };
+  const db = source.slice(0, slash);
+  const rp = source.slice(slash + 1);
+  return db === '' || rp === '' ? undefined : { db, rp, to };
 }
 
 // ---- small pieces

@@ -17,6 +17,7 @@ export type ValueType =
   | { readonly kind: 'directory' }
   | { readonly kind: 'url' }
   | { readonly kind: 'enum'; readonly values: readonly string[] }
+  | { readonly kind: 'boolean' }
   | { readonly kind: 'strings' };
 
 export interface KeyDef {
@@ -24,7 +25,7 @@ export interface KeyDef {
   readonly key: string;
   readonly type: ValueType;
   /** Absent: the key has no default (it is optional, or required as `required` says). */
-  readonly default?: string | number | readonly string[];
+  readonly default?: string | number | boolean | readonly string[];
   readonly unit?: 'bytes' | 'milliseconds' | 'seconds';
   /** The environment variable that overrides the key. */
   readonly env?: string;
@@ -193,6 +194,67 @@ export const KEYS: readonly KeyDef[] = [
     description:
       'Only writes to these databases (1.x db, or the db part of a 2.x bucket "db/rp") go to this target. Empty or missing: all.',
   },
+  {
+    key: 'targets[].mapping',
+    type: { kind: 'strings' },
+    default: [],
+    description:
+      'Explicit routes "db=to" or "db/rp=to": to is the bucket of an influxdb-v2 target, or "db" or "db/rp" of an influxdb-v1 target. Without a route a database db with retention policy rp goes to bucket "db/rp" ("db" when rp is empty), and to db + rp on a 1.x target.',
+  },
+  {
+    key: 'targets[].batch_max_points',
+    type: { kind: 'integer', min: 1, max: 1_000_000 },
+    default: DEFAULTS.target.batchMaxPoints,
+    description: 'Most points in one forwarded request. Pending writes are coalesced up to this and batch_max_bytes.',
+  },
+  {
+    key: 'targets[].batch_max_bytes',
+    type: { kind: 'bytes', max: 256 * 1024 * 1024 },
+    default: DEFAULTS.target.batchMaxBytes,
+    unit: 'bytes',
+    description: 'Most bytes of line protocol (before gzip) in one forwarded request. A single line longer than this is sent alone.',
+  },
+  {
+    key: 'targets[].concurrency',
+    type: { kind: 'integer', min: 1, max: 64 },
+    default: DEFAULTS.target.concurrency,
+    description:
+      'Requests in flight at once to this target when a backlog is being sent. Lines are spread over them by series (measurement and tags), so each series arrives in order. 1: one request at a time.',
+  },
+  {
+    key: 'targets[].timeout_ms',
+    type: { kind: 'integer', min: 1, max: MAX_TIMER_MS },
+    default: DEFAULTS.target.timeoutMs,
+    unit: 'milliseconds',
+    description: 'Time allowed for one request to the target, from connecting to the end of its answer. A timeout is retried.',
+  },
+  {
+    key: 'targets[].retry_initial_ms',
+    type: { kind: 'integer', min: 1, max: MAX_TIMER_MS },
+    default: DEFAULTS.target.retryInitialMs,
+    unit: 'milliseconds',
+    description: 'First delay before resending after a network error, timeout, 5xx or 429; it doubles on each failure, with jitter, up to retry_max_ms. A Retry-After from the target wins.',
+  },
+  {
+    key: 'targets[].retry_max_ms',
+    type: { kind: 'integer', min: 1, max: MAX_TIMER_MS },
+    default: DEFAULTS.target.retryMaxMs,
+    unit: 'milliseconds',
+    description: 'Longest delay between resends; also the pace of retries while the target answers 401, 403 or 404 (kept data, target unhealthy).',
+  },
+  {
+    key: 'targets[].create_database',
+    type: { kind: 'boolean' },
+    default: DEFAULTS.target.createDatabase,
+    description: 'influxdb-v1 only: when the target answers 404 "database not found", send CREATE DATABASE (POST /query) and resend.',
+  },
+  {
+    key: 'targets[].health_max_lag_seconds',
+    type: { kind: 'integer', min: 0, max: Number.MAX_SAFE_INTEGER },
+    default: DEFAULTS.target.healthMaxLagSeconds,
+    unit: 'seconds',
+    description: '/health fails when the oldest point not yet delivered to this target arrived longer ago than this. 0: never on lag.',
+  },
 ];
 
 /** The short type name shown in docs/configuration.md. */
@@ -213,6 +275,8 @@ export function typeName(type: ValueType): string {
       return 'URL';
     case 'enum':
       return type.values.map((v) => JSON.stringify(v)).join(' or ');
+    case 'boolean':
+      return 'boolean';
     case 'strings':
       return 'array of strings';
   }

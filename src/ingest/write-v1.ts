@@ -11,6 +11,8 @@ import type { Intake } from './intake.js';
 import { readBody } from './read-body.js';
 import { parseErrorText, refusedText } from './write-response.js';
 
+const CONSISTENCY_LEVELS = new Set(['any', 'one', 'quorum', 'all']);
+
 export interface WriteRouteDeps {
   readonly intake: Intake;
   readonly authorizer: Authorizer;
@@ -22,16 +24,19 @@ interface V1Query {
   db?: string;
   rp?: string;
   precision?: string;
+  consistency?: string;
   u?: string;
   p?: string;
 }
 
 export function registerWriteV1(app: FastifyInstance, deps: WriteRouteDeps): void {
   app.post<{ Querystring: V1Query }>('/write', { config: { api: 'v1' } }, async (request, reply) => {
-    const { db, rp = '', precision: precisionParam, p } = request.query;
+    const { db, rp = '', precision: precisionParam, consistency, p } = request.query;
     const grant = deps.authorizer.authenticate({ authorization: request.headers.authorization, queryPassword: p });
     if (db === undefined || db === '') throw new RelayError('CR_DATABASE_REQUIRED');
     grant.assertMayWrite(db);
+    // Accepted and ignored, as on a single influxd; checked because influxd refuses an unknown level.
+    if (consistency !== undefined && consistency !== '' && !CONSISTENCY_LEVELS.has(consistency)) throw new RelayError('CR_BAD_CONSISTENCY');
     const precision = parsePrecisionV1(precisionParam);
     if (precision === undefined) throw new RelayError('CR_BAD_PRECISION', JSON.stringify(precisionParam), V1_PRECISIONS.join(', '));
     deps.intake.assertAccepting();

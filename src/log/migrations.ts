@@ -43,4 +43,69 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX dead_letters_by_target ON dead_letters (target, id);
     `,
   },
+  {
+    description: 'forwarding: backlog counters, per-target state, replays for one target',
+    sql: `
+      -- The backlog of a target without scanning the log: what was ever appended,
+      -- per database, minus what the target's cursor has passed, per database.
+      -- Both only grow; deleting delivered batches changes neither.
+      CREATE TABLE log_totals (
+        db      TEXT    PRIMARY KEY,
+        batches INTEGER NOT NULL,
+        points  INTEGER NOT NULL,
+        bytes   INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      INSERT INTO log_totals (db, batches, points, bytes)
+        SELECT db, count(*), sum(points), sum(bytes) FROM batches GROUP BY db;
+      CREATE TRIGGER batches_appended AFTER INSERT ON batches BEGIN
+        INSERT INTO log_totals (db, batches, points, bytes) VALUES (NEW.db, 1, NEW.points, NEW.bytes)
+        ON CONFLICT (db) DO UPDATE SET
+          batches = batches + 1, points = points + excluded.points, bytes = bytes + excluded.bytes;
+      END;
+
+      CREATE TABLE passed_totals (
+        target  TEXT    NOT NULL,
+        db      TEXT    NOT NULL,
+        batches INTEGER NOT NULL,
+        points  INTEGER NOT NULL,
+        bytes   INTEGER NOT NULL,
+        PRIMARY KEY (target, db)
+      ) WITHOUT ROWID;
+      -- A cursor has passed everything appended except what lies after it; for
+      -- a new cursor at the tail that is a copy of log_totals.
+      CREATE TRIGGER cursor_created AFTER INSERT ON cursors BEGIN
+        INSERT INTO passed_totals (target, db, batches, points, bytes)
+          SELECT NEW.target, t.db, t.batches - coalesce(a.batches, 0), t.points - coalesce(a.points, 0), t.bytes - coalesce(a.bytes, 0)
+            FROM log_totals t
+            LEFT JOIN (SELECT db, count(*) AS batches, sum(points) AS points, sum(bytes) AS bytes
+                         FROM batches WHERE id > NEW.last_batch_id GROUP BY db) a ON a.db = t.db;
+      END;
+      CREATE TRIGGER cursor_dropped AFTER DELETE ON cursors BEGIN
+        DELETE FROM passed_totals WHERE target = OLD.target;
+        DELETE FROM target_state WHERE target = OLD.target;
+      END;
+      INSERT INTO passed_totals (target, db, batches, points, bytes)
+        SELECT c.target, b.db, count(*), sum(b.points), sum(b.bytes)
+          FROM cursors c JOIN batches b ON b.id <= c.last_batch_id GROUP BY c.target, b.db;
+
+      -- What the operator sees in "certrelay status"; the data itself is in the cursor.
+      CREATE TABLE target_state (
+        target          TEXT    PRIMARY KEY,
+        last_success_ms INTEGER,                   -- last 2xx from the target
+        last_error_ms   INTEGER,
+        last_status     INTEGER,                   -- NULL: no HTTP answer (network error, timeout)
+        last_outcome    TEXT,                      -- the outcome class (forward/classify.ts)
+        last_error      TEXT                       -- the target's own text, or the network error
+      ) WITHOUT ROWID;
+
+      -- A batch listed here goes to this target only (a replayed dead letter); other forwarders pass it.
+      CREATE TABLE replay_targets (
+        batch_id INTEGER PRIMARY KEY,
+        target   TEXT    NOT NULL
+      );
+
+      ALTER TABLE dead_letters ADD COLUMN points INTEGER;  -- lines in the dead letter; NULL: written before this step
+      CREATE INDEX dead_letters_by_age ON dead_letters (created_at_ms);
+    `,
+  },
 ];

@@ -66,6 +66,71 @@ export interface StoreStats {
   readonly points: number;
 }
 
+/** A stored batch without its lines: what a forwarder plans a request with. */
+export interface BatchHead {
+  readonly id: number;
+  readonly receivedAtMs: number;
+  readonly db: string;
+  readonly rp: string;
+  readonly points: number;
+  readonly bytes: number;
+  /** Set for a replayed dead letter: only this target takes the batch. */
+  readonly onlyTarget: string | null;
+}
+
+export interface Totals {
+  readonly batches: number;
+  readonly points: number;
+  readonly bytes: number;
+}
+
+/** What a cursor passed in one advance, for one database (delivered, dead-lettered or not for this target). */
+export interface PassedTotals extends Totals {
+  readonly db: string;
+}
+
+export interface NewDeadLetter {
+  readonly batchId: number;
+  readonly db: string;
+  readonly rp: string;
+  readonly lines: string;
+  readonly points: number;
+  /** The target's HTTP status; null when it never answered. */
+  readonly status: number | null;
+  /** The target's own error text. */
+  readonly error: string;
+}
+
+export interface DeadLetter extends NewDeadLetter {
+  readonly id: number;
+  readonly target: string;
+  readonly createdAtMs: number;
+}
+
+/** Which dead letters an operation applies to; every given condition must hold. */
+export interface DeadLetterFilter {
+  readonly ids?: readonly number[];
+  readonly target?: string;
+  /** Only those created before this time (purge --older-than). */
+  readonly createdBeforeMs?: number;
+}
+
+/** A target's persisted delivery state, for `certrelay status` (the live state is in the forwarder). */
+export interface TargetState {
+  readonly lastSuccessMs: number | null;
+  readonly lastErrorMs: number | null;
+  readonly lastStatus: number | null;
+  readonly lastOutcome: string | null;
+  readonly lastError: string | null;
+}
+
+export interface TargetError {
+  readonly atMs: number;
+  readonly status: number | null;
+  readonly outcome: string;
+  readonly error: string;
+}
+
 /**
  * The log cannot take more data: its size limit or the disk is reached. Nothing
  * of the failed transaction was written. The client answer is the catalog's
@@ -103,6 +168,7 @@ export class Store {
   readonly #selectCursor: Database.Statement<[string], number>;
   readonly #insertCursorAtTail: Database.Statement<[string]>;
   readonly #selectLiveBytes: Database.Statement<[], number>;
+  readonly #fwd: ForwardingStatements;
   // The size estimate behind sizeBytes()/isFull(), refreshed after every
   // outermost transaction (commit or rollback) instead of on every call.
   #sizeBytes = 0;
@@ -171,6 +237,7 @@ export class Store {
                 * (SELECT page_size FROM pragma_page_size())`,
       )
       .pluck();
+    this.#fwd = prepareForwarding(db);
     this.#refreshSize();
   }
 
@@ -238,6 +305,176 @@ export class Store {
       synchronous: this.#db.pragma('synchronous', { simple: true }) as number,
       busyTimeoutMs: this.#db.pragma('busy_timeout', { simple: true }) as number,
     };
+  }
+
+  // ---- forwarding: cursors, backlog, target state, dead letters, garbage collection
+
+  /** Up to `limit` batches with id > batchId, oldest first, without their lines. */
+  readBatchHeadsAfter(batchId: number, limit: number): BatchHead[] {
+    return this.#fwd.selectHeadsAfter.all(batchId, limit);
+  }
+
+  /** The lines of the batches with fromId <= id <= toId, oldest first. */
+  readBatchLines(fromId: number, toId: number): Array<{ readonly id: number; readonly lines: string }> {
+    return this.#fwd.selectLinesBetween.all(fromId, toId);
+  }
+
+  /**
+   * Moves the target's cursor to lastBatchId and records what it passed and the
+   * lines the target refused, in one durable transaction: a crash leaves either
+   * all of it or none (the batches are then resent, never lost or dead-lettered twice).
+   */
+  advanceCursor(
+    target: string,
+    lastBatchId: number,
+    passed: readonly PassedTotals[],
+    deadLetters: readonly NewDeadLetter[],
+    nowMs: number,
+    delivered: boolean,
+  ): void {
+    const f = this.#fwd;
+    this.transaction(() => {
+      // Counted only when the cursor moved: a repeated advance must not count a batch twice.
+      if (f.moveCursor.run(lastBatchId, target, lastBatchId).changes > 0) {
+        for (const p of passed) f.addPassed.run(target, p.db, p.batches, p.points, p.bytes);
+      }
+      for (const d of deadLetters) {
+        f.insertDeadLetter.run(target, d.batchId, nowMs, d.status, d.error, d.db, d.rp, d.lines, d.points);
+      }
+      if (delivered) f.recordSuccess.run(target, nowMs);
+    });
+  }
+
+  recordTargetError(target: string, error: TargetError): void {
+    this.transaction(() => this.#fwd.recordError.run(target, error.atMs, error.status, error.outcome, error.error));
+  }
+
+  targetState(target: string): TargetState | undefined {
+    return this.#fwd.selectState.get(target);
+  }
+
+  /**
+   * Batches, points and bytes after the target's cursor, for the given databases
+   * (empty: all): a handful of rows of counters, never a scan of the log.
+   */
+  backlog(target: string, databases: readonly string[] = []): Totals {
+    return this.#fwd.selectBacklog.get({ target, databases: JSON.stringify(databases) }) as Totals;
+  }
+
+  /** When the oldest batch after the cursor (for the given databases; empty: all) was received, or undefined. */
+  oldestUnsentMs(target: string, databases: readonly string[] = []): number | undefined {
+    const cursor = this.cursor(target) ?? 0;
+    return databases.length === 0
+      ? this.#fwd.selectOldestAfter.get(cursor)
+      : this.#fwd.selectOldestAfterIn.get(cursor, JSON.stringify(databases));
+  }
+
+  /** The lowest cursor among these targets: every batch up to it was delivered everywhere. */
+  minCursor(targets: readonly string[]): number | undefined {
+    return this.#fwd.selectMinCursor.get(JSON.stringify(targets)) ?? undefined;
+  }
+
+  /** Forgets the cursors (and state) of targets no longer configured; returns their names. */
+  retainCursors(targets: readonly string[]): string[] {
+    const json = JSON.stringify(targets);
+    return this.transaction(() => {
+      const dropped = this.#fwd.selectOtherCursors.all(json);
+      this.#fwd.deleteOtherCursors.run(json);
+      return dropped;
+    });
+  }
+
+  /**
+   * Deletes the oldest batches with id <= throughId, at most `maxRows` rows and
+   * about `maxBytes` of lines, in one transaction. Returns how many went.
+   */
+  deleteBatchesThrough(throughId: number, maxRows: number, maxBytes: number): Totals {
+    const heads = this.#fwd.selectHeadsAfter.all(0, maxRows).filter((h) => h.id <= throughId);
+    let last = 0;
+    let points = 0;
+    let bytes = 0;
+    let batches = 0;
+    for (const h of heads) {
+      if (batches > 0 && bytes + h.bytes > maxBytes) break;
+      last = h.id;
+      points += h.points;
+      bytes += h.bytes;
+      batches++;
+    }
+    if (batches === 0) return { batches: 0, points: 0, bytes: 0 };
+    this.transaction(() => {
+      this.#fwd.deleteBatchesThrough.run(last);
+      this.#fwd.deleteReplayTargetsThrough.run(last);
+    });
+    return { batches, points, bytes };
+  }
+
+  /** Free pages inside the database file, in bytes: what incremental vacuum can hand back. */
+  freeBytes(): number {
+    return this.#fwd.selectFreeBytes.get() as number;
+  }
+
+  /** Returns up to `pages` free pages to the file system (auto_vacuum = INCREMENTAL). */
+  incrementalVacuum(pages: number): void {
+    this.#db.pragma(`incremental_vacuum(${Math.max(1, Math.floor(pages))})`);
+    this.#refreshSize();
+  }
+
+  /** Copies the WAL into the database; TRUNCATE also empties the WAL file. */
+  checkpoint(mode: 'PASSIVE' | 'TRUNCATE' = 'PASSIVE'): void {
+    this.#db.pragma(`wal_checkpoint(${mode})`);
+    this.#refreshSize();
+  }
+
+  pageSize(): number {
+    return this.#db.pragma('page_size', { simple: true }) as number;
+  }
+
+  /** The database file's size on disk (without the WAL). */
+  fileBytes(): number {
+    return statSync(this.file, { throwIfNoEntry: false })?.size ?? 0;
+  }
+
+  countDeadLetters(target?: string): number {
+    return this.#fwd.countDeadLetters.get({ target: target ?? null }) as number;
+  }
+
+  /** Dead letters matching the filter, oldest first, `limit` at a time after id `afterId`. */
+  listDeadLetters(filter: DeadLetterFilter = {}, limit = 100, afterId = 0): DeadLetter[] {
+    return this.#fwd.selectDeadLetters.all({ ...deadLetterParams(filter), afterId, limit });
+  }
+
+  deadLetter(id: number): DeadLetter | undefined {
+    return this.#fwd.selectDeadLetters.get({ ...deadLetterParams({ ids: [id] }), afterId: 0, limit: 1 });
+  }
+
+  /**
+   * Puts the matching dead letters back in the log, each as a new batch for its
+   * own target only, and deletes them, in one transaction. The running relay's
+   * forwarder sends them after its backlog; refused again, they come back as new
+   * dead letters. Returns the new batch ids, by target.
+   */
+  replayDeadLetters(filter: DeadLetterFilter, nowMs: number): Map<string, number[]> {
+    const f = this.#fwd;
+    const params = deadLetterParams(filter);
+    return this.transaction(() => {
+      const byTarget = new Map<string, number[]>();
+      for (const d of f.selectDeadLetters.all({ ...params, afterId: 0, limit: -1 })) {
+        const info = this.#insertBatch.run(nowMs, d.db, d.rp, d.points, Buffer.byteLength(d.lines, 'utf8'), d.lines);
+        const batchId = Number(info.lastInsertRowid);
+        f.insertReplayTarget.run(batchId, d.target);
+        const ids = byTarget.get(d.target) ?? [];
+        ids.push(batchId);
+        byTarget.set(d.target, ids);
+      }
+      f.deleteDeadLetters.run(params);
+      return byTarget;
+    });
+  }
+
+  /** Deletes the matching dead letters; returns how many. */
+  purgeDeadLetters(filter: DeadLetterFilter): number {
+    return this.transaction(() => this.#fwd.deleteDeadLetters.run(deadLetterParams(filter)).changes);
   }
 
   /** Checkpoints the WAL into the database file and closes. Idempotent. */
@@ -326,4 +563,103 @@ function toStoreError(err: unknown, store: Store): unknown {
     );
   }
   return err;
+}
+
+// ---- forwarding statements, prepared once
+
+interface DeadLetterParams {
+  readonly ids: string | null;
+  readonly target: string | null;
+  readonly before: number | null;
+}
+
+function deadLetterParams(filter: DeadLetterFilter): DeadLetterParams {
+  return {
+    ids: filter.ids === undefined ? null : JSON.stringify(filter.ids),
+    target: filter.target ?? null,
+    before: filter.createdBeforeMs ?? null,
+  };
+}
+
+const DEAD_LETTER_WHERE = `(@ids IS NULL OR id IN (SELECT value FROM json_each(@ids)))
+  AND (@target IS NULL OR target = @target)
+  AND (@before IS NULL OR created_at_ms < @before)`;
+
+type ForwardingStatements = ReturnType<typeof prepareForwarding>;
+
+function prepareForwarding(db: Database.Database) {
+  return {
+    // Columns before `lines` only: SQLite then never reads a large batch's overflow pages.
+    selectHeadsAfter: db.prepare<[number, number], BatchHead>(
+      `SELECT b.id, b.received_at_ms AS receivedAtMs, b.db, b.rp, b.points, b.bytes, t.target AS onlyTarget
+         FROM batches b LEFT JOIN replay_targets t ON t.batch_id = b.id
+        WHERE b.id > ? ORDER BY b.id LIMIT ?`,
+    ),
+    selectLinesBetween: db.prepare<[number, number], { id: number; lines: string }>(
+      'SELECT id, lines FROM batches WHERE id >= ? AND id <= ? ORDER BY id',
+    ),
+    moveCursor: db.prepare<[number, string, number]>('UPDATE cursors SET last_batch_id = ? WHERE target = ? AND last_batch_id < ?'),
+    addPassed: db.prepare<[string, string, number, number, number]>(
+      `INSERT INTO passed_totals (target, db, batches, points, bytes) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (target, db) DO UPDATE SET
+         batches = batches + excluded.batches, points = points + excluded.points, bytes = bytes + excluded.bytes`,
+    ),
+    insertDeadLetter: db.prepare<[string, number, number, number | null, string, string, string, string, number]>(
+      `INSERT INTO dead_letters (target, batch_id, created_at_ms, status, error, db, rp, lines, points)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    recordSuccess: db.prepare<[string, number]>(
+      `INSERT INTO target_state (target, last_success_ms) VALUES (?, ?)
+       ON CONFLICT (target) DO UPDATE SET last_success_ms = excluded.last_success_ms`,
+    ),
+    recordError: db.prepare<[string, number, number | null, string, string]>(
+      `INSERT INTO target_state (target, last_error_ms, last_status, last_outcome, last_error) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (target) DO UPDATE SET last_error_ms = excluded.last_error_ms, last_status = excluded.last_status,
+         last_outcome = excluded.last_outcome, last_error = excluded.last_error`,
+    ),
+    selectState: db.prepare<[string], TargetState>(
+      `SELECT last_success_ms AS lastSuccessMs, last_error_ms AS lastErrorMs, last_status AS lastStatus,
+              last_outcome AS lastOutcome, last_error AS lastError
+         FROM target_state WHERE target = ?`,
+    ),
+    selectBacklog: db.prepare<[{ target: string; databases: string }], Totals>(
+      `SELECT coalesce(sum(t.batches - coalesce(c.batches, 0)), 0) AS batches,
+              coalesce(sum(t.points - coalesce(c.points, 0)), 0) AS points,
+              coalesce(sum(t.bytes - coalesce(c.bytes, 0)), 0) AS bytes
+         FROM log_totals t LEFT JOIN passed_totals c ON c.target = @target AND c.db = t.db
+        WHERE @databases = '[]' OR t.db IN (SELECT value FROM json_each(@databases))`,
+    ),
+    selectOldestAfter: db
+      .prepare<[number], number>('SELECT received_at_ms FROM batches WHERE id > ? ORDER BY id LIMIT 1')
+      .pluck(),
+    selectOldestAfterIn: db
+      .prepare<[number, string], number>(
+        'SELECT received_at_ms FROM batches WHERE id > ? AND db IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT 1',
+      )
+      .pluck(),
+    selectMinCursor: db
+      .prepare<[string], number | null>('SELECT min(last_batch_id) FROM cursors WHERE target IN (SELECT value FROM json_each(?))')
+      .pluck(),
+    selectOtherCursors: db
+      .prepare<[string], string>('SELECT target FROM cursors WHERE target NOT IN (SELECT value FROM json_each(?)) ORDER BY target')
+      .pluck(),
+    deleteOtherCursors: db.prepare<[string]>('DELETE FROM cursors WHERE target NOT IN (SELECT value FROM json_each(?))'),
+    deleteBatchesThrough: db.prepare<[number]>('DELETE FROM batches WHERE id <= ?'),
+    deleteReplayTargetsThrough: db.prepare<[number]>('DELETE FROM replay_targets WHERE batch_id <= ?'),
+    insertReplayTarget: db.prepare<[number, string]>('INSERT INTO replay_targets (batch_id, target) VALUES (?, ?)'),
+    selectFreeBytes: db
+      .prepare<[], number>(
+        'SELECT (SELECT freelist_count FROM pragma_freelist_count()) * (SELECT page_size FROM pragma_page_size())',
+      )
+      .pluck(),
+    countDeadLetters: db
+      .prepare<[{ target: string | null }], number>('SELECT count(*) FROM dead_letters WHERE @target IS NULL OR target = @target')
+      .pluck(),
+    selectDeadLetters: db.prepare<[DeadLetterParams & { afterId: number; limit: number }], DeadLetter>(
+      `SELECT id, target, batch_id AS batchId, created_at_ms AS createdAtMs, status, error, db, rp, lines,
+              coalesce(points, length(lines) - length(replace(lines, char(10), '')) + 1) AS points
+         FROM dead_letters WHERE id > @afterId AND ${DEAD_LETTER_WHERE} ORDER BY id LIMIT @limit`,
+    ),
+    deleteDeadLetters: db.prepare<[DeadLetterParams]>(`DELETE FROM dead_letters WHERE ${DEAD_LETTER_WHERE}`),
+  };
 }

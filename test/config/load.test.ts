@@ -97,9 +97,21 @@ databases = ["certbot"]
     { token: 't-two', databases: [] },
   ]);
   t.same(config.validation, { certbotMeasurement: 'certs', maxFutureSeconds: 0 });
+  // Forwarding settings not in the file keep their defaults (test/forward/config.test.ts sets them).
+  const forwarding = {
+    batchMaxPoints: 5000,
+    batchMaxBytes: 1024 * 1024,
+    concurrency: 4,
+    timeoutMs: 10_000,
+    retryInitialMs: 500,
+    retryMaxMs: 30_000,
+    createDatabase: false,
+    healthMaxLagSeconds: 300,
+    mapping: [],
+  };
   t.same(config.targets, [
-    { name: 'influx-a', kind: 'influxdb-v1', url: 'http://influx-a:8086', username: 'relay', password: 'secret', databases: [] },
-    { name: 'influx.b_2', kind: 'influxdb-v2', url: 'https://influx-b.example.net/prefix', token: 'v2token', org: 'ops', databases: ['certbot'] },
+    { name: 'influx-a', kind: 'influxdb-v1', url: 'http://influx-a:8086', username: 'relay', password: 'secret', databases: [], ...forwarding },
+    { name: 'influx.b_2', kind: 'influxdb-v2', url: 'https://influx-b.example.net/prefix', token: 'v2token', org: 'ops', databases: ['certbot'], ...forwarding },
   ]);
 });
 

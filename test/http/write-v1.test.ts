@@ -191,3 +191,13 @@ t.test('a tag or field named "time" is refused with a reason, since influxd woul
   t.match(res.json().error, /line 2: tag key "time" is reserved/);
   t.same(storedLines(relay), ['m v=3 3']);
 });
+
+t.test('consistency= is accepted when it names a level influxd knows, and refused otherwise, in its words', async (t) => {
+  const relay = relayFor(t);
+  for (const level of ['', 'any', 'one', 'quorum', 'all']) {
+    t.equal((await relay.app.inject({ method: 'POST', url: `/write?db=d&consistency=${level}`, payload: 'm v=1 1' })).statusCode, 204, level);
+  }
+  const bogus = await relay.app.inject({ method: 'POST', url: '/write?db=d&consistency=bogus', payload: 'm v=1 1' });
+  t.equal(bogus.statusCode, 400);
+  t.same(bogus.json(), { error: 'invalid consistency level' });
+});

@@ -1,0 +1,425 @@
+// One target's forwarder: reads the log after the target's own cursor, sends
+// coalesced gzip requests, acts on each answer (forward/classify.ts), and
+// advances the cursor in the same store transaction that records the lines the
+// target refused. Each forwarder has its own queue, connections, timeouts and
+// retry timers, so a slow or dead target only ever delays itself.
+import PQueue from 'p-queue';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { TargetConfig } from '../config/defaults.js';
+import type { BatchHead, NewDeadLetter, PassedTotals, Store } from '../log/store.js';
+import type { Metrics } from '../ops/metrics.js';
+import { retryDelayMs, type BackoffPolicy } from './backoff.js';
+import { bodyOf, countPoints, halve, pieceOf, planLanes, planRound, type Budget, type Piece } from './batcher.js';
+import { answerStatus, answerText, classify, type Answer, type Outcome, type OutcomeClass } from './classify.js';
+import { routeFor, type Destination } from './routing.js';
+import { readTargetStatus, type TargetStatus } from './status.js';
+import { TargetClient } from './wire.js';
+
+/** The subset of pino the forwarders use. */
+export interface ForwardLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface ForwarderDeps {
+  readonly store: Store;
+  readonly target: TargetConfig;
+  readonly metrics?: Metrics;
+  readonly log?: ForwardLog;
+  readonly nowMs?: () => number;
+  /** For the backoff jitter; tests pin it. */
+  readonly random?: () => number;
+}
+
+/**
+ * Consecutive plain 500s on the same lines before the forwarder asks whether
+ * the content is to blame. influxd 1.6.7 answers 500 (a panic) to a point with
+ * exactly 100 tags, and loses the whole request: retried as is, that request
+ * would block the target forever. So after this many, the forwarder sends an
+ * empty write to the same destination. If that succeeds, the server is up and
+ * the lines are the problem: they are bisected like a 400, and a single line
+ * that still gets 500 becomes a dead letter (with the 500's text), so the other
+ * clients' lines go through. If the empty write fails too, the server is sick
+ * and everything keeps being retried; nothing is dead-lettered for a 5xx
+ * without that proof. Retryable-sounding 500s ("timeout") never count.
+ * Inside such a bisection the target has just proven itself, so one 500 on a
+ * half is enough to probe and bisect again: isolating one line among 5000 then
+ * takes seconds, not minutes of backoff per level.
+ */
+export const POISON_SUSPECT_FAILURES = 3;
+/** Heads read per round at least, so that a target limited to some databases passes the others quickly. */
+const MIN_HEADS_PER_ROUND = 1000;
+/** After an unexpected error (the store itself), before the next round. */
+const ERROR_PAUSE_MS = 1000;
+/**
+ * A round that only passes over batches for other databases sends nothing, so
+ * its cursor move is written at most this often (or with the next delivery):
+ * otherwise a target limited to some databases would add one fsync per commit.
+ * Forgetting it in a crash only means passing over the same batches again.
+ */
+const SKIP_FLUSH_MS = 1000;
+
+interface Held {
+  readonly outcome: OutcomeClass;
+  readonly status: number | null;
+  readonly error: string;
+  readonly sinceMs: number;
+}
+
+export class Forwarder {
+  readonly target: TargetConfig;
+  readonly #store: Store;
+  readonly #metrics: Metrics | undefined;
+  readonly #log: ForwardLog | undefined;
+  readonly #nowMs: () => number;
+  readonly #random: () => number;
+  readonly #client: TargetClient;
+  /** One request. */
+  readonly #budget: Budget;
+  /** One round: a request per lane of concurrency. */
+  readonly #roundBudget: Budget;
+  readonly #backoff: BackoffPolicy;
+  // One round at a time, in log order: a wake while a round runs queues (at most) one more.
+  readonly #queue = new PQueue({ concurrency: 1 });
+  readonly #abort = new AbortController();
+  readonly #routes = new Map<string, Destination | undefined>();
+  #cursor = 0;
+  #stopping = false;
+  /** Lanes waiting to retry. */
+  #waiting = 0;
+  #held: Held | undefined;
+  /** Passed-over batches not yet written to the store (see SKIP_FLUSH_MS). */
+  #skipped: { lastId: number; passed: Map<string, PassedTotals> } | undefined;
+  #skipFlush: NodeJS.Timeout | undefined;
+
+  constructor(deps: ForwarderDeps) {
+    this.target = deps.target;
+    this.#store = deps.store;
+    this.#metrics = deps.metrics;
+    this.#log = deps.log;
+    this.#nowMs = deps.nowMs ?? Date.now;
+    this.#random = deps.random ?? Math.random;
+    this.#client = new TargetClient(deps.target);
+    this.#budget = { maxPoints: deps.target.batchMaxPoints, maxBytes: deps.target.batchMaxBytes };
+    const lanes = deps.target.concurrency;
+    this.#roundBudget = { maxPoints: this.#budget.maxPoints * lanes, maxBytes: this.#budget.maxBytes * lanes };
+    this.#backoff = { initialMs: deps.target.retryInitialMs, maxMs: deps.target.retryMaxMs };
+  }
+
+  get name(): string {
+    return this.target.name;
+  }
+
+  /** Resumes from the stored cursor and sends whatever is pending. */
+  start(): void {
+    this.#cursor = this.#store.cursor(this.name) ?? 0;
+    this.wake();
+  }
+
+  /** Something was committed: send it now unless a round is already queued behind the current one. */
+  wake(): void {
+    if (this.#abort.signal.aborted) return;
+    if (this.#queue.size === 0) void this.#queue.add(() => this.#pump());
+  }
+
+  /**
+   * Delivers what is pending for up to graceMs, then abandons the request in
+   * flight (it is resent after the restart). A target that is failing is not
+   * waited for at all. The cursor stays where the last delivery left it.
+   */
+  async stop(graceMs: number): Promise<void> {
+    this.#stopping = true;
+    if (this.#waiting > 0) this.#abort.abort(new StopError('stopping while waiting to retry'));
+    this.wake();
+    const timer = setTimeout(() => this.#abort.abort(new StopError(`shutdown grace of ${graceMs} ms is over`)), graceMs);
+    await this.#queue.onIdle();
+    clearTimeout(timer);
+    this.#flushSkipped();
+    if (!this.#abort.signal.aborted) this.#abort.abort(new StopError('stopped'));
+    this.#client.close();
+  }
+
+  /** The stored status, with the live view of whether the target is refusing everything. */
+  status(nowMs = this.#nowMs()): TargetStatus {
+    const stored = readTargetStatus(this.#store, this.target, nowMs);
+    return { ...stored, heldBecause: this.#held?.outcome ?? null };
+  }
+
+  async #pump(): Promise<void> {
+    try {
+      while (await this.#round()) {
+        // more is pending: go on at once
+      }
+    } catch (err) {
+      if (err instanceof StopError || this.#abort.signal.aborted) return;
+      this.#log?.error({ err, target: this.name }, 'forwarding round failed; retrying');
+      try {
+        await sleep(ERROR_PAUSE_MS, undefined, { signal: this.#abort.signal });
+      } catch {
+        return;
+      }
+      this.wake();
+    }
+  }
+
+  /** Sends one round: pending batches up to the budget. Returns whether more is pending. */
+  async #round(): Promise<boolean> {
+    const limit = Math.max(this.#roundBudget.maxPoints, MIN_HEADS_PER_ROUND);
+    const heads = this.#store.readBatchHeadsAfter(this.#cursor, limit);
+    if (heads.length === 0) return false;
+    const plan = planRound(heads, (h) => this.#takes(h), this.#roundBudget);
+    const more = heads.length === limit || plan.lastId !== heads[heads.length - 1].id;
+    if (plan.chosen.length === 0) {
+      this.#skip(plan.lastId, plan.passed);
+      return more;
+    }
+    const pieces = this.#readPieces(plan.chosen, heads);
+    const lanes = planLanes(pieces, (p) => this.#route(p.db, p.rp)!, this.#budget, this.target.concurrency);
+
+    // Lanes in parallel, each lane's requests in order. Every lane settles before the
+    // round ends, so a failing lane never leaves another one sending into the next round.
+    const deadLetters: NewDeadLetter[] = [];
+    const queue = new PQueue({ concurrency: this.target.concurrency });
+    const results = await Promise.allSettled(
+      lanes.map((lane) =>
+        queue.add(async () => {
+          let points = 0;
+          for (const request of lane) points += await this.#deliver(request.destination, request.pieces, deadLetters);
+          return points;
+        }),
+      ),
+    );
+    let delivered = 0;
+    for (const result of results) {
+      if (result.status === 'rejected') throw result.reason;
+      delivered += result.value ?? 0;
+    }
+
+    this.#store.advanceCursor(this.name, plan.lastId, this.#withSkipped(plan.passed), deadLetters, this.#nowMs(), delivered > 0);
+    this.#takeSkipped(); // written with this advance
+    this.#cursor = plan.lastId;
+    if (deadLetters.length > 0) {
+      const [first] = deadLetters;
+      this.#log?.warn(
+        { target: this.name, deadLetters: deadLetters.length, delivered, status: first.status, error: first.error, line: first.lines.slice(0, 512) },
+        'the target refused some lines: they are dead letters (certrelay dead-letters list), the rest was delivered',
+      );
+    }
+    if (delivered > 0) this.#metrics?.forwardPointsDelivered.inc({ target: this.name }, delivered);
+    return more;
+  }
+
+  #skip(lastId: number, passed: readonly PassedTotals[]): void {
+    this.#cursor = lastId;
+    this.#skipped ??= { lastId, passed: new Map() };
+    this.#skipped.lastId = lastId;
+    for (const p of passed) {
+      const sum = this.#skipped.passed.get(p.db);
+      this.#skipped.passed.set(p.db, sum === undefined ? p : { db: p.db, batches: sum.batches + p.batches, points: sum.points + p.points, bytes: sum.bytes + p.bytes });
+    }
+    this.#skipFlush ??= setTimeout(() => this.#flushSkipped(), SKIP_FLUSH_MS);
+    this.#skipFlush.unref();
+  }
+
+  /** This round's passed totals plus the passed-over batches not yet written. */
+  #withSkipped(passed: readonly PassedTotals[]): PassedTotals[] {
+    const skipped = this.#skipped;
+    if (skipped === undefined) return [...passed];
+    const all = new Map(skipped.passed);
+    for (const p of passed) {
+      const sum = all.get(p.db);
+      all.set(p.db, sum === undefined ? p : { db: p.db, batches: sum.batches + p.batches, points: sum.points + p.points, bytes: sum.bytes + p.bytes });
+    }
+    return [...all.values()];
+  }
+
+  #takeSkipped(): { lastId: number; passed: Map<string, PassedTotals> } | undefined {
+    clearTimeout(this.#skipFlush);
+    this.#skipFlush = undefined;
+    const skipped = this.#skipped;
+    this.#skipped = undefined;
+    return skipped;
+  }
+
+  #flushSkipped(): void {
+    const skipped = this.#skipped;
+    if (skipped === undefined) return;
+    try {
+      this.#store.advanceCursor(this.name, skipped.lastId, [...skipped.passed.values()], [], this.#nowMs(), false);
+      this.#takeSkipped();
+    } catch (err) {
+      // Kept for the next delivery (or the next try): the counters must not lose it.
+      this.#skipFlush = undefined;
+      this.#log?.error({ err, target: this.name }, 'could not record the cursor past batches for other databases');
+    }
+  }
+
+  #takes(head: BatchHead): boolean {
+    return (head.onlyTarget === null || head.onlyTarget === this.name) && this.#route(head.db, head.rp) !== undefined;
+  }
+
+  #route(db: string, rp: string): Destination | undefined {
+    const key = `${db}\u0000${rp}`;
+    if (!this.#routes.has(key)) this.#routes.set(key, routeFor(this.target, db, rp));
+    return this.#routes.get(key);
+  }
+
+  /** The chosen batches' lines: one range read per run of consecutive chosen heads. */
+  #readPieces(chosen: readonly BatchHead[], heads: readonly BatchHead[]): Piece[] {
+    const pieces: Piece[] = [];
+    const position = new Map(heads.map((h, i) => [h.id, i]));
+    let i = 0;
+    while (i < chosen.length) {
+      let j = i;
+      while (j + 1 < chosen.length && position.get(chosen[j + 1].id) === position.get(chosen[j].id)! + 1) j++;
+      const rows = this.#store.readBatchLines(chosen[i].id, chosen[j].id);
+      for (let k = i; k <= j; k++) {
+        const row = rows[k - i];
+        if (row === undefined || row.id !== chosen[k].id) throw new Error(`batch ${chosen[k].id} vanished from the log while being forwarded`);
+        pieces.push(pieceOf(chosen[k], row.lines));
+      }
+      i = j + 1;
+    }
+    return pieces;
+  }
+
+  /**
+   * Sends the pieces until every line is delivered or dead-lettered (collected
+   * in `deadLetters`, written with the cursor). Returns the points delivered.
+   * Throws only when stopping.
+   */
+  async #deliver(destination: Destination, pieces: Piece[], deadLetters: NewDeadLetter[], suspectAfter = POISON_SUSPECT_FAILURES): Promise<number> {
+    const points = countPoints(pieces);
+    let failures = 0;
+    let suspect = 0;
+    let triedCreate = false;
+    for (;;) {
+      const { answer, outcome } = await this.#send(destination, bodyOf(pieces));
+      switch (outcome.action) {
+        case 'advance':
+          this.#recover();
+          if (failures > 0) this.#log?.info({ target: this.name, destination: destination.label, failures }, 'delivered after retrying');
+          return points;
+        case 'split':
+        case 'bisect': {
+          if (points > 1) return this.#deliverHalves(destination, pieces, deadLetters);
+          this.#refuse(pieces, answer, outcome, deadLetters);
+          return 0;
+        }
+        case 'retry': {
+          failures++;
+          this.#recordError(answer, outcome);
+          if (failures === 1) {
+            this.#log?.warn(
+              { target: this.name, destination: destination.label, outcome: outcome.class, status: answerStatus(answer), error: answerText(answer) },
+              'the target did not take the data; retrying with backoff (the data is kept)',
+            );
+          }
+          suspect = outcome.suspectContent ? suspect + 1 : 0;
+          if (suspect >= suspectAfter) {
+            suspect = 0;
+            if (await this.#acceptsEmptyWrite(destination)) {
+              if (points > 1) return this.#deliverHalves(destination, pieces, deadLetters, 1);
+              this.#refuse(pieces, answer, outcome, deadLetters);
+              return 0;
+            }
+          }
+          await this.#wait(retryDelayMs(failures, this.#backoff, outcome.retryAfter, this.#nowMs(), this.#random));
+          break;
+        }
+        case 'hold': {
+          this.#hold(answer, outcome, destination);
+          if (outcome.class === 'database_not_found' && this.target.createDatabase && destination.database !== undefined && !triedCreate) {
+            triedCreate = true;
+            if (await this.#createDatabase(destination.database)) break;
+          }
+          await this.#wait(retryDelayMs(Infinity, this.#backoff, undefined, this.#nowMs(), this.#random));
+          break;
+        }
+      }
+    }
+  }
+
+  async #deliverHalves(destination: Destination, pieces: Piece[], deadLetters: NewDeadLetter[], suspectAfter = POISON_SUSPECT_FAILURES): Promise<number> {
+    const [first, second] = halve(pieces);
+    const delivered = await this.#deliver(destination, first, deadLetters, suspectAfter);
+    return delivered + (await this.#deliver(destination, second, deadLetters, suspectAfter));
+  }
+
+  async #send(destination: Destination, body: string): Promise<{ answer: Answer; outcome: Outcome }> {
+    const started = performance.now();
+    const answer = await this.#client.write(destination.path, body, this.#abort.signal);
+    const outcome = classify(answer);
+    this.#metrics?.forwardSendDuration.observe({ target: this.name }, (performance.now() - started) / 1000);
+    this.#metrics?.forwardRequests.inc({ target: this.name, outcome: outcome.class });
+    return { answer, outcome };
+  }
+
+  async #acceptsEmptyWrite(destination: Destination): Promise<boolean> {
+    const { outcome } = await this.#send(destination, '');
+    return outcome.action === 'advance';
+  }
+
+  async #createDatabase(database: string): Promise<boolean> {
+    const answer = await this.#client.createDatabase(database, this.#abort.signal);
+    const ok = answer.kind === 'response' && answer.status >= 200 && answer.status < 300;
+    if (ok) this.#log?.info({ target: this.name, database }, 'created the database on the target (create_database = true)');
+    else this.#log?.warn({ target: this.name, database, error: answerText(answer) }, 'CREATE DATABASE failed');
+    return ok;
+  }
+
+  /** The target refused these lines for good (400/422/413 on one line, or a proven poison 500). */
+  #refuse(pieces: readonly Piece[], answer: Answer, outcome: Outcome, deadLetters: NewDeadLetter[]): void {
+    const status = answerStatus(answer);
+    const error = answerText(answer);
+    for (const piece of pieces) {
+      deadLetters.push({ batchId: piece.batchId, db: piece.db, rp: piece.rp, lines: piece.text, points: piece.points, status, error });
+      this.#metrics?.forwardPointsDeadLettered.inc({ target: this.name }, piece.points);
+    }
+    this.#recordError(answer, outcome);
+  }
+
+  #hold(answer: Answer, outcome: Outcome, destination: Destination): void {
+    const status = answerStatus(answer);
+    const error = answerText(answer);
+    if (this.#held === undefined || this.#held.outcome !== outcome.class || this.#held.error !== error) {
+      this.#log?.error(
+        { target: this.name, destination: destination.label, status, error, outcome: outcome.class },
+        'the target refuses the data: keeping it and retrying slowly until the target or its configuration is fixed',
+      );
+    }
+    this.#held = { outcome: outcome.class, status, error, sinceMs: this.#held?.sinceMs ?? this.#nowMs() };
+    this.#recordError(answer, outcome);
+  }
+
+  #recover(): void {
+    if (this.#held === undefined) return;
+    this.#log?.info({ target: this.name, heldForMs: this.#nowMs() - this.#held.sinceMs }, 'the target accepts data again');
+    this.#held = undefined;
+  }
+
+  #recordError(answer: Answer, outcome: Outcome): void {
+    this.#store.recordTargetError(this.name, {
+      atMs: this.#nowMs(),
+      status: answerStatus(answer),
+      outcome: outcome.class,
+      error: answerText(answer),
+    });
+  }
+
+  /** A retry wait; ends the round at once when the relay stops (nothing is lost: the cursor did not move). */
+  async #wait(ms: number): Promise<void> {
+    if (this.#stopping) throw new StopError('stopping instead of waiting to retry');
+    this.#waiting++;
+    try {
+      await sleep(ms, undefined, { signal: this.#abort.signal });
+    } finally {
+      this.#waiting--;
+    }
+  }
+}
+
+class StopError extends Error {
+  override readonly name = 'StopError';
+}

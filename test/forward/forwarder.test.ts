@@ -1,0 +1,417 @@
+// The forwarder against a fake in-process InfluxDB: one scenario per answer of
+// the outcome table, checked on the wire (what arrived, in which order) and in
+// the store (cursor, backlog, dead letters, target state).
+import t, { type Test } from 'tap';
+import type { TargetConfig } from '../../src/config/defaults.js';
+import { Forwarding } from '../../src/forward/forwarders.js';
+import { Store } from '../../src/log/store.js';
+import { batch, ok, startFakeTarget, targetConfig, until, type FakeTarget, type Handler } from '../support/fake-target.js';
+
+interface Setup {
+  readonly fake: FakeTarget;
+  readonly store: Store;
+  readonly target: TargetConfig;
+  forwarding: Forwarding;
+  append(...batches: ReturnType<typeof batch>[]): void;
+  /** Stops the forwarders, as a shutdown does, and starts new ones on the same store. */
+  restart(): Promise<void>;
+}
+
+async function setup(t: Test, handler: Handler, overrides: Partial<TargetConfig> = {}, pollIntervalMs = 50): Promise<Setup> {
+  const fake = await startFakeTarget(t, handler);
+  const target = targetConfig({ url: fake.url, ...overrides });
+  const store = Store.open({ dir: t.testdir({}), maxBytes: 1 << 30, targets: [target.name] });
+  const start = () => new Forwarding({ store, targets: [target], pollIntervalMs }).start();
+  const s: Setup = {
+    fake,
+    store,
+    target,
+    forwarding: start(),
+    append(...batches) {
+      store.appendBatches(batches);
+      s.forwarding.wake();
+    },
+    async restart() {
+      await s.forwarding.stop(0);
+      s.forwarding = start();
+    },
+  };
+  t.teardown(async () => {
+    await s.forwarding.stop(0);
+    store.close();
+  });
+  return s;
+}
+
+const lines = (prefix: string, n: number, from = 0) =>
+  Array.from({ length: n }, (_, i) => `${prefix},host=h${i + from} v=${i + from}i ${1_700_000_000_000_000_000n + BigInt(i + from)}`);
+
+const tail = (store: Store) => store.readBatchHeadsAfter(0, 1_000_000).at(-1)?.id ?? 0;
+
+t.test('2xx: the cursor advances and the backlog is empty; the request is a gzip 1.x write in ns', async (t) => {
+  const s = await setup(t, () => ok);
+  const sent = lines('cpu', 3);
+  s.append(batch(sent));
+  await until(t, 'the lines arrive', () => s.fake.accepted.length === 3);
+  await until(t, 'the cursor moves', () => s.store.cursor('influx-a') === tail(s.store));
+  const [req] = s.fake.writes();
+  t.equal(req.path, '/write');
+  t.same(Object.fromEntries(req.query), { db: 'telegraf', precision: 'ns' });
+  t.equal(req.headers['content-encoding'], 'gzip');
+  t.equal(req.body, sent.join('\n'), 'the lines byte for byte');
+  t.same(s.store.backlog('influx-a'), { batches: 0, points: 0, bytes: 0 });
+  t.ok(s.store.targetState('influx-a')?.lastSuccessMs, 'last success recorded');
+});
+
+t.test('a single report is sent at once, not on a timer', async (t) => {
+  const s = await setup(t, () => ok, {}, 60_000);
+  await new Promise((r) => setTimeout(r, 50)); // the start-up round has found nothing
+  const started = Date.now();
+  s.append(batch('certbot_renewal,domain=example.com,host=optimus renewed_count=1 1656169934438253518', { db: 'certbot' }));
+  await until(t, 'the report arrives', () => s.fake.accepted.length === 1, 2000);
+  const latency = Date.now() - started;
+  t.ok(latency < 200, `delivered ${latency} ms after the commit (poll interval 60 s)`);
+});
+
+t.test('many small writes are coalesced into few requests, within the point budget', async (t) => {
+  const s = await setup(t, () => ok, { batchMaxPoints: 100 });
+  await new Promise((r) => setTimeout(r, 20));
+  const all = lines('m', 450);
+  s.store.appendBatches(all.map((l) => batch(l))); // 450 writers of one line each
+  s.forwarding.wake();
+  await until(t, 'all lines arrive', () => s.fake.accepted.length === 450);
+  t.same(s.fake.accepted, all, 'in order');
+  t.same(
+    s.fake.writes().map((r) => r.lines.length),
+    [100, 100, 100, 100, 50],
+  );
+});
+
+t.test('a write larger than the byte budget is sent in pieces', async (t) => {
+  const s = await setup(t, () => ok, { batchMaxBytes: 1000 });
+  const all = lines('big', 60); // ~ 50 bytes each: 3000 bytes in one stored batch
+  s.append(batch(all));
+  await until(t, 'all lines arrive', () => s.fake.accepted.length === 60);
+  t.same(s.fake.accepted, all);
+  for (const req of s.fake.writes()) t.ok(Buffer.byteLength(req.body) <= 1000, `${Buffer.byteLength(req.body)} bytes`);
+});
+
+t.test('503 then success: retried with backoff, nothing lost, order kept', async (t) => {
+  let failures = 0;
+  const s = await setup(t, () => (failures++ < 3 ? { status: 503, body: '{"error":"busy"}' } : ok));
+  const a = lines('a', 2);
+  const b = lines('b', 2);
+  s.append(batch(a));
+  s.append(batch(b));
+  await until(t, 'all lines arrive', () => s.fake.accepted.length === 4);
+  t.same(s.fake.accepted, [...a, ...b]);
+  t.equal(s.fake.writes().length, 4, 'three refusals, then one request');
+  t.match(s.store.targetState('influx-a'), { lastStatus: 503, lastOutcome: 'server_error', lastError: 'busy' });
+  t.equal(s.forwarding.statuses()[0].heldBecause, null, 'a 503 does not mark the target as refusing');
+});
+
+t.test('429 with Retry-After: the next attempt waits as long as the target said', async (t) => {
+  let first = true;
+  const s = await setup(t, () => {
+    if (!first) return ok;
+    first = false;
+    return { status: 429, headers: { 'Retry-After': '1' }, body: '{"code":"too many requests"}' };
+  });
+  s.append(batch(lines('m', 1)));
+  await until(t, 'delivered', () => s.fake.accepted.length === 1, 5000);
+  const [refused, accepted] = s.fake.writes();
+  const waited = accepted.atMs - refused.atMs;
+  t.ok(waited >= 950, `waited ${waited} ms (retry_initial_ms is 20)`);
+});
+
+t.test('413: the request is split until the halves fit', async (t) => {
+  const s = await setup(t, (req) => (req.lines.length > 2 ? { status: 413, body: '{"error":"Request Entity Too Large"}' } : ok));
+  const all = lines('m', 8);
+  s.append(batch(all));
+  await until(t, 'all lines arrive', () => s.fake.accepted.length === 8);
+  t.same(s.fake.accepted, all, 'in order');
+  t.same(s.fake.writes().map((r) => r.lines.length), [8, 4, 2, 2, 4, 2, 2]);
+  t.equal(s.store.countDeadLetters(), 0);
+});
+
+t.test('400 with one bad line among many: only that line is dead-lettered, with the target\'s text; the rest is delivered', async (t) => {
+  // Like influxd 1.6.7: one conflicting line and the whole request is refused.
+  const error = 'partial write: field type conflict: input field "v" on measurement "m" is type string, already exists as type integer dropped=1';
+  const s = await setup(t, (req) => (req.lines.some((l) => l.includes('v="x"')) ? { status: 400, body: JSON.stringify({ error }) } : ok));
+  const good = lines('m', 40);
+  const bad = 'm,host=client7 v="x" 1700000000000000999';
+  // 40 clients of one line each, plus the bad one in the middle, coalesced into one request.
+  s.store.appendBatches([...good.slice(0, 20).map((l) => batch(l)), batch(bad), ...good.slice(20).map((l) => batch(l))]);
+  s.forwarding.wake();
+  await until(t, 'the cursor reaches the tail', () => s.store.cursor('influx-a') === tail(s.store));
+  t.same([...s.fake.accepted].sort(), [...good].sort(), 'every good line delivered');
+  const dead = s.store.listDeadLetters();
+  t.equal(dead.length, 1);
+  t.match(dead[0], { target: 'influx-a', status: 400, error, lines: bad, points: 1, db: 'telegraf', rp: '' });
+  t.ok(s.fake.writes().length <= 2 * Math.ceil(Math.log2(41)) + 2, `${s.fake.writes().length} requests to isolate it`);
+  t.equal(s.forwarding.statuses()[0].deadLetters, 1);
+  t.same(s.store.backlog('influx-a').points, 0);
+});
+
+t.test('401: the data is kept, the target is unhealthy, retried slowly; it recovers when fixed', async (t) => {
+  let authorized = false;
+  const s = await setup(t, () => (authorized ? ok : { status: 401, body: '{"error":"authorization failed"}' }), { retryMaxMs: 100 });
+  const all = lines('m', 3);
+  s.append(batch(all));
+  await until(t, 'the target is held', () => s.forwarding.statuses()[0].heldBecause === 'unauthorized');
+  const held = s.forwarding.statuses()[0];
+  t.equal(held.backlogPoints, 3, 'the data is kept');
+  t.equal(s.store.cursor('influx-a'), 0);
+  t.match(s.forwarding.healthChecks(), [{ name: 'target influx-a', status: 'fail', message: /unauthorized \(HTTP 401\): authorization failed/ }]);
+  t.equal(s.store.countDeadLetters(), 0);
+  const before = s.fake.writes().length;
+  await new Promise((r) => setTimeout(r, 300));
+  const retries = s.fake.writes().length - before;
+  t.ok(retries >= 1 && retries <= 7, `${retries} retries in 300 ms at retry_max_ms = 100`);
+
+  authorized = true;
+  await until(t, 'delivered after the fix', () => s.fake.accepted.length === 3);
+  await until(t, 'healthy again', () => s.forwarding.statuses()[0].heldBecause === null);
+  t.same(s.forwarding.healthChecks(), [{ name: 'target influx-a', status: 'pass' }]);
+  t.same(s.fake.accepted, all);
+});
+
+t.test('404 "database not found" with create_database: CREATE DATABASE is sent, then the write', async (t) => {
+  let created = false;
+  const s = await setup(
+    t,
+    (req) => {
+      if (req.path === '/query') {
+        created = req.body === new URLSearchParams({ q: 'CREATE DATABASE "telegraf"' }).toString();
+        return { status: 200, body: '{"results":[{"statement_id":0}]}' };
+      }
+      return created ? ok : { status: 404, body: '{"error":"database not found: \\"telegraf\\""}' };
+    },
+    { createDatabase: true, username: 'relay', password: 's3cret' },
+  );
+  s.append(batch(lines('m', 2)));
+  await until(t, 'delivered', () => s.fake.accepted.length === 2);
+  const query = s.fake.requests.find((r) => r.path === '/query');
+  t.ok(query, 'CREATE DATABASE was sent');
+  t.equal(query?.headers.authorization, `Basic ${Buffer.from('relay:s3cret').toString('base64')}`, 'with the target\'s credentials');
+  t.equal(s.fake.writes().length, 2, 'one 404, one write after the creation');
+});
+
+t.test('404 "database not found" without create_database: held and reported', async (t) => {
+  const s = await setup(t, () => ({ status: 404, body: '{"error":"database not found: \\"telegraf\\""}' }));
+  s.append(batch(lines('m', 1)));
+  await until(t, 'held', () => s.forwarding.statuses()[0].heldBecause === 'database_not_found');
+  t.notOk(s.fake.requests.some((r) => r.path === '/query'), 'no CREATE DATABASE');
+  t.equal(s.store.backlog('influx-a').points, 1);
+});
+
+t.test('a 500 for one poisonous line (influxd panics on 100 tags) is isolated once an empty write proves the target is up', async (t) => {
+  const s = await setup(t, (req) =>
+    req.lines.some((l) => l.includes('poison')) ? { status: 500, body: 'Internal Server Error\n', headers: { 'Content-Type': 'text/plain' } } : ok,
+  );
+  const good = lines('m', 12);
+  const poison = 'm,poison=1 v=1i 1700000000000000500';
+  s.append(batch([...good.slice(0, 6), poison, ...good.slice(6)]));
+  await until(t, 'the cursor reaches the tail', () => s.store.cursor('influx-a') === tail(s.store));
+  t.same(s.fake.accepted.filter((l) => l !== ''), good);
+  const dead = s.store.listDeadLetters();
+  t.equal(dead.length, 1);
+  t.match(dead[0], { status: 500, lines: poison, error: 'Internal Server Error' });
+});
+
+t.test('a target answering 500 to everything, even an empty write, gets retried, never dead-lettered', async (t) => {
+  const s = await setup(t, () => ({ status: 500, body: 'Internal Server Error' }));
+  s.append(batch(lines('m', 4)));
+  await until(t, 'many attempts', () => s.fake.writes().length >= 12);
+  t.equal(s.store.countDeadLetters(), 0);
+  t.equal(s.store.cursor('influx-a'), 0);
+  t.ok(s.fake.writes().some((r) => r.body === ''), 'it probed with an empty write');
+});
+
+t.test('500 "retention policy not found" is held like a missing database, not bisected', async (t) => {
+  const s = await setup(t, () => ({ status: 500, body: '{"error":"retention policy not found: nope"}' }));
+  s.append(batch(lines('m', 4), { rp: 'nope' }));
+  await until(t, 'held', () => s.forwarding.statuses()[0].heldBecause === 'retention_policy_not_found');
+  t.same(Object.fromEntries(s.fake.writes()[0].query), { db: 'telegraf', rp: 'nope', precision: 'ns' });
+  t.ok(s.fake.writes().every((r) => r.lines.length === 4), 'always the whole request');
+  t.equal(s.store.countDeadLetters(), 0);
+});
+
+t.test('a target limited to some databases gets only those, and its cursor passes the others', async (t) => {
+  const s = await setup(t, () => ok, { databases: ['certbot'] });
+  const certbot = lines('certbot_renewal', 3);
+  s.store.appendBatches([batch(lines('cpu', 5)), batch(certbot[0], { db: 'certbot' }), batch(lines('mem', 5)), batch(certbot.slice(1), { db: 'certbot' })]);
+  s.store.appendBatches([batch(lines('disk', 5))]);
+  s.forwarding.wake();
+  await until(t, 'the cursor reaches the tail', () => s.store.cursor('influx-a') === tail(s.store));
+  t.same(s.fake.accepted, certbot);
+  t.ok(s.fake.writes().every((r) => r.query.get('db') === 'certbot'));
+  t.same(s.store.backlog('influx-a', ['certbot']), { batches: 0, points: 0, bytes: 0 });
+  t.same(s.store.backlog('influx-a'), { batches: 0, points: 0, bytes: 0 }, 'the passed-over batches are not a backlog either');
+});
+
+t.test('batches of several databases in one round go out as one request per destination', async (t) => {
+  const s = await setup(t, () => ok);
+  s.store.appendBatches([
+    batch(lines('a', 1), { db: 'one' }),
+    batch(lines('b', 1), { db: 'two', rp: 'weekly' }),
+    batch(lines('c', 1), { db: 'one' }),
+  ]);
+  s.forwarding.wake();
+  await until(t, 'all lines arrive', () => s.fake.accepted.length === 3);
+  t.same(
+    s.fake.writes().map((r) => [r.query.get('db'), r.query.get('rp'), r.lines.length]),
+    [
+      ['one', null, 2],
+      ['two', 'weekly', 1],
+    ],
+  );
+});
+
+t.test('an influxdb-v2 target gets /api/v2/write with org, bucket db/rp and a token; mapping wins', async (t) => {
+  const s = await setup(t, () => ok, {
+    kind: 'influxdb-v2',
+    org: 'ops',
+    token: 'tok-123',
+    mapping: [{ db: 'certbot', to: 'certificates' }],
+  });
+  s.store.appendBatches([batch(lines('a', 1), { db: 'telegraf', rp: 'autogen' }), batch(lines('b', 1), { db: 'certbot' }), batch(lines('c', 1), { db: 'plain' })]);
+  s.forwarding.wake();
+  await until(t, 'all lines arrive', () => s.fake.accepted.length === 3);
+  const writes = s.fake.writes();
+  t.ok(writes.every((r) => r.path === '/api/v2/write' && r.headers.authorization === 'Token tok-123'));
+  t.same(
+    writes.map((r) => Object.fromEntries(r.query)),
+    [
+      { org: 'ops', bucket: 'telegraf/autogen', precision: 'ns' },
+      { org: 'ops', bucket: 'certificates', precision: 'ns' },
+      { org: 'ops', bucket: 'plain', precision: 'ns' },
+    ],
+  );
+});
+
+t.test('a restart resumes from the stored cursor: what was delivered is not sent again', async (t) => {
+  const s = await setup(t, () => ok);
+  const first = lines('m', 3);
+  s.append(batch(first));
+  await until(t, 'delivered', () => s.store.cursor('influx-a') === tail(s.store));
+  await s.forwarding.stop(0);
+  const second = lines('m', 3, 3);
+  s.store.appendBatches([batch(second)]); // committed while no forwarder runs
+  await s.restart();
+  await until(t, 'the new lines arrive', () => s.fake.accepted.length === 6);
+  t.same(s.fake.accepted, [...first, ...second], 'each line once');
+});
+
+t.test('stopping does not wait for a target that is failing', async (t) => {
+  const s = await setup(t, () => ({ status: 503 }), { retryInitialMs: 5000, retryMaxMs: 5000 });
+  s.append(batch(lines('m', 1)));
+  await until(t, 'a refusal', () => s.fake.writes().length >= 1);
+  await new Promise((r) => setTimeout(r, 20));
+  const started = Date.now();
+  await s.forwarding.stop(10_000);
+  t.ok(Date.now() - started < 500, `stopped in ${Date.now() - started} ms`);
+  t.equal(s.store.cursor('influx-a'), 0, 'the data stays for the next start');
+});
+
+t.test('stopping abandons a request that hangs once the grace is over; the data stays', async (t) => {
+  const s = await setup(t, () => 'hang', { timeoutMs: 60_000 });
+  s.append(batch(lines('m', 1)));
+  await until(t, 'the request is in flight', () => s.fake.writes().length === 1);
+  const started = Date.now();
+  await s.forwarding.stop(200);
+  const took = Date.now() - started;
+  t.ok(took >= 150 && took < 1500, `stopped after ${took} ms (grace 200)`);
+  t.equal(s.store.cursor('influx-a'), 0);
+});
+
+t.test('a timeout is retried', async (t) => {
+  let calls = 0;
+  const s = await setup(t, () => (calls++ === 0 ? 'hang' : ok), { timeoutMs: 200 });
+  s.append(batch(lines('m', 1)));
+  await until(t, 'delivered', () => s.fake.accepted.length === 1, 5000);
+  t.match(s.store.targetState('influx-a'), { lastOutcome: 'timeout', lastStatus: null, lastError: /within 200 ms/ });
+});
+
+t.test('a network error (nothing listening) is retried until the target comes up', async (t) => {
+  const fake = await startFakeTarget(t);
+  const url = fake.url;
+  await fake.close();
+  const target = targetConfig({ url });
+  const store = Store.open({ dir: t.testdir({}), maxBytes: 1 << 30, targets: [target.name] });
+  const forwarding = new Forwarding({ store, targets: [target] }).start();
+  t.teardown(async () => {
+    await forwarding.stop(0);
+    store.close();
+  });
+  store.appendBatches([batch(lines('m', 1))]);
+  forwarding.wake();
+  await until(t, 'a network error is recorded', () => store.targetState('influx-a')?.lastOutcome === 'network');
+  t.match(store.targetState('influx-a'), { lastStatus: null, lastError: /ECONNREFUSED/ });
+  t.equal(store.cursor('influx-a'), 0);
+});
+
+t.test('a replayed dead letter goes back to its own target only, after the operator fixed it', async (t) => {
+  let fixed = false;
+  const handler: Handler = (req) => (!fixed && req.lines.some((l) => l.includes('bad')) ? { status: 400, body: '{"error":"unable to parse"}' } : ok);
+  const fakeA = await startFakeTarget(t, handler);
+  const fakeB = await startFakeTarget(t, () => ok);
+  const targets = [targetConfig({ url: fakeA.url, name: 'a' }), targetConfig({ url: fakeB.url, name: 'b' })];
+  const store = Store.open({ dir: t.testdir({}), maxBytes: 1 << 30, targets: targets.map((x) => x.name) });
+  const forwarding = new Forwarding({ store, targets, pollIntervalMs: 20 }).start();
+  t.teardown(async () => {
+    await forwarding.stop(0);
+    store.close();
+  });
+  store.appendBatches([batch(['m ok=1i 1', 'm,bad=1 v=1i 2'])]);
+  forwarding.wake();
+  await until(t, 'a dead letter', () => store.countDeadLetters('a') === 1);
+  await until(t, 'b has both lines', () => fakeB.accepted.length === 2);
+  fixed = true;
+  const replayed = store.replayDeadLetters({ target: 'a' }, Date.now()); // as `certrelay dead-letters replay --target a`
+  t.equal(replayed.get('a')?.length, 1);
+  t.equal(store.countDeadLetters(), 0);
+  await until(t, 'a gets the replayed line (found by the poll)', () => fakeA.accepted.includes('m,bad=1 v=1i 2'));
+  await until(t, 'both cursors reach the tail', () => store.cursor('a') === tail(store) && store.cursor('b') === tail(store));
+  t.equal(fakeB.accepted.length, 2, 'b does not get the replay');
+});
+
+t.test('with concurrency 4 a backlog goes out as parallel requests, each series in order', async (t) => {
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const s = await setup(
+    t,
+    async () => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise((r) => setTimeout(r, 30));
+      inFlight--;
+      return ok;
+    },
+    { concurrency: 4, batchMaxPoints: 50 },
+  );
+  await new Promise((r) => setTimeout(r, 20));
+  const all = Array.from({ length: 1000 }, (_, i) => `cpu,host=h${i % 16} v=${i}i ${1_700_000_000_000_000_000n + BigInt(i)}`);
+  s.store.appendBatches(Array.from({ length: 20 }, (_, b) => batch(all.slice(b * 50, b * 50 + 50))));
+  s.forwarding.wake();
+  await until(t, 'everything arrives', () => s.fake.accepted.length === 1000);
+  t.ok(maxInFlight > 1 && maxInFlight <= 4, `${maxInFlight} requests in flight at most`);
+  t.ok(s.fake.writes().every((r) => r.lines.length <= 50), 'each request within batch_max_points');
+  for (let h = 0; h < 16; h++) {
+    const series = (l: string) => l.startsWith(`cpu,host=h${h} `);
+    t.same(s.fake.accepted.filter(series), all.filter(series), `series h${h} arrived in order`);
+  }
+  await until(t, 'the cursor reaches the tail', () => s.store.cursor('influx-a') === tail(s.store));
+});
+
+t.test('with concurrency, a refused line in one lane is still isolated and the other lanes deliver', async (t) => {
+  const s = await setup(t, (req) => (req.lines.some((l) => l.includes('bad')) ? { status: 400, body: '{"error":"field type conflict"}' } : ok), {
+    concurrency: 3,
+    batchMaxPoints: 10,
+  });
+  const good = Array.from({ length: 60 }, (_, i) => `cpu,host=h${i % 9} v=${i}i ${1_700_000_000_000_000_000n + BigInt(i)}`);
+  s.append(batch([...good.slice(0, 30), 'cpu,host=bad v="x" 1', ...good.slice(30)]));
+  await until(t, 'the cursor reaches the tail', () => s.store.cursor('influx-a') === tail(s.store));
+  t.same([...s.fake.accepted].sort(), [...good].sort());
+  t.same(s.store.listDeadLetters().map((d) => d.lines), ['cpu,host=bad v="x" 1']);
+});
