@@ -1,7 +1,7 @@
 // buildApp wires the relay: store → group commit → intake → routes. It never
 // listens and never touches process.*, so tests use app.inject() or listen
 // on port 0 themselves.
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { systemClock, type Clock } from './clock.js';
@@ -88,7 +88,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     ...(tls ? { https: tls } : {}),
     genReqId: () => randomUUID(),
     // Per-request logs would cost more than the write itself, and URLs can carry ?p=secret.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // Our own handlers answer 503 + Retry-After while closing, in each API's format.
     return503OnClosing: false,
     exposeHeadRoutes: false, // HEAD is served where InfluxDB serves it (/ping), and documented there

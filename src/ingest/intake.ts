@@ -7,6 +7,7 @@ import { RelayError } from '../errors.js';
 import type { Precision } from '../line-protocol/precision.js';
 import type { IncomingBatch } from '../log/store.js';
 import type { Endpoint, Metrics } from '../ops/metrics.js';
+import { decodeBody } from './decode-body.js';
 import { prepareWrite, type PreparedWrite } from './prepare.js';
 import type { SchemaRules } from './validate.js';
 
@@ -52,10 +53,15 @@ export class Intake {
     if (this.#deps.isStoreFull()) throw new RelayError('CR_STORE_FULL');
   }
 
-  async write(endpoint: Endpoint, destination: Destination, body: string, precision: Precision, options: WriteOptions): Promise<PreparedWrite> {
+  async write(endpoint: Endpoint, destination: Destination, body: Buffer, precision: Precision, options: WriteOptions): Promise<PreparedWrite> {
     this.assertAccepting();
     const { clock, metrics, rules } = this.#deps;
-    const prepared = prepareWrite(body, { precision, nowNs: clock.nowNs(), rules });
+    const { text, invalid } = decodeBody(body);
+    const prepared = prepareWrite(text, { precision, nowNs: clock.nowNs(), rules });
+    if (invalid.length > 0) {
+      prepared.parseErrors.push(...invalid);
+      prepared.parseErrors.sort((a, b) => a.lineNumber - b.lineNumber);
+    }
     const rejected = (reason: string, count: number): void => {
       if (count > 0) metrics.pointsRejected.inc({ endpoint, reason }, count);
     };

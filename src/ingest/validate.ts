@@ -65,19 +65,20 @@ export function checkSchema(point: ParsedPoint, timestampNs: bigint, nowNs: bigi
 }
 
 /**
- * influxd silently drops a tag or field named "time" (and the whole point when
- * it is the only field), so what it stores would differ from what it was sent.
- * The relay forwards lines byte for byte and can't strip the key, so it refuses
- * the line and says why.
+ * influxd refuses a tag named "time" and a lone field named "time", and
+ * silently drops a "time" field written next to others, so what it stores
+ * would differ from what it was sent. The relay forwards lines byte for byte
+ * and can't strip the key, so it refuses the line and says why.
  */
 export function checkReservedKeys(point: ParsedPoint): SchemaRejection | undefined {
-  const kind = point.tags.has('time') ? 'tag' : point.fields.has('time') ? 'field' : undefined;
-  if (kind === undefined) return undefined;
-  return {
-    lineNumber: point.lineNumber,
-    rule: 'reserved-key-time',
-    message: `line ${point.lineNumber}: ${kind} key "time" is reserved: InfluxDB would silently drop it; rename it`,
-  };
+  // influxd's own words (tsdb: validateTagKeys / ErrFieldNameTime).
+  if (point.tags.has('time')) {
+    return { lineNumber: point.lineNumber, rule: 'reserved-key-time', message: `invalid tag key: input tag "time" on measurement "${point.measurement}" is invalid` };
+  }
+  if (point.fields.has('time')) {
+    return { lineNumber: point.lineNumber, rule: 'reserved-key-time', message: `invalid field name: input field "time" on measurement "${point.measurement}" is invalid` };
+  }
+  return undefined;
 }
 
 /** A DNS name in ASCII or Unicode form, optionally with a leading "*." wildcard label, or the per-host total "all". */

@@ -42,7 +42,7 @@ export function registerWriteV1(app: FastifyInstance, deps: WriteRouteDeps): voi
     deps.intake.assertAccepting();
 
     const body = await readBody(request.body as Readable | undefined, request.headers, { maxBytes: deps.maxBodyBytes });
-    const prepared = await deps.intake.write('v1', { db, rp }, body.toString('utf8'), precision, { allOrNothingOnParseError: false });
+    const prepared = await deps.intake.write('v1', { db, rp }, body, precision, { allOrNothingOnParseError: false });
     deps.onDatabase(db);
 
     const refused = refusedText(prepared);

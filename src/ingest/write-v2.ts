@@ -36,7 +36,7 @@ export function registerWriteV2(app: FastifyInstance, deps: WriteRouteDeps): voi
     deps.intake.assertAccepting();
 
     const body = await readBody(request.body as Readable | undefined, request.headers, { maxBytes: deps.maxBodyBytes });
-    const prepared = await deps.intake.write('v2', destination, body.toString('utf8'), precision, { allOrNothingOnParseError: true });
+    const prepared = await deps.intake.write('v2', destination, body, precision, { allOrNothingOnParseError: true });
     deps.onDatabase(destination.db);
 
     if (prepared.parseErrors.length > 0) return sendError(reply, 'v2', 400, parseErrorText(prepared.parseErrors));

@@ -1,11 +1,12 @@
-// InfluxDB line protocol, parsed the way influxd 1.8 parses it (models/points.go):
-// the same lines accepted, the same reasons for the rejected ones, the same
-// decoded names and values. Where influxd's validating scan and its decoding
-// disagree (both are reproduced), the decoding wins, because it decides what is stored.
+// InfluxDB line protocol, parsed the way influxd 1.x parses it (models/points.go of
+// 1.6-1.8, and checked line by line against a running influxd 1.6.7): the same lines
+// accepted, the same reasons for the rejected ones, the same decoded names and values.
+// Where influxd's validating scan and its decoding disagree (both are reproduced), the
+// decoding wins, because it decides what is stored.
 //
 // Speed: one charCodeAt pass per line over the request body; names and values are
-// slices of the body; a line with no backslash and no quote (almost all of them)
-// never runs an unescape or a second scan.
+// slices of the body; a line with no backslash and no quote (almost all of them) never
+// runs an unescape or a second scan.
 
 import type { FieldValue, ParsedPoint, ParseError, ParseResult } from './point.js';
 
@@ -42,9 +43,8 @@ const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 const UINT64_MAX = 2n ** 64n - 1n;
 
-/** Up to this many digits a double holds an integer exactly (10^15 < 2^53). */
-const EXACT_DIGITS = 15;
-const POW10: readonly number[] = Array.from({ length: EXACT_DIGITS + 1 }, (_, k) => 10 ** k);
+/** 10^0 … 10^22, the powers of ten a double holds exactly. */
+const POW10: readonly number[] = Array.from({ length: 23 }, (_, k) => 10 ** k);
 
 // Characters influxd unescapes after a backslash, per element. Everywhere else a backslash is literal.
 const MEASUREMENT_ESCAPES = ',"= '; // escape.Unescape (point.Name), applied twice: see parsePoint
@@ -55,9 +55,18 @@ const STRING_ESCAPES = '"\\'; // unescapeStringField
 const INVALID_NUMBER = 'invalid number';
 const INVALID_FIELD_FORMAT = 'invalid field format';
 const MISSING_FIELD_KEY = 'missing field key';
+const NEWLINE_OUTSIDE_STRING = 'newline outside a quoted field value';
+const TRAILING_BACKSLASH = 'backslash at the end of the field set';
 
 const TRUE: FieldValue = Object.freeze({ type: 'boolean', value: true });
 const FALSE: FieldValue = Object.freeze({ type: 'boolean', value: false });
+
+// Shared values for the small whole numbers that fill most field sets (renewed_count=1,
+// usage_guest=0): a batch keeps all its points alive, so every object saved is one the
+// garbage collector does not copy (-16% time on certbot lines, -30% on Telegraf cpu lines).
+const SMALL_VALUES = 256;
+const SMALL_FLOATS: readonly FieldValue[] = Array.from({ length: SMALL_VALUES }, (_, k) => Object.freeze({ type: 'float', value: k }));
+const SMALL_INTEGERS: readonly FieldValue[] = Array.from({ length: SMALL_VALUES }, (_, k) => Object.freeze({ type: 'integer', value: BigInt(k) }));
 
 // Scanner registers: the scan functions return a position (or -1 on failure) and
 // leave their other results here, so a hot line allocates no result objects.
@@ -65,6 +74,10 @@ let failure = '';
 let scannedValue: FieldValue = TRUE;
 let scannedTimestamp: bigint | undefined;
 let embeddedNewlines = 0;
+// The last timestamp decoded, by value: batches often share one timestamp, and BigInt is dear.
+let lastTimestampHigh = NaN; // NaN equals nothing, so the first timestamp is always decoded
+let lastTimestampLow = NaN;
+let lastTimestamp = 0n;
 let fieldConflict = ''; // first field key repeated with another type, and the two types
 let fieldConflictTypes = '';
 
@@ -77,13 +90,17 @@ function fail(reason: string): -1 {
  * Parses a whole request body. Each non-blank, non-comment line yields a point or an
  * error; a bad line never affects the others (1.x partial-write semantics).
  *
- * Deliberate differences from influxd, each because influxd mishandles the input:
+ * Deliberate differences from influxd 1.x (the first five where influxd mishandles the input):
  * - A `\r` ending a line (CRLF bodies) is a line terminator. influxd keeps it as data, so
  *   it rejects such lines ("invalid number", "bad timestamp") or stores `x"` for `f="x"`.
  * - An empty field key (`m \t=1`, which influxd accepts and then silently drops) is
  *   "missing field key".
  * - A field repeated with another type (`f=1,f="x"`) is "field type conflict: …". influxd
  *   accepts the line, then fails the whole request with "field type conflict".
+ * - A newline that only a leading blank made part of the line (influxd then stores it in a
+ *   measurement, tag or field key) is "newline outside a quoted field value": see forwardable.
+ * - A field set ending in a lone backslash (`m f="a"\`, stored by influxd as `a"`) is
+ *   "backslash at the end of the field set": the relay's appended timestamp would change it.
  * - `u` integers are accepted, with influxd's range check and wording: 2.x and
  *   uint-enabled 1.x builds store them; a default 1.x build answers "invalid number".
  * - The time range check needs the precision, so it is the caller's (see precision.ts).
@@ -114,10 +131,12 @@ export function parseLines(body: string): ParseResult {
     // A line ending in a backslash swallowed its newline (scanLine); influxd drops it again.
     if (contentEnd > pos && body.charCodeAt(contentEnd - 1) === LF) contentEnd--;
     if (contentEnd > pos && body.charCodeAt(contentEnd - 1) === CR) contentEnd--;
-    parseLine(body, pos, contentEnd, nextBackslash < contentEnd, lineNumber, points, errors);
+    parseLine(body, pos, contentEnd, nextBackslash < contentEnd, physicalLines > 1, lineNumber, points, errors);
     lineNumber += physicalLines;
     pos = end + 1;
   }
+  tagBuffer.release();
+  fieldBuffer.release();
   return { points, errors };
 }
 
@@ -181,6 +200,7 @@ function parseLine(
   start: number,
   end: number,
   mayEscape: boolean,
+  multiLine: boolean,
   lineNumber: number,
   points: ParsedPoint[],
   errors: ParseError[],
@@ -188,9 +208,24 @@ function parseLine(
   let s = start;
   while (s < end && isBlank(body.charCodeAt(s))) s++;
   if (s >= end || body.charCodeAt(s) === HASH) return;
-  const point = parsePoint(body, s, end, mayEscape, lineNumber);
+  let point = parsePoint(body, s, end, mayEscape, lineNumber);
+  if (point !== undefined && multiLine && !forwardable(point.head)) {
+    failure = NEWLINE_OUTSIDE_STRING;
+    point = undefined;
+  }
   if (point === undefined) errors.push({ lineNumber, line: body.slice(s, end), reason: failure });
   else points.push(point);
+}
+
+/**
+ * Whether `head + ' ' + timestamp` is still one line. A line that starts with a blank
+ * makes influxd's line scanner treat quotes in the measurement and tags as quotes, so
+ * ` m=,t="a` + newline + `b f="x"` is one point to influxd, with a newline in its tag. The
+ * relay forwards the line without its leading blanks, where that newline splits it: we
+ * refuse such a line rather than accept what the target will refuse.
+ */
+function forwardable(head: string): boolean {
+  return !head.includes('\n') || scanLineEnd(`${head} 0`, 0) > head.length;
 }
 
 /** One line, `s` at its first non-blank character. Undefined on failure (reason in `failure`). */
@@ -223,6 +258,12 @@ function parsePoint(body: string, s: number, end: number, mayEscape: boolean, li
   if (scanTimestamp(body, fieldsEnd, end) < 0) return undefined;
   if (fieldConflict !== '') {
     failure = `field type conflict: input field "${fieldConflict}" on measurement "${measurement}" is ${fieldConflictTypes}`;
+    return undefined;
+  }
+  // A lone backslash ending the line (influxd accepts it after a string: `f="a"\`) would
+  // escape the space the relay puts before the timestamp it adds, and change the point.
+  if (fieldsEnd === end && body.charCodeAt(end - 1) === BACKSLASH && !pairedBackslashAt(body, fieldsStart, end - 1)) {
+    failure = TRAILING_BACKSLASH;
     return undefined;
   }
   return {
@@ -407,6 +448,17 @@ function scanFields(body: string, from: number, end: number, keyLength: number, 
   return i;
 }
 
+/** Whether the backslash at `at` is the second of a `\\` pair, counting pairs as scanFields does from `start`. */
+function pairedBackslashAt(body: string, start: number, at: number): boolean {
+  for (let i = start; i < at; i++) {
+    if (body.charCodeAt(i) === BACKSLASH) {
+      if (i + 1 === at) return true;
+      i++;
+    }
+  }
+  return false;
+}
+
 /** Adds a field; a repeated key keeps the last value, as influxd stores it, unless the type changes. */
 function putField(fields: EntryBuffer<FieldValue>, key: string, value: FieldValue): void {
   const previous = fields.put(key, value);
@@ -437,9 +489,8 @@ function scanNumber(body: string, i: number, end: number): number {
   let isUnsigned = false;
   let decimal = false;
   let scientific = false;
-  let digits = 0;
   let fractionDigits = 0;
-  let mantissa = 0; // exact while digits <= EXACT_DIGITS
+  let mantissa = 0; // exact while it stays a safe integer (<= 2^53 - 1)
   if (negative) {
     i++;
     if (i === end) return fail(INVALID_NUMBER);
@@ -471,7 +522,6 @@ function scanNumber(body: string, i: number, end: number): number {
     }
     if (c >= DIGIT_0 && c <= DIGIT_9) {
       mantissa = mantissa * 10 + (c - DIGIT_0);
-      digits++;
       if (decimal) fractionDigits++;
     } else if (c !== DOT) {
       return fail(INVALID_NUMBER); // includes NaN, which influxd refuses
@@ -490,8 +540,12 @@ function scanNumber(body: string, i: number, end: number): number {
     // The suffix must end the number ("9i10" is not an integer).
     if (body.charCodeAt(i - 1) !== (isInt ? LOWER_I : LOWER_U)) return fail(INVALID_NUMBER);
     if (isUnsigned && negative) return fail(INVALID_NUMBER);
+    if (isInt && !negative && mantissa < SMALL_VALUES) {
+      scannedValue = SMALL_INTEGERS[mantissa];
+      return i;
+    }
     let value: bigint;
-    if (digits <= EXACT_DIGITS) {
+    if (mantissa <= Number.MAX_SAFE_INTEGER) {
       value = BigInt(negative ? -mantissa : mantissa);
     } else {
       const text = body.slice(start, i - 1);
@@ -507,10 +561,15 @@ function scanNumber(body: string, i: number, end: number): number {
     return i;
   }
 
+  if (!scientific && !negative && fractionDigits === 0 && mantissa < SMALL_VALUES) {
+    scannedValue = SMALL_FLOATS[mantissa];
+    return i;
+  }
   let value: number;
-  if (!scientific && digits <= EXACT_DIGITS) {
+  if (!scientific && mantissa <= Number.MAX_SAFE_INTEGER && fractionDigits < POW10.length) {
     // Both operands are exact doubles, so the division is correctly rounded: the same
-    // double strconv.ParseFloat (or Number) returns, without building a string.
+    // double strconv.ParseFloat (or Number) returns, without building a string
+    // (Clinger's fast path, which strconv itself takes first).
     value = mantissa / POW10[fractionDigits];
     if (negative) value = -value;
   } else {
@@ -626,17 +685,34 @@ function scanTimestamp(body: string, from: number, end: number): number {
     return i;
   }
   const negative = body.charCodeAt(start) === MINUS;
-  const digits = negative ? i - start - 1 : i - start;
+  const first = negative ? start + 1 : start;
+  const digits = i - first;
   if (digits === 0) return fail('strconv.ParseInt: parsing "-": invalid syntax');
-  if (digits <= EXACT_DIGITS) {
-    let n = 0;
-    for (let k = negative ? start + 1 : start; k < i; k++) n = n * 10 + (body.charCodeAt(k) - DIGIT_0);
-    scannedTimestamp = BigInt(negative ? -n : n);
-  } else {
+  if (digits > 19) {
+    // Leading zeros or out of range: rare, so let BigInt read it.
     const text = body.slice(start, i);
     const ts = BigInt(text);
     if (ts < INT64_MIN || ts > INT64_MAX) return fail(`strconv.ParseInt: parsing "${text}": value out of range`);
     scannedTimestamp = ts;
+  } else {
+    // Up to 19 digits split into two exact doubles: all but the last nine, and the last nine.
+    const split = Math.max(first, i - 9);
+    let high = 0;
+    let low = 0;
+    for (let k = first; k < split; k++) high = high * 10 + (body.charCodeAt(k) - DIGIT_0);
+    for (let k = split; k < i; k++) low = low * 10 + (body.charCodeAt(k) - DIGIT_0);
+    if (negative) {
+      high = -high;
+      low = -low;
+    }
+    if (high !== lastTimestampHigh || low !== lastTimestampLow) {
+      const ts = high === 0 ? BigInt(low) : BigInt(high) * 1_000_000_000n + BigInt(low);
+      if (ts < INT64_MIN || ts > INT64_MAX) return fail(`strconv.ParseInt: parsing "${body.slice(start, i)}": value out of range`);
+      lastTimestampHigh = high;
+      lastTimestampLow = low;
+      lastTimestamp = ts;
+    }
+    scannedTimestamp = lastTimestamp;
   }
   for (let k = i; k < end; k++) {
     if (body.charCodeAt(k) !== SPACE) return fail('point is invalid');
@@ -794,13 +870,19 @@ class EntryBuffer<V> {
   }
 
   take(): Entries<V> {
+    if (this.#length === 0) return EMPTY as Entries<V>;
     const items = this.#items.slice(0, this.#length);
-    // Drop references, so that the scratch array does not keep this request's body alive.
-    this.#items.fill(undefined, 0, this.#length);
     this.reset();
     return new Entries<V>(items);
   }
+
+  /** Drops every reference, so that the scratch array does not keep a request body alive. */
+  release(): void {
+    this.#items.length = 0;
+    this.reset();
+  }
 }
 
+const EMPTY = new Entries<never>([]);
 const tagBuffer = new EntryBuffer<string>();
 const fieldBuffer = new EntryBuffer<FieldValue>();

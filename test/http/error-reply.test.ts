@@ -12,3 +12,21 @@ t.test('X-Influxdb-Error carries non-latin1 text as its UTF-8 bytes, never cutti
   const cut = errorHeader('é'.repeat(600)); // 1200 bytes of 2-byte characters
   t.equal(Buffer.from(cut, 'latin1').toString('utf8'), 'é'.repeat(512));
 });
+
+t.test('over a real socket, X-Influxdb-Error carries non-ASCII text as its UTF-8 bytes, once', async (t) => {
+  const { relayFor } = await import('../support/relay.js');
+  const { request } = await import('node:http');
+  const relay = relayFor(t);
+  await relay.app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = relay.app.server.address() as import('node:net').AddressInfo;
+  const rawHeader = await new Promise<Buffer>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/write?db=d' }, (res) => {
+      res.resume();
+      const index = res.rawHeaders.findIndex((h) => h.toLowerCase() === 'x-influxdb-error');
+      resolve(Buffer.from(res.rawHeaders[index + 1], 'latin1'));
+    });
+    req.on('error', reject);
+    req.end('zertifikät');
+  });
+  t.equal(rawHeader.toString('utf8'), "unable to parse 'zertifikät': missing fields");
+});
