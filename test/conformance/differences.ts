@@ -65,6 +65,10 @@ export const REASONS = {
     'influxd 1.6.7 panics on a point with exactly 100 tags (index out of range in models.scanTags): 500 text/plain, and the whole ' +
     'request is lost. The point is valid line protocol and certrelay keeps it; forwarded to a 1.6.7 target it meets the same panic ' +
     '(the replay here stores nothing), so the stored data agrees.',
+  invalidUtf8:
+    'Line protocol is UTF-8 text. influxd stores whatever bytes it gets; certrelay refuses a line that is not valid UTF-8 (by line ' +
+    'number, the others are kept), because decoding it would replace the bytes with U+FFFD and the relay would store and forward ' +
+    'other bytes than it received (ingest/decode-body.ts).',
 } as const satisfies Record<string, string>;
 
 export type Reason = keyof typeof REASONS;
@@ -222,5 +226,14 @@ export const differences: readonly Difference[] = [
     { case: 'many: 100 tags, written out of order', what: 'body', influxd: 'text/plain Internal Server Error\n', certrelay: '' },
     { case: 'many: a good point, then one with exactly 100 tags', what: 'status', influxd: 500, certrelay: 204 },
     { case: 'many: a good point, then one with exactly 100 tags', what: 'body', influxd: 'text/plain Internal Server Error\n', certrelay: '' },
+  ]),
+  ...group('invalidUtf8', [
+    {"case": "gzip: compressed body without Content-Encoding", "what": "body", "influxd": "unable to parse '\u001f\ufffd\b\u0000\u0000\u0000\u0000\u0000\u0000\u0003\ufffdUH\ufffd5T043534\ufffd\ufffd4611\ufffd02565\ufffd\ufffd\u0002\u0000k\ufffdX\ufffd\u001a\u0000\u0000\u0000': missing fields", "certrelay": "unable to parse '\u001f\ufffd\b\u0000\u0000\u0000\u0000\u0000\u0000\u0003\ufffdUH\ufffd5T043534\ufffd\ufffd4611\ufffd02565\ufffd\ufffd\u0002\u0000k\ufffdX\ufffd\u001a\u0000\u0000\u0000': invalid UTF-8: line protocol must be UTF-8 text"},
+    {"case": "body: invalid UTF-8 in a tag value", "what": "status", "influxd": 204, "certrelay": 400},
+    {"case": "body: invalid UTF-8 in a tag value", "what": "body", "influxd": "", "certrelay": "unable to parse 'm,t=a\ufffd\ufffd f=1 1656169934438253518': invalid UTF-8: line protocol must be UTF-8 text"},
+    {"case": "body: invalid UTF-8 in a tag value", "what": "stored", "influxd": ["m: fields f:float; series m,t=a\ufffd\ufffd", "m,t=a\ufffd\ufffd f=1 1656169934438253518"], "certrelay": []},
+    {"case": "body: invalid UTF-8 in a string field", "what": "status", "influxd": 204, "certrelay": 400},
+    {"case": "body: invalid UTF-8 in a string field", "what": "body", "influxd": "", "certrelay": "unable to parse 'm s=\"a\ufffd\" 1656169934438253518': invalid UTF-8: line protocol must be UTF-8 text"},
+    {"case": "body: invalid UTF-8 in a string field", "what": "stored", "influxd": ["m: fields s:string; series m", "m s=\"a\ufffd\" 1656169934438253518"], "certrelay": []},
   ]),
 ];
