@@ -1,21 +1,26 @@
 #!/usr/bin/env node
 // Process entry: load config → build the relay → listen; SIGTERM/SIGINT close
 // it gracefully (intake answers 503, commits finish, the store closes).
+// `certrelay status` and `certrelay dead-letters …` go to the operator CLI (src/cli/).
 import { parseArgs } from 'node:util';
 import { buildApp } from './app.js';
+import { commandWord, runCli } from './cli/run.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { RELAY_VERSION } from './version.js';
 
-const USAGE = `usage: certrelay [--config FILE]
+const USAGE = `usage: certrelay [--config FILE]                       run the relay
+       certrelay status [--config FILE] [--json]       per target: backlog, errors, dead letters
+       certrelay dead-letters list|show|replay|purge   lines a target refused (dead-letters --help)
 
   --config FILE   TOML configuration (or set CERTRELAY_CONFIG); without one the
                   embedded defaults apply: listen 127.0.0.1:8186, store ./data
   --version       print the version
-  --help          print this text
+  --help          print this text; COMMAND --help for a command's options
 
 Every key can be overridden by a CERTRELAY_ environment variable: see docs/configuration.md.`;
 
 async function main(): Promise<number> {
+  if (commandWord(process.argv.slice(2)) !== undefined) return operatorCommand(process.argv.slice(2));
   let args;
   try {
     args = parseArgs({
@@ -68,6 +73,24 @@ async function main(): Promise<number> {
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   return -1; // keep running
+}
+
+/** Runs one CLI command next to the (possibly running) relay; Ctrl-C stops a replay's wait, not the replay. */
+async function operatorCommand(argv: readonly string[]): Promise<number> {
+  const interrupt = new AbortController();
+  const onSigint = (): void => interrupt.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    return await runCli(argv, {
+      stdout: process.stdout,
+      stderr: process.stderr,
+      env: process.env,
+      nowMs: Date.now,
+      interrupted: interrupt.signal,
+    });
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
 }
 
 main().then(

@@ -24,8 +24,10 @@ export interface RoundPlan {
  * Takes heads in order while the taken ones fit the budget; heads the target
  * does not take are passed over (the cursor moves past them) without counting.
  * The first taken head is always taken, however large: it is cut into lines later.
+ * A replay meant for another target was counted as passed for this one when it
+ * was queued (Store.replayDeadLetters), so it is not counted again here.
  */
-export function planRound(heads: readonly BatchHead[], takes: (head: BatchHead) => boolean, budget: Budget): RoundPlan {
+export function planRound(heads: readonly BatchHead[], takes: (head: BatchHead) => boolean, budget: Budget, target?: string): RoundPlan {
   const chosen: BatchHead[] = [];
   const passed = new Map<string, { batches: number; points: number; bytes: number }>();
   let points = 0;
@@ -39,6 +41,7 @@ export function planRound(heads: readonly BatchHead[], takes: (head: BatchHead) 
       bytes += head.bytes;
     }
     lastId = head.id;
+    if (head.onlyTarget !== null && head.onlyTarget !== undefined && target !== undefined && head.onlyTarget !== target) continue;
     const sum = passed.get(head.db) ?? { batches: 0, points: 0, bytes: 0 };
     sum.batches++;
     sum.points += head.points;

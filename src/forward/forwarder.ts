@@ -168,7 +168,7 @@ export class Forwarder {
     const limit = Math.max(this.#roundBudget.maxPoints, MIN_HEADS_PER_ROUND);
     const heads = this.#store.readBatchHeadsAfter(this.#cursor, limit);
     if (heads.length === 0) return false;
-    const plan = planRound(heads, (h) => this.#takes(h), this.#roundBudget);
+    const plan = planRound(heads, (h) => this.#takes(h), this.#roundBudget, this.name);
     const more = heads.length === limit || plan.lastId !== heads[heads.length - 1].id;
     if (plan.chosen.length === 0) {
       this.#skip(plan.lastId, plan.passed);

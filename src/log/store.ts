@@ -463,6 +463,8 @@ export class Store {
         const info = this.#insertBatch.run(nowMs, d.db, d.rp, d.points, Buffer.byteLength(d.lines, 'utf8'), d.lines);
         const batchId = Number(info.lastInsertRowid);
         f.insertReplayTarget.run(batchId, d.target);
+        // Every other target will only pass over it: it is no backlog of theirs.
+        f.addPassedForOthers.run({ target: d.target, db: d.db, points: d.points ?? 0, bytes: Buffer.byteLength(d.lines, 'utf8') });
         const ids = byTarget.get(d.target) ?? [];
         ids.push(batchId);
         byTarget.set(d.target, ids);
@@ -647,6 +649,12 @@ function prepareForwarding(db: Database.Database) {
     deleteBatchesThrough: db.prepare<[number]>('DELETE FROM batches WHERE id <= ?'),
     deleteReplayTargetsThrough: db.prepare<[number]>('DELETE FROM replay_targets WHERE batch_id <= ?'),
     insertReplayTarget: db.prepare<[number, string]>('INSERT INTO replay_targets (batch_id, target) VALUES (?, ?)'),
+    addPassedForOthers: db.prepare<[{ target: string; db: string; points: number; bytes: number }]>(
+      `INSERT INTO passed_totals (target, db, batches, points, bytes)
+         SELECT target, @db, 1, @points, @bytes FROM cursors WHERE target <> @target
+       ON CONFLICT (target, db) DO UPDATE SET
+         batches = batches + excluded.batches, points = points + excluded.points, bytes = bytes + excluded.bytes`,
+    ),
     selectFreeBytes: db
       .prepare<[], number>(
         'SELECT (SELECT freelist_count FROM pragma_freelist_count()) * (SELECT page_size FROM pragma_page_size())',

@@ -167,3 +167,26 @@ t.test('the backlog of a 200 000-batch log costs microseconds, not a scan', asyn
   t.ok(perScrapeMs < 2, `backlog + oldest for two targets: ${perScrapeMs.toFixed(3)} ms (appending 200k batches took ${appendMs.toFixed(0)} ms)`);
   store.close();
 });
+
+t.test('a replayed dead letter is backlog of its own target only, before and after the other targets pass it', async (t) => {
+  const { planRound } = await import('../../src/forward/batcher.js');
+  const dir = t.testdir({});
+  const store = open(dir, ['a', 'b']);
+  store.appendBatches([batch('m v=1 1')]);
+  const [first] = ids(store);
+  const passedFirst = [{ db: 'telegraf', batches: 1, points: 1, bytes: 7 }];
+  store.advanceCursor('a', first, passedFirst, [{ batchId: first, status: 400, error: 'refused', db: 'telegraf', rp: '', lines: 'm v=1 1', points: 1 }], 1, false);
+  store.advanceCursor('b', first, passedFirst, [], 1, true);
+  t.same(store.backlog('a'), { batches: 0, points: 0, bytes: 0 });
+
+  store.replayDeadLetters({ target: 'a' }, 2);
+  t.same(store.backlog('a'), { batches: 1, points: 1, bytes: 7 }, 'target a has the replay to send');
+  t.same(store.backlog('b'), { batches: 0, points: 0, bytes: 0 }, 'target b will only pass over it');
+
+  // Target b's forwarder passes the replay: its plan must not count it again.
+  const heads = store.readBatchHeadsAfter(first, 10);
+  const plan = planRound(heads, (h) => h.onlyTarget === null || h.onlyTarget === 'b', { maxPoints: 5000, maxBytes: 1 << 20 }, 'b');
+  t.same(plan.chosen, []);
+  store.advanceCursor('b', plan.lastId, plan.passed, [], 3, false);
+  t.same(store.backlog('b'), { batches: 0, points: 0, bytes: 0 }, 'still none once passed');
+});

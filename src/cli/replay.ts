@@ -1,0 +1,266 @@
+// `certrelay dead-letters replay`: puts dead letters back in the log for their
+// own target (store.replayDeadLetters), then watches the running relay's
+// cursors pass them and reports what came back refused. The CLI never sends
+// anything itself: the relay's forwarder does, with its usual batching and rules.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Config, TargetConfig } from '../config/defaults.js';
+import { routeFor } from '../forward/routing.js';
+import { readTargetStatus } from '../forward/status.js';
+import type { DeadLetter, DeadLetterFilter, Store } from '../log/store.js';
+import { eachDeadLetter, plural, requireDeadLetters } from './dead-letters.js';
+import { formatDuration } from './duration.js';
+import { CommandFailed, EXIT, writeJson, type CliIo } from './output.js';
+import { ProgressBar } from './progress.js';
+import { targetState } from './status.js';
+import { printable } from './table.js';
+
+/** The relay re-reads the log at least once a second; a tenth of that keeps the wait short and cheap. */
+const POLL_MS = 100;
+
+export interface ReplayRequest {
+  readonly target?: string;
+  readonly ids: readonly number[];
+  readonly wait: boolean;
+  readonly timeoutMs: number;
+}
+
+/** `replay --json`: the fields documented in docs/operations.md. */
+export interface ReplayJson {
+  /** Dead letters put back in the log (each is one new batch for its own target). */
+  readonly requeued: number;
+  readonly requeuedPoints: number;
+  readonly waited: boolean;
+  readonly timedOut: boolean;
+  readonly interrupted: boolean;
+  /** Requeued dead letters the relay has sent again (its cursor passed them), delivered or refused. */
+  readonly resent: number;
+  /** New dead letters made of replayed lines: the target refused them again. */
+  readonly refusedAgain: number;
+  readonly targets: readonly ReplayTargetJson[];
+  /** Matching dead letters left alone, with the reason. */
+  readonly skipped: ReadonlyArray<{ readonly id: number; readonly target: string; readonly reason: string }>;
+}
+
+export interface ReplayTargetJson {
+  readonly target: string;
+  readonly requeued: number;
+  readonly points: number;
+  readonly batchIds: readonly number[];
+  readonly resent: number;
+  readonly newDeadLetterIds: readonly number[];
+}
+
+interface Pending {
+  readonly target: string;
+  readonly batchIds: readonly number[];
+  readonly points: number;
+  resent: number;
+  newDeadLetterIds: number[];
+}
+
+export async function runReplay(io: CliIo, store: Store, config: Config, request: ReplayRequest, json: boolean): Promise<number> {
+  requireDeadLetters(store, request.ids, 'nothing was replayed');
+  const configured = new Map(config.targets.map((t) => [t.name, t]));
+  if (request.target !== undefined && !configured.has(request.target)) {
+    throw new CommandFailed(
+      `target ${JSON.stringify(request.target)} is not configured, so no relay would send its dead letters: ` +
+        `add it back to the configuration, or delete them with certrelay dead-letters purge --target ${request.target}`,
+    );
+  }
+
+  const filter: DeadLetterFilter = {
+    ...(request.ids.length > 0 && { ids: request.ids }),
+    ...(request.target !== undefined && { target: request.target }),
+  };
+  const replayable: number[] = [];
+  const skipped: Array<{ id: number; target: string; reason: string }> = [];
+  let highestId = 0;
+  for (const d of eachDeadLetter(store, filter)) {
+    highestId = Math.max(highestId, d.id);
+    const reason = whyNotReplayable(store, configured.get(d.target), d);
+    if (reason === undefined) replayable.push(d.id);
+    else skipped.push({ id: d.id, target: d.target, reason });
+  }
+  for (const s of skipped) io.stderr.write(`certrelay: skipped dead letter ${s.id} of ${s.target}: ${s.reason}\n`);
+  if (replayable.length === 0) {
+    const report = emptyReport(skipped);
+    if (json) writeJson(io, report);
+    if (skipped.length > 0) throw new CommandFailed('none of the matching dead letters can be replayed: see the reasons above');
+    if (!json) io.stdout.write('no dead letters match: nothing to replay\n');
+    return EXIT.ok;
+  }
+
+  const startedMs = io.nowMs();
+  const pending = requeue(store, replayable, startedMs);
+  const requeuedPoints = pending.reduce((sum, p) => sum + p.points, 0);
+  if (!json) {
+    const perTarget = pending.map((p) => `${p.target} ${p.batchIds.length}`).join(', ');
+    io.stdout.write(`re-queued ${plural(replayable.length, 'dead letter')} (${plural(requeuedPoints, 'point')}): ${perTarget}\n`);
+  }
+  if (!request.wait) {
+    if (json) writeJson(io, report(pending, skipped, { waited: false, timedOut: false, interrupted: false }));
+    else io.stdout.write('not waiting: the running relay sends them within about a second; certrelay status shows its progress\n');
+    return EXIT.ok;
+  }
+
+  const outcome = await waitForCursors(io, store, pending, request.timeoutMs);
+  findRefusedAgain(store, pending, highestId);
+  const result = report(pending, skipped, { waited: true, ...outcome });
+  const elapsed = `${((io.nowMs() - startedMs) / 1000).toFixed(1)}s`;
+  if (json) writeJson(io, result);
+  else io.stdout.write(`${summary(result, elapsed)}\n`);
+
+  if (outcome.interrupted) {
+    io.stderr.write('certrelay: stopped waiting; what is not sent yet stays queued and the relay sends it (certrelay status)\n');
+    return EXIT.interrupted;
+  }
+  if (outcome.timedOut) {
+    const waitingFor = pending.filter((p) => p.resent < p.batchIds.length).map((p) => whyWaiting(store, config, p.target, io.nowMs()));
+    throw new CommandFailed(
+      `timed out after ${formatDuration(request.timeoutMs)} with ${result.resent} of ${result.requeued} sent again: ${waitingFor.join('; ')}. ` +
+        'The rest stay queued and the relay sends them once the target takes data (certrelay status)',
+    );
+  }
+  if (result.refusedAgain > 0) {
+    const ids = pending.flatMap((p) => p.newDeadLetterIds);
+    const first = store.deadLetter(ids[0]);
+    const why = first === undefined ? '' : ` (${first.status === null ? '' : `HTTP ${first.status}: `}${printable(first.error)})`;
+    throw new CommandFailed(
+      `the target refused lines again${why}; they are back as dead letter${ids.length === 1 ? '' : 's'} ${ids.join(', ')}: ` +
+        `fix the target or the data, then replay again (certrelay dead-letters show ${ids[0]} has the details)`,
+    );
+  }
+  return EXIT.ok;
+}
+
+/** Why no relay would send this dead letter again, or undefined when one would. */
+function whyNotReplayable(store: Store, target: TargetConfig | undefined, d: DeadLetter): string | undefined {
+  if (target === undefined) return 'target not configured: purge it, or add the target back';
+  // A cursor is created at the end of the log when the relay starts with the target: it would pass over the lines.
+  if (store.cursor(d.target) === undefined) {
+    return 'the relay has not run with this target yet: start (or restart) it with this configuration, then replay';
+  }
+  // The forwarder passes over batches of databases the target does not take.
+  if (routeFor(target, d.db, d.rp) === undefined) {
+    return `the target no longer takes database ${JSON.stringify(d.db)} (targets[].databases): purge it, or add the database back`;
+  }
+  return undefined;
+}
+
+/** What a target's replayed lines wait for, from what the store knows. */
+function whyWaiting(store: Store, config: Config, target: string, nowMs: number): string {
+  const targetConfig = config.targets.find((t) => t.name === target);
+  if (targetConfig === undefined) return `${target} is not configured`;
+  const s = readTargetStatus(store, targetConfig, nowMs);
+  const answer = `${s.lastStatus === null ? '' : `HTTP ${s.lastStatus} `}${s.lastOutcome ?? ''}: ${printable(s.lastError ?? '')}`;
+  switch (targetState(s)) {
+    case 'held':
+      return `${target} refuses everything (${answer})`;
+    case 'retrying':
+      return `${target} is retrying after ${answer}`;
+    case 'ok':
+      return `${target} has not taken them (is the relay running?)`;
+  }
+}
+
+/** Replays exactly these dead letters, in one transaction; what was queued, per target. */
+function requeue(store: Store, ids: readonly number[], nowMs: number): Pending[] {
+  const byTarget = store.replayDeadLetters({ ids }, nowMs);
+  const all = [...byTarget.values()].flat();
+  if (all.length === 0) return [];
+  // One IMMEDIATE transaction wrote them, so their ids are consecutive: one read gets their sizes.
+  const first = Math.min(...all);
+  const points = new Map(store.readBatchHeadsAfter(first - 1, all.length).map((h) => [h.id, h.points]));
+  return [...byTarget].map(([target, batchIds]) => ({
+    target,
+    batchIds,
+    points: batchIds.reduce((sum, id) => sum + (points.get(id) ?? 0), 0),
+    resent: 0,
+    newDeadLetterIds: [],
+  }));
+}
+
+async function waitForCursors(
+  io: CliIo,
+  store: Store,
+  pending: Pending[],
+  timeoutMs: number,
+): Promise<{ timedOut: boolean; interrupted: boolean }> {
+  const total = pending.reduce((sum, p) => sum + p.batchIds.length, 0);
+  const bar = new ProgressBar(io.stderr, { label: 'replaying', total, unit: 'dead letters', nowMs: io.nowMs });
+  const deadline = io.nowMs() + timeoutMs;
+  try {
+    for (;;) {
+      let resent = 0;
+      for (const p of pending) {
+        const cursor = store.cursor(p.target);
+        if (cursor === undefined) {
+          throw new CommandFailed(
+            `the relay dropped target ${p.target} from the store (it was restarted without it), so it will not send the replayed lines: ` +
+              'add the target back and restart the relay, then replay the lines anew from your own copy',
+          );
+        }
+        p.resent = p.batchIds.filter((id) => id <= cursor).length;
+        resent += p.resent;
+      }
+      bar.update(resent);
+      if (resent === total) return { timedOut: false, interrupted: false };
+      if (io.nowMs() >= deadline) return { timedOut: true, interrupted: false };
+      try {
+        await sleep(POLL_MS, undefined, io.interrupted === undefined ? {} : { signal: io.interrupted });
+      } catch {
+        return { timedOut: false, interrupted: true };
+      }
+    }
+  } finally {
+    bar.finish();
+  }
+}
+
+/** New dead letters of the replayed batches; they are newer than every dead letter that was replayed. */
+function findRefusedAgain(store: Store, pending: Pending[], afterId: number): void {
+  for (const p of pending) {
+    const batchIds = new Set(p.batchIds);
+    p.newDeadLetterIds = [...eachDeadLetter(store, { target: p.target }, afterId)].filter((d) => batchIds.has(d.batchId)).map((d) => d.id);
+  }
+}
+
+function report(
+  pending: readonly Pending[],
+  skipped: ReplayJson['skipped'],
+  how: { waited: boolean; timedOut: boolean; interrupted: boolean },
+): ReplayJson {
+  return {
+    requeued: pending.reduce((sum, p) => sum + p.batchIds.length, 0),
+    requeuedPoints: pending.reduce((sum, p) => sum + p.points, 0),
+    ...how,
+    resent: pending.reduce((sum, p) => sum + p.resent, 0),
+    refusedAgain: pending.reduce((sum, p) => sum + p.newDeadLetterIds.length, 0),
+    targets: pending.map((p) => ({
+      target: p.target,
+      requeued: p.batchIds.length,
+      points: p.points,
+      batchIds: p.batchIds,
+      resent: p.resent,
+      newDeadLetterIds: p.newDeadLetterIds,
+    })),
+    skipped,
+  };
+}
+
+function emptyReport(skipped: ReplayJson['skipped']): ReplayJson {
+  return report([], skipped, { waited: false, timedOut: false, interrupted: false });
+}
+
+function summary(r: ReplayJson, elapsed: string): string {
+  const sent =
+    r.resent < r.requeued ? `sent ${r.resent} of ${r.requeued} again` : r.requeued === 1 ? 'sent it again' : `sent all ${r.requeued} again`;
+  const ids = r.targets.flatMap((t) => t.newDeadLetterIds);
+  const back =
+    r.resent === 0
+      ? ''
+      : ids.length === 0
+        ? '; none came back as dead letters'
+        : `; ${ids.length} came back as new dead letter${ids.length === 1 ? '' : 's'} (id ${ids.join(', ')})`;
+  return `${sent} in ${elapsed}${back}`;
+}

@@ -1,0 +1,153 @@
+// `certrelay status`: each configured target's delivery state, read from the
+// store (readTargetStatus), as a table or as JSON. Never starts forwarding.
+import type { Config } from '../config/defaults.js';
+import type { OutcomeClass } from '../forward/classify.js';
+import { readTargetStatus, type TargetStatus } from '../forward/status.js';
+import type { Store } from '../log/store.js';
+import { formatAgo, formatDuration, formatTime, isoTime } from './duration.js';
+import { writeJson, type CliIo } from './output.js';
+import { formatBytes, formatTable, printable } from './table.js';
+
+/**
+ * ok: nothing suggests trouble. retrying: the last send failed in a way that
+ * is retried (network, timeout, 5xx, 429) and nothing was delivered since.
+ * held: the target refuses everything (401, 403, 404 …) until an operator acts.
+ */
+export type TargetState = 'ok' | 'retrying' | 'held';
+
+/** One target in `status --json`: the fields documented in docs/operations.md. */
+export interface TargetStatusJson {
+  readonly name: string;
+  readonly kind: string;
+  readonly url: string;
+  readonly state: TargetState;
+  readonly heldBecause: OutcomeClass | null;
+  readonly cursor: number;
+  readonly backlogBatches: number;
+  readonly backlogPoints: number;
+  readonly backlogBytes: number;
+  readonly oldestUnsentAt: string | null;
+  readonly oldestUnsentAgeSeconds: number;
+  readonly lastSuccessAt: string | null;
+  readonly lastErrorAt: string | null;
+  readonly lastStatus: number | null;
+  readonly lastOutcome: OutcomeClass | null;
+  readonly lastError: string | null;
+  readonly deadLetters: number;
+}
+
+export interface StatusJson {
+  readonly now: string;
+  readonly store: string;
+  readonly targets: readonly TargetStatusJson[];
+  /** Dead letters of targets that are no longer configured. */
+  readonly otherDeadLetters: number;
+}
+
+const RETRIED: readonly OutcomeClass[] = ['network', 'timeout', 'server_error', 'throttled'];
+
+/** What an operator does about a held target. */
+const HOLD_ADVICE: Partial<Record<OutcomeClass, string>> = {
+  unauthorized: "fix the target's credentials (username/password or token)",
+  forbidden: 'give the credentials write access to the database (or bucket)',
+  database_not_found: 'create the database (or bucket) on the target, or set create_database = true',
+  retention_policy_not_found: 'create the retention policy on the target, or route around it with mapping',
+  not_found: "check the target's url",
+  unexpected: "check the target's url and any proxy in front of it",
+};
+
+export function targetState(s: TargetStatus): TargetState {
+  if (s.heldBecause !== null) return 'held';
+  const failingSinceSuccess = s.lastErrorMs !== null && (s.lastSuccessMs === null || s.lastSuccessMs < s.lastErrorMs);
+  if (failingSinceSuccess && s.lastOutcome !== null && RETRIED.includes(s.lastOutcome) && s.backlogBatches > 0) return 'retrying';
+  return 'ok';
+}
+
+export function statusJson(store: Store, config: Config, nowMs: number): StatusJson {
+  const statuses = config.targets.map((target) => readTargetStatus(store, target, nowMs));
+  const configuredDeadLetters = statuses.reduce((sum, s) => sum + s.deadLetters, 0);
+  return {
+    now: new Date(nowMs).toISOString(),
+    store: store.file,
+    targets: statuses.map((s) => ({
+      name: s.target,
+      kind: s.kind,
+      url: s.url,
+      state: targetState(s),
+      heldBecause: s.heldBecause,
+      cursor: s.cursor,
+      backlogBatches: s.backlogBatches,
+      backlogPoints: s.backlogPoints,
+      backlogBytes: s.backlogBytes,
+      oldestUnsentAt: isoTime(s.oldestUnsentMs),
+      oldestUnsentAgeSeconds: Math.floor(s.oldestUnsentAgeSeconds),
+      lastSuccessAt: isoTime(s.lastSuccessMs),
+      lastErrorAt: isoTime(s.lastErrorMs),
+      lastStatus: s.lastStatus,
+      lastOutcome: s.lastOutcome,
+      lastError: s.lastError,
+      deadLetters: s.deadLetters,
+    })),
+    otherDeadLetters: store.countDeadLetters() - configuredDeadLetters,
+  };
+}
+
+export function formatStatus(status: StatusJson): string {
+  const nowMs = Date.parse(status.now);
+  if (status.targets.length === 0) {
+    const other = status.otherDeadLetters > 0 ? `\n${otherDeadLettersNote(status.otherDeadLetters)}` : '';
+    return `no targets configured: nothing is forwarded (store ${status.store})${other}`;
+  }
+  const ms = (iso: string | null) => (iso === null ? null : Date.parse(iso));
+  const table = formatTable(
+    [
+      { header: 'TARGET' },
+      { header: 'STATE' },
+      { header: 'UNSENT POINTS', align: 'right' },
+      { header: 'BATCHES', align: 'right' },
+      { header: 'BYTES', align: 'right' },
+      { header: 'OLDEST UNSENT', align: 'right' },
+      { header: 'LAST SUCCESS', align: 'right' },
+      { header: 'LAST ERROR', align: 'right' },
+      { header: 'DEAD LETTERS', align: 'right' },
+    ],
+    status.targets.map((t) => [
+      t.name,
+      t.heldBecause === null ? t.state : `held: ${t.heldBecause}`,
+      String(t.backlogPoints),
+      String(t.backlogBatches),
+      formatBytes(t.backlogBytes),
+      t.oldestUnsentAt === null ? '-' : formatDuration(t.oldestUnsentAgeSeconds * 1000),
+      formatAgo(ms(t.lastSuccessAt), nowMs),
+      formatAgo(ms(t.lastErrorAt), nowMs),
+      String(t.deadLetters),
+    ]),
+  );
+  const notes = status.targets.flatMap((t) => {
+    if (t.lastErrorAt === null) return [];
+    const code = t.lastStatus === null ? '' : `HTTP ${t.lastStatus} `;
+    const what = `${code}${t.lastOutcome ?? 'error'}: ${printable(t.lastError ?? '')}`;
+    const when = `${formatTime(ms(t.lastErrorAt))} (${formatAgo(ms(t.lastErrorAt), nowMs)})`;
+    if (t.state === 'held') {
+      const advice = HOLD_ADVICE[t.heldBecause!] ?? 'fix the target';
+      return [`${t.name}: held since ${when}: ${what}. Data is kept; ${advice}, and the relay resumes by itself.`];
+    }
+    return [`${t.name}: last error ${when}: ${what}`];
+  });
+  if (status.otherDeadLetters > 0) notes.push(otherDeadLettersNote(status.otherDeadLetters));
+  return notes.length === 0 ? table : `${table}\n\n${notes.join('\n')}`;
+}
+
+function otherDeadLettersNote(count: number): string {
+  return (
+    `${count} dead letter${count === 1 ? ' belongs' : 's belong'} to targets no longer configured: ` +
+    'certrelay dead-letters list shows them, dead-letters purge --target T deletes them'
+  );
+}
+
+export function runStatus(io: CliIo, store: Store, config: Config, json: boolean): number {
+  const status = statusJson(store, config, io.nowMs());
+  if (json) writeJson(io, status);
+  else io.stdout.write(`${formatStatus(status)}\n`);
+  return 0;
+}

@@ -1,0 +1,223 @@
+// `certrelay status`, run as an operator runs it (a child process) against a
+// store prepared through the Store API: one target delivered, one held by a
+// 401, one retrying after a network error, plus dead letters of a target that
+// is no longer configured.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import type { StatusJson } from '../../src/cli/status.js';
+import { Store, type PassedTotals } from '../../src/log/store.js';
+import { batch } from '../support/fake-target.js';
+import { runRelayToExit, type RelayRun } from '../support/relay-process.js';
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+
+interface Fixture {
+  readonly dir: string;
+  readonly config: string;
+  readonly nowMs: number;
+  readonly batchIds: readonly number[];
+}
+
+const CONFIG = (storeDir: string) => `
+[store]
+path = "${storeDir}"
+
+[[targets]]
+name = "influx-a"
+kind = "influxdb-v1"
+url = "http://127.0.0.1:8086"
+
+[[targets]]
+name = "influx-b"
+kind = "influxdb-v2"
+url = "http://127.0.0.1:8087"
+org = "ops"
+token = "secret"
+
+[[targets]]
+name = "influx-c"
+kind = "influxdb-v1"
+url = "http://127.0.0.1:9"
+databases = ["telegraf"]
+`;
+
+function prepare(t: Test): Fixture {
+  const dir = t.testdir({});
+  const storeDir = join(dir, 'store');
+  const config = join(dir, 'certrelay.toml');
+  writeFileSync(config, CONFIG(storeDir));
+  const nowMs = Date.now();
+  const store = Store.open({ dir: storeDir, maxBytes: 1 << 30, targets: ['influx-a', 'influx-b', 'influx-c'] });
+  store.appendBatches([
+    batch(['cpu,host=a v=1i 1', 'cpu,host=a v=2i 2'], { receivedAtMs: nowMs - 5 * MIN }), // 35 bytes
+    batch('bad v="x" 3', { receivedAtMs: nowMs - 4 * MIN }), // 11 bytes
+    batch('certbot_renewal,domain=example.com,host=a renewed_count=1 4', { db: 'certbot', receivedAtMs: nowMs - 3 * MIN }),
+  ]);
+  const heads = store.readBatchHeadsAfter(0, 10);
+  const batchIds = heads.map((h) => h.id);
+  // What a forwarder records when its cursor passes batches: the backlog is these counters.
+  const passed = (through: number) => {
+    const byDb = new Map<string, PassedTotals>();
+    for (const h of heads.filter((h) => h.id <= through)) {
+      const sum = byDb.get(h.db) ?? { db: h.db, batches: 0, points: 0, bytes: 0 };
+      byDb.set(h.db, { db: h.db, batches: sum.batches + 1, points: sum.points + h.points, bytes: sum.bytes + h.bytes });
+    }
+    return [...byDb.values()];
+  };
+  const dead = (status: number | null, error: string) => ({ batchId: batchIds[1], db: 'telegraf', rp: '', lines: 'bad v="x" 3', points: 1, status, error });
+  // influx-a: everything delivered, one line refused
+  store.advanceCursor('influx-a', batchIds[2], passed(batchIds[2]), [dead(400, 'partial write: field type conflict dropped=1')], nowMs - 2 * HOUR, true);
+  // influx-b: refuses our token, nothing delivered
+  store.recordTargetError('influx-b', { atMs: nowMs - 40_000, status: 401, outcome: 'unauthorized', error: 'authorization failed' });
+  // influx-c: delivered the first batch, then the network failed
+  store.advanceCursor('influx-c', batchIds[0], passed(batchIds[0]), [], nowMs - HOUR, true);
+  store.recordTargetError('influx-c', { atMs: nowMs - 30_000, status: null, outcome: 'network', error: 'connect ECONNREFUSED 127.0.0.1:9' });
+  // a target since removed from the configuration
+  store.advanceCursor('gone', 0, [], [dead(422, 'unprocessable'), dead(422, 'unprocessable')], nowMs - 3 * 24 * HOUR, false);
+  store.close();
+  return { dir, config, nowMs, batchIds };
+}
+
+const cli = (f: Fixture, ...args: string[]): Promise<RelayRun> => runRelayToExit({ env: {}, args: [...args, '--config', f.config] });
+const iso = (ms: number) => new Date(ms).toISOString();
+
+t.test('status --json: per target backlog, oldest unsent point, last success and error, dead letters, held or not', async (t) => {
+  const f = prepare(t);
+  const run = await cli(f, 'status', '--json');
+  t.equal(run.code, 0, run.stderr);
+  t.equal(run.stderr, '');
+  const status = JSON.parse(run.stdout) as StatusJson;
+  t.equal(status.store, join(f.dir, 'store', 'certrelay.db'));
+  t.ok(Date.parse(status.now) >= f.nowMs);
+  t.equal(status.otherDeadLetters, 2, 'the two of "gone"');
+  const [a, b, c] = status.targets;
+  t.same(a, {
+    name: 'influx-a',
+    kind: 'influxdb-v1',
+    url: 'http://127.0.0.1:8086',
+    state: 'ok',
+    heldBecause: null,
+    cursor: f.batchIds[2],
+    backlogBatches: 0,
+    backlogPoints: 0,
+    backlogBytes: 0,
+    oldestUnsentAt: null,
+    oldestUnsentAgeSeconds: 0,
+    lastSuccessAt: iso(f.nowMs - 2 * HOUR),
+    lastErrorAt: null,
+    lastStatus: null,
+    lastOutcome: null,
+    lastError: null,
+    deadLetters: 1,
+  });
+  t.match(b, {
+    name: 'influx-b',
+    kind: 'influxdb-v2',
+    state: 'held',
+    heldBecause: 'unauthorized',
+    cursor: 0,
+    backlogBatches: 3,
+    backlogPoints: 4,
+    backlogBytes: 35 + 11 + 59,
+    oldestUnsentAt: iso(f.nowMs - 5 * MIN),
+    lastSuccessAt: null,
+    lastErrorAt: iso(f.nowMs - 40_000),
+    lastStatus: 401,
+    lastOutcome: 'unauthorized',
+    lastError: 'authorization failed',
+    deadLetters: 0,
+  });
+  t.ok(b.oldestUnsentAgeSeconds >= 300 && b.oldestUnsentAgeSeconds < 330, `whole seconds: ${b.oldestUnsentAgeSeconds}`);
+  t.ok(Number.isInteger(b.oldestUnsentAgeSeconds));
+  t.match(c, {
+    name: 'influx-c',
+    state: 'retrying',
+    heldBecause: null,
+    cursor: f.batchIds[0],
+    backlogBatches: 1,
+    backlogPoints: 1,
+    backlogBytes: 11,
+    oldestUnsentAt: iso(f.nowMs - 4 * MIN),
+    lastSuccessAt: iso(f.nowMs - HOUR),
+    lastStatus: null,
+    lastOutcome: 'network',
+    lastError: 'connect ECONNREFUSED 127.0.0.1:9',
+  }, 'only its database counts: the certbot batch is not for it');
+  t.notMatch(run.stdout, /secret/, 'no token in the output');
+});
+
+t.test('status: an aligned table, then one line per target error saying what to do', async (t) => {
+  const f = prepare(t);
+  const run = await cli(f, 'status');
+  t.equal(run.code, 0, run.stderr);
+  const [header, a, b, c, blank, ...notes] = run.stdout.trimEnd().split('\n');
+  t.equal(header, 'TARGET    STATE               UNSENT POINTS  BATCHES  BYTES  OLDEST UNSENT  LAST SUCCESS  LAST ERROR  DEAD LETTERS');
+  const cells = (row: string) => row.split(/ {2,}/);
+  t.same(cells(a), ['influx-a', 'ok', '0', '0', '0 B', '-', '2h ago', '-', '1']);
+  t.match(cells(b), ['influx-b', 'held: unauthorized', '4', '3', '105 B', /^5m( \d+s)?$/, '-', /^4\ds ago$/, '0']);
+  t.match(cells(c), ['influx-c', 'retrying', '1', '1', '11 B', /^4m( \d+s)?$/, '1h ago', /^3\ds ago$/, '0']);
+  t.equal(cells(b).length, 9);
+  // Left-aligned columns start under their header, right-aligned ones end under it.
+  t.equal(b.indexOf('held'), header.indexOf('STATE'));
+  t.equal(c.indexOf('s ago  ') + 's ago'.length, header.indexOf('LAST ERROR') + 'LAST ERROR'.length);
+  t.equal(blank, '');
+  for (const line of [header, a, b, c]) t.equal(line.length, header.length, 'every row as wide as the header');
+  t.match(notes[0], /^influx-b: held since \S+Z \(4\ds ago\): HTTP 401 unauthorized: authorization failed\. Data is kept; fix the target's credentials/);
+  t.match(notes[1], /^influx-c: last error \S+Z \(3\ds ago\): network: connect ECONNREFUSED 127\.0\.0\.1:9$/);
+  t.match(notes[2], /^2 dead letters belong to targets no longer configured: certrelay dead-letters list shows them/);
+  t.equal(notes.length, 3);
+});
+
+t.test('status with no targets configured says so; the serve-style --config can come first', async (t) => {
+  const f = prepare(t);
+  const empty = join(f.dir, 'empty.toml');
+  writeFileSync(empty, `[store]\npath = "${join(f.dir, 'store')}"\n`);
+  const run = await runRelayToExit({ env: {}, args: ['--config', empty, 'status'] });
+  t.equal(run.code, 0, run.stderr);
+  t.match(run.stdout, /^no targets configured: nothing is forwarded \(store .*certrelay\.db\)\n3 dead letters belong to targets no longer configured/);
+  const json = await runRelayToExit({ env: {}, args: ['--config', empty, 'status', '--json'] });
+  t.match(JSON.parse(json.stdout), { targets: [], otherDeadLetters: 3 });
+});
+
+t.test('status finds the store through CERTRELAY_STORE_PATH too, as the relay does', async (t) => {
+  const f = prepare(t);
+  const run = await runRelayToExit({ env: { CERTRELAY_STORE_PATH: join(f.dir, 'store') }, args: ['status', '--json'] });
+  t.equal(run.code, 0, run.stderr);
+  t.match(JSON.parse(run.stdout), { targets: [], otherDeadLetters: 3 }, 'the embedded defaults have no targets');
+});
+
+t.test('a configuration problem is exit code 78 and names the key; a missing store is exit code 1 and is not created', async (t) => {
+  const dir = t.testdir({ 'bad.toml': '[store]\nmax_bytes = "lots"\n' });
+  const bad = await runRelayToExit({ env: {}, args: ['status', '--config', join(dir, 'bad.toml')] });
+  t.equal(bad.code, 78);
+  t.match(bad.stderr, /^certrelay: config: .*bad\.toml: store\.max_bytes: /);
+  t.equal(bad.stdout, '');
+
+  const missingFile = await runRelayToExit({ env: {}, args: ['dead-letters', 'list', '--config', join(dir, 'nope.toml')] });
+  t.equal(missingFile.code, 78);
+
+  const noStore = await runRelayToExit({ env: { CERTRELAY_STORE_PATH: join(dir, 'nowhere') }, args: ['status'] });
+  t.equal(noStore.code, 1);
+  t.equal(
+    noStore.stderr,
+    `certrelay: no store at ${join(dir, 'nowhere', 'certrelay.db')}: the relay creates it on its first start; ` +
+      'check store.path (or CERTRELAY_STORE_PATH) and --config\n',
+  );
+  const again = await runRelayToExit({ env: { CERTRELAY_STORE_PATH: join(dir, 'nowhere') }, args: ['status'] });
+  t.equal(again.code, 1, 'still none: the command did not create an empty store');
+});
+
+t.test('status never touches the cursors: a cursor of a target missing from the configuration survives', async (t) => {
+  const f = prepare(t);
+  const empty = join(f.dir, 'empty.toml');
+  writeFileSync(empty, `[store]\npath = "${join(f.dir, 'store')}"\n`);
+  t.equal((await runRelayToExit({ env: {}, args: ['status', '--config', empty] })).code, 0);
+  t.equal((await runRelayToExit({ env: {}, args: ['dead-letters', 'list', '--config', empty] })).code, 0);
+  const store = Store.open({ dir: join(f.dir, 'store'), maxBytes: 1 << 30 });
+  t.teardown(() => store.close());
+  t.equal(store.cursor('influx-a'), f.batchIds[2]);
+  t.equal(store.cursor('influx-c'), f.batchIds[0]);
+  t.equal(store.cursor('influx-b'), 0);
+});
