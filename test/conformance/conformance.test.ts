@@ -11,6 +11,7 @@ import type { Relay } from '../../src/app.js';
 import { parsePrecisionV1, type Precision } from '../../src/line-protocol/precision.js';
 import { startInfluxd, type Influxd } from '../support/influxd.js';
 import { relayFor } from '../support/relay.js';
+import { maskReceiveTimes, storedView } from '../support/stored-view.js';
 import { cases, type ConformanceCase } from './cases.js';
 import { differences, REASONS, type Aspect, type Difference, type Reason } from './differences.js';
 import {
@@ -101,44 +102,6 @@ function decodeMsgpack(buf: Buffer): unknown {
   return out;
 }
 
-/** One line per measurement (field keys, series keys) and one per row. */
-function storedView(stored: Record<string, StoredMeasurement>, receiveTime?: ReceiveTimeCheck): string[] {
-  const out: string[] = [];
-  for (const name of Object.keys(stored).sort()) {
-    const m = stored[name];
-    const types = new Map<string, string[]>();
-    for (const [key, type] of m.fieldKeys) types.set(key, [...(types.get(key) ?? []), type]);
-    out.push(`${name}: fields ${m.fieldKeys.map(([k, type]) => `${k}:${type}`).join(' ') || '(none)'}; series ${m.seriesKeys.join(' | ') || '(none)'}`);
-    for (const s of m.series) {
-      const tags = Object.entries(s.tags).map(([k, v]) => `,${k}=${v}`).join('');
-      for (const row of s.values) {
-        const fields = s.columns
-          .map((column, i) => (i === 0 || row[i] === null ? '' : `${column}=${cellView(row[i], types.get(column))}`))
-          .filter((f) => f !== '')
-          .join(',');
-        out.push(`${name}${tags} ${fields} ${String(row[0])}`);
-      }
-    }
-  }
-  if (receiveTime !== undefined) {
-    out.push(
-      `receive time: ${receiveTime.rows} rows, ${receiveTime.allEqual ? 'all equal' : 'not all equal'}, ` +
-        `${receiveTime.truncatedToPrecision ? 'truncated to the precision' : 'not truncated to the precision'}`,
-    );
-  }
-  return out;
-}
-
-function cellView(cell: unknown, types: string[] | undefined): string {
-  if (typeof cell === 'number') return Object.is(cell, -0) ? '-0' : String(cell);
-  if (typeof cell === 'boolean') return String(cell);
-  const only = types?.length === 1 ? types[0] : undefined;
-  if (only === 'integer') return `${String(cell)}i`;
-  if (only === 'unsigned') return `${String(cell)}u`;
-  if (only === 'string') return JSON.stringify(cell);
-  return String(cell);
-}
-
 // ---------------------------------------------------------------------------
 // Receive time, masked as the probe masks it
 
@@ -146,23 +109,6 @@ const UNIT_NS: Record<Precision, bigint> = { ns: 1n, us: 1_000n, ms: 1_000_000n,
 
 /** certrelay truncates receive times to its own reading of the precision (a request it refuses stores nothing). */
 const relayUnitNs = (precision: string | undefined): bigint => UNIT_NS[parsePrecisionV1(precision) ?? 'ns'];
-
-/** Rows with a time inside [before − one unit, after] carry "<receive-time>" (as in influxd-observed.json). */
-function maskReceiveTimes(stored: Record<string, StoredMeasurement>, unit: bigint, beforeNs: bigint, afterNs: bigint): ReceiveTimeCheck {
-  const seen: bigint[] = [];
-  for (const m of Object.values(stored)) {
-    for (const s of m.series) {
-      for (const row of s.values) {
-        const time = BigInt(row[0] as string);
-        if (time >= beforeNs - unit && time <= afterNs) {
-          seen.push(time);
-          row[0] = '<receive-time>';
-        }
-      }
-    }
-  }
-  return { rows: seen.length, allEqual: seen.every((x) => x === seen[0]), truncatedToPrecision: seen.every((x) => x % unit === 0n) };
-}
 
 // ---------------------------------------------------------------------------
 // Sending a case to certrelay, and its stored lines to influxd

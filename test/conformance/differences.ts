@@ -63,8 +63,9 @@ export const REASONS = {
     'msgpack when the request sends `Accept: application/x-msgpack`; the error text itself is the same.',
   influxdPanics:
     'influxd 1.6.7 panics on a point with exactly 100 tags (index out of range in models.scanTags): 500 text/plain, and the whole ' +
-    'request is lost. The point is valid line protocol and certrelay keeps it; forwarded to a 1.6.7 target it meets the same panic ' +
-    '(the replay here stores nothing), so the stored data agrees.',
+    'request is lost. The point is valid line protocol and certrelay keeps it. Replayed here as one write it meets the same panic ' +
+    '(so this view stores nothing); the real forwarder proves the target up with an empty write, bisects, delivers the good points ' +
+    'and dead-letters only the 100-tag point (test/e2e/forward-conformance.test.ts).',
   invalidUtf8:
     'Line protocol is UTF-8 text. influxd stores whatever bytes it gets; certrelay refuses a line that is not valid UTF-8 (by line ' +
     'number, the others are kept), because decoding it would replace the bytes with U+FFFD and the relay would store and forward ' +
