@@ -12,7 +12,7 @@ import { retryDelayMs, type BackoffPolicy } from './backoff.js';
 import { bodyOf, countPoints, halve, pieceOf, planLanes, planRound, type Budget, type Piece } from './batcher.js';
 import { answerStatus, answerText, classify, type Answer, type Outcome, type OutcomeClass } from './classify.js';
 import { routeFor, type Destination } from './routing.js';
-import { readTargetStatus, type TargetStatus } from './status.js';
+import { readTargetStatus, type HeldDestination as HeldDestinationStatus, type TargetStatus } from './status.js';
 import { TargetClient } from './wire.js';
 
 /** The subset of pino the forwarders use. */
@@ -60,11 +60,35 @@ const ERROR_PAUSE_MS = 1000;
  */
 const SKIP_FLUSH_MS = 1000;
 
+/**
+ * Holds that concern one destination, not the whole target: only that
+ * destination's lines are kept aside (held dead letters), the others go on.
+ */
+const DESTINATION_HOLDS: readonly OutcomeClass[] = ['database_not_found', 'retention_policy_not_found'];
+/** A held destination is released only when none of its batches waits in the next this many after the cursor. */
+const RELEASE_LOOKAHEAD = 10_000;
+
 interface Held {
   readonly outcome: OutcomeClass;
   readonly status: number | null;
   readonly error: string;
   readonly sinceMs: number;
+}
+
+/**
+ * A destination the target lacks. While held, its lines become held dead
+ * letters in arrival order, without a send; an empty write every
+ * retry_max_ms checks it, and once that succeeds (`ready`) its held dead
+ * letters go back into the log, for this target only, in id order, as soon as
+ * none of its batches still waits after the cursor (so its order is kept).
+ */
+interface HeldDestination {
+  readonly destination: Destination;
+  outcome: OutcomeClass;
+  status: number | null;
+  error: string;
+  readonly sinceMs: number;
+  ready: boolean;
 }
 
 export class Forwarder {
@@ -89,6 +113,8 @@ export class Forwarder {
   /** Lanes waiting to retry. */
   #waiting = 0;
   #held: Held | undefined;
+  /** By destination key. */
+  readonly #heldDestinations = new Map<string, HeldDestination>();
   /** Passed-over batches not yet written to the store (see SKIP_FLUSH_MS). */
   #skipped: { lastId: number; passed: Map<string, PassedTotals> } | undefined;
   #skipFlush: NodeJS.Timeout | undefined;
@@ -114,6 +140,15 @@ export class Forwarder {
   /** Resumes from the stored cursor and sends whatever is pending. */
   start(): void {
     this.#cursor = this.#store.cursor(this.name) ?? 0;
+    // Destinations held before a restart stay held until a check finds them accepting writes.
+    for (const source of this.#store.heldSources(this.name)) {
+      const destination = this.#route(source.db, source.rp);
+      if (destination === undefined || this.#heldDestinations.has(destination.key)) continue;
+      const { class: outcome } = classify({ kind: 'response', status: source.status ?? 0, body: source.error });
+      const held: HeldDestination = { destination, outcome, status: source.status, error: source.error, sinceMs: source.sinceMs, ready: false };
+      this.#heldDestinations.set(destination.key, held);
+      void this.#watch(held);
+    }
     this.wake();
   }
 
@@ -143,7 +178,11 @@ export class Forwarder {
   /** The stored status, with the live view of whether the target is refusing everything. */
   status(nowMs = this.#nowMs()): TargetStatus {
     const stored = readTargetStatus(this.#store, this.target, nowMs);
-    return { ...stored, heldBecause: this.#held?.outcome ?? null };
+    if (this.#held !== undefined) return { ...stored, heldBecause: this.#held.outcome, heldDestination: null };
+    const [held] = this.#heldDestinations.values();
+    if (held === undefined) return { ...stored, heldBecause: null, heldDestination: null };
+    const heldDestination: HeldDestinationStatus = { label: held.destination.label, status: held.status, error: held.error, sinceMs: held.sinceMs };
+    return { ...stored, heldBecause: held.outcome, heldDestination };
   }
 
   async #pump(): Promise<void> {
@@ -163,8 +202,14 @@ export class Forwarder {
     }
   }
 
-  /** Sends one round: pending batches up to the budget. Returns whether more is pending. */
+  /** One round, then the release of any held destination found accepting writes. Returns whether more is pending. */
   async #round(): Promise<boolean> {
+    const more = await this.#sendRound();
+    return this.#release() || more;
+  }
+
+  /** Sends one round: pending batches up to the budget. Returns whether more is pending. */
+  async #sendRound(): Promise<boolean> {
     const limit = Math.max(this.#roundBudget.maxPoints, MIN_HEADS_PER_ROUND);
     const heads = this.#store.readBatchHeadsAfter(this.#cursor, limit);
     if (heads.length === 0) return false;
@@ -199,10 +244,11 @@ export class Forwarder {
     this.#store.advanceCursor(this.name, plan.lastId, this.#withSkipped(plan.passed), deadLetters, this.#nowMs(), delivered > 0);
     this.#takeSkipped(); // written with this advance
     this.#cursor = plan.lastId;
-    if (deadLetters.length > 0) {
-      const [first] = deadLetters;
+    const refused = deadLetters.filter((d) => d.held !== true);
+    if (refused.length > 0) {
+      const [first] = refused;
       this.#log?.warn(
-        { target: this.name, deadLetters: deadLetters.length, delivered, status: first.status, error: first.error, line: first.lines.slice(0, 512) },
+        { target: this.name, deadLetters: refused.length, delivered, status: first.status, error: first.error, line: first.lines.slice(0, 512) },
         'the target refused some lines: they are dead letters (certrelay dead-letters list), the rest was delivered',
       );
     }
@@ -295,6 +341,11 @@ export class Forwarder {
     let suspect = 0;
     let triedCreate = false;
     for (;;) {
+      const heldDestination = this.#heldDestinations.get(destination.key);
+      if (heldDestination !== undefined) {
+        this.#keepAside(pieces, heldDestination, deadLetters);
+        return 0;
+      }
       const { answer, outcome } = await this.#send(destination, bodyOf(pieces));
       switch (outcome.action) {
         case 'advance':
@@ -329,11 +380,15 @@ export class Forwarder {
           break;
         }
         case 'hold': {
-          this.#hold(answer, outcome, destination);
           if (outcome.class === 'database_not_found' && this.target.createDatabase && destination.database !== undefined && !triedCreate) {
             triedCreate = true;
             if (await this.#createDatabase(destination.database)) break;
           }
+          if (DESTINATION_HOLDS.includes(outcome.class)) {
+            this.#keepAside(pieces, this.#holdDestination(answer, outcome, destination), deadLetters);
+            return 0;
+          }
+          this.#hold(answer, outcome, destination);
           await this.#wait(retryDelayMs(Infinity, this.#backoff, undefined, this.#nowMs(), this.#random));
           break;
         }
@@ -391,6 +446,94 @@ export class Forwarder {
     }
     this.#held = { outcome: outcome.class, status, error, sinceMs: this.#held?.sinceMs ?? this.#nowMs() };
     this.#recordError(answer, outcome);
+  }
+
+  /** The destination is missing on the target: hold it (not the target), and check it slowly from now on. */
+  #holdDestination(answer: Answer, outcome: Outcome, destination: Destination): HeldDestination {
+    let held = this.#heldDestinations.get(destination.key);
+    if (held === undefined) {
+      held = { destination, outcome: outcome.class, status: answerStatus(answer), error: answerText(answer), sinceMs: this.#nowMs(), ready: false };
+      this.#heldDestinations.set(destination.key, held);
+      this.#log?.error(
+        { target: this.name, destination: destination.label, status: held.status, error: held.error, outcome: outcome.class },
+        'the target lacks this destination: its lines are kept as held dead letters and sent by themselves once it accepts writes; the other destinations go on',
+      );
+      void this.#watch(held);
+    }
+    this.#recordError(answer, outcome);
+    return held;
+  }
+
+  /** Moves the lines of a held destination to the dead letters, marked held, in arrival order. */
+  #keepAside(pieces: readonly Piece[], held: HeldDestination, deadLetters: NewDeadLetter[]): void {
+    for (const piece of pieces) {
+      deadLetters.push({ batchId: piece.batchId, db: piece.db, rp: piece.rp, lines: piece.text, points: piece.points, status: held.status, error: held.error, held: true });
+    }
+  }
+
+  /** Checks a held destination every retry_max_ms with an empty write until it accepts one; then releases it. */
+  async #watch(held: HeldDestination): Promise<void> {
+    const signal = this.#abort.signal;
+    while (this.#heldDestinations.get(held.destination.key) === held && !held.ready) {
+      try {
+        await sleep(retryDelayMs(Infinity, this.#backoff, undefined, this.#nowMs(), this.#random), undefined, { signal });
+        if (!(await this.#destinationAccepts(held))) continue;
+        held.ready = true;
+        this.#log?.info({ target: this.name, destination: held.destination.label }, 'the target accepts writes to the held destination again: re-queuing its held dead letters');
+        // Between rounds: no lane is sending, and the cursor is where the last round left it.
+        await this.#queue.add(() => {
+          if (signal.aborted) return;
+          this.#release();
+          this.wake();
+        });
+      } catch (err) {
+        if (signal.aborted) return;
+        this.#log?.error({ err, target: this.name, destination: held.destination.label }, 'checking a held destination failed; trying again');
+      }
+    }
+  }
+
+  async #destinationAccepts(held: HeldDestination): Promise<boolean> {
+    const { destination } = held;
+    if (held.outcome === 'database_not_found' && this.target.createDatabase && destination.database !== undefined) {
+      await this.#createDatabase(destination.database);
+    }
+    const { answer, outcome } = await this.#send(destination, '');
+    if (outcome.action === 'advance') return true;
+    if (outcome.action === 'hold' && DESTINATION_HOLDS.includes(outcome.class)) {
+      held.outcome = outcome.class;
+      held.status = answerStatus(answer);
+      held.error = answerText(answer);
+    }
+    return false;
+  }
+
+  /**
+   * Re-queues the held dead letters of every destination found accepting writes,
+   * once none of its batches waits after the cursor (they would otherwise overtake
+   * those, which arrived earlier). Runs between rounds only. Returns whether any was released.
+   */
+  #release(): boolean {
+    let released = false;
+    for (const held of [...this.#heldDestinations.values()]) {
+      if (!held.ready) continue;
+      const key = held.destination.key;
+      const requeued = this.#store.transaction(() => {
+        const pending = this.#store.readBatchHeadsAfter(this.#cursor, RELEASE_LOOKAHEAD);
+        if (pending.length === RELEASE_LOOKAHEAD || pending.some((h) => this.#takes(h) && this.#route(h.db, h.rp)?.key === key)) return undefined;
+        const ids = this.#store
+          .listDeadLetters({ target: this.name, held: true }, -1)
+          .filter((d) => this.#route(d.db, d.rp)?.key === key)
+          .map((d) => d.id);
+        if (ids.length === 0) return 0;
+        return this.#store.replayDeadLetters({ ids, target: this.name, held: true }, this.#nowMs()).get(this.name)?.length ?? 0;
+      });
+      if (requeued === undefined) continue; // after the next round
+      this.#heldDestinations.delete(key);
+      released = true;
+      this.#log?.info({ target: this.name, destination: held.destination.label, batches: requeued, heldForMs: this.#nowMs() - held.sinceMs }, 'the held destination is released: its lines are queued again');
+    }
+    return released;
   }
 
   #recover(): void {

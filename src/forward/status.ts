@@ -4,7 +4,17 @@
 // counters and index lookups; nothing scans the log.
 import type { TargetConfig } from '../config/defaults.js';
 import type { Store } from '../log/store.js';
-import { HOLD_CLASSES, type OutcomeClass } from './classify.js';
+import { classify, HOLD_CLASSES, type OutcomeClass } from './classify.js';
+import { routeFor } from './routing.js';
+
+/** A destination the target lacks (database, bucket, retention policy): its lines are held dead letters. */
+export interface HeldDestination {
+  /** `db`, `db/rp` (1.x) or the bucket (2.x), as the target names it. */
+  readonly label: string;
+  readonly status: number | null;
+  readonly error: string;
+  readonly sinceMs: number;
+}
 
 export interface TargetStatus {
   readonly target: string;
@@ -33,6 +43,12 @@ export interface TargetStatus {
    * delivered since. The running relay overrides it with the forwarder's live view.
    */
   readonly heldBecause: OutcomeClass | null;
+  /**
+   * Set when the hold concerns one destination only (404 database or bucket not
+   * found, 500 retention policy not found): the other destinations are delivered,
+   * this one's lines wait as held dead letters. Null for a target-wide hold.
+   */
+  readonly heldDestination: HeldDestination | null;
 }
 
 export function readTargetStatus(store: Store, target: TargetConfig, nowMs: number): TargetStatus {
@@ -42,10 +58,20 @@ export function readTargetStatus(store: Store, target: TargetConfig, nowMs: numb
   const lastOutcome = (state?.lastOutcome ?? null) as OutcomeClass | null;
   const lastErrorMs = state?.lastErrorMs ?? null;
   const lastSuccessMs = state?.lastSuccessMs ?? null;
-  const heldBecause =
+  let heldBecause =
     lastOutcome !== null && HOLD_CLASSES.includes(lastOutcome) && lastErrorMs !== null && (lastSuccessMs === null || lastSuccessMs < lastErrorMs)
       ? lastOutcome
       : null;
+  let heldDestination: HeldDestination | null = null;
+  if (heldBecause === null) {
+    // Held dead letters stay until the destination accepts writes again (or an operator purges them).
+    const [source] = store.heldSources(target.name);
+    if (source !== undefined) {
+      heldBecause = classify({ kind: 'response', status: source.status ?? 0, body: source.error }).class;
+      const label = routeFor(target, source.db, source.rp)?.label ?? (source.rp === '' ? source.db : `${source.db}/${source.rp}`);
+      heldDestination = { label, status: source.status, error: source.error, sinceMs: source.sinceMs };
+    }
+  }
   return {
     target: target.name,
     kind: target.kind,
@@ -63,13 +89,19 @@ export function readTargetStatus(store: Store, target: TargetConfig, nowMs: numb
     lastError: state?.lastError ?? null,
     deadLetters: store.countDeadLetters(target.name),
     heldBecause,
+    heldDestination,
   };
 }
 
 /** Why a target makes /health fail, or undefined when it does not. */
 export function healthProblem(status: TargetStatus, target: Pick<TargetConfig, 'healthMaxLagSeconds'>): string | undefined {
   if (status.heldBecause !== null) {
-    const code = status.lastStatus === null ? '' : ` (HTTP ${status.lastStatus})`;
+    const held = status.heldDestination;
+    const httpStatus = held === null ? status.lastStatus : held.status;
+    const code = httpStatus === null ? '' : ` (HTTP ${httpStatus})`;
+    if (held !== null) {
+      return `${status.heldBecause.replace(/_/g, ' ')}${code} for ${held.label}: ${held.error}; data is kept until the target accepts it (held dead letters; other destinations are delivered)`;
+    }
     return `${status.heldBecause.replace(/_/g, ' ')}${code}: ${status.lastError ?? ''}; data is kept until the target accepts it`;
   }
   if (target.healthMaxLagSeconds > 0 && status.oldestUnsentAgeSeconds > target.healthMaxLagSeconds) {

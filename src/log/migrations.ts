@@ -108,4 +108,14 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX dead_letters_by_age ON dead_letters (created_at_ms);
     `,
   },
+  {
+    description: 'dead letters held for a destination the target lacks (database, bucket, retention policy)',
+    sql: `
+      -- 1: the lines were not refused but kept aside while the target lacks their destination
+      -- (404 database/bucket not found, 500 retention policy not found); the forwarder puts
+      -- them back in the log by itself once the destination accepts writes.
+      ALTER TABLE dead_letters ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+      CREATE INDEX dead_letters_held ON dead_letters (target, db, rp, id) WHERE held = 1;
+    `,
+  },
 ];

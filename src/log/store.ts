@@ -99,6 +99,20 @@ export interface NewDeadLetter {
   readonly status: number | null;
   /** The target's own error text. */
   readonly error: string;
+  /**
+   * Kept aside while the target lacks the destination (database, bucket, retention
+   * policy), not refused: the forwarder re-queues them once the destination accepts writes.
+   */
+  readonly held?: boolean;
+}
+
+/** A destination whose lines are held, as the store knows it (the oldest held dead letter's answer). */
+export interface HeldSource {
+  readonly db: string;
+  readonly rp: string;
+  readonly status: number | null;
+  readonly error: string;
+  readonly sinceMs: number;
 }
 
 export interface DeadLetter extends NewDeadLetter {
@@ -113,6 +127,8 @@ export interface DeadLetterFilter {
   readonly target?: string;
   /** Only those created before this time (purge --older-than). */
   readonly createdBeforeMs?: number;
+  /** Only held ones (true) or only refused ones (false). */
+  readonly held?: boolean;
 }
 
 /** A target's persisted delivery state, for `certrelay status` (the live state is in the forwarder). */
@@ -339,7 +355,7 @@ export class Store {
         for (const p of passed) f.addPassed.run(target, p.db, p.batches, p.points, p.bytes);
       }
       for (const d of deadLetters) {
-        f.insertDeadLetter.run(target, d.batchId, nowMs, d.status, d.error, d.db, d.rp, d.lines, d.points);
+        f.insertDeadLetter.run(target, d.batchId, nowMs, d.status, d.error, d.db, d.rp, d.lines, d.points, d.held === true ? 1 : 0);
       }
       if (delivered) f.recordSuccess.run(target, nowMs);
     });
@@ -433,6 +449,11 @@ export class Store {
   /** The database file's size on disk (without the WAL). */
   fileBytes(): number {
     return statSync(this.file, { throwIfNoEntry: false })?.size ?? 0;
+  }
+
+  /** The db/rp pairs of the target's held dead letters, oldest first, with the answer that held the first of them. */
+  heldSources(target: string): HeldSource[] {
+    return this.#fwd.selectHeldSources.all(target);
   }
 
   countDeadLetters(target?: string): number {
@@ -573,6 +594,7 @@ interface DeadLetterParams {
   readonly ids: string | null;
   readonly target: string | null;
   readonly before: number | null;
+  readonly held: number | null;
 }
 
 function deadLetterParams(filter: DeadLetterFilter): DeadLetterParams {
@@ -580,12 +602,14 @@ function deadLetterParams(filter: DeadLetterFilter): DeadLetterParams {
     ids: filter.ids === undefined ? null : JSON.stringify(filter.ids),
     target: filter.target ?? null,
     before: filter.createdBeforeMs ?? null,
+    held: filter.held === undefined ? null : filter.held ? 1 : 0,
   };
 }
 
 const DEAD_LETTER_WHERE = `(@ids IS NULL OR id IN (SELECT value FROM json_each(@ids)))
   AND (@target IS NULL OR target = @target)
-  AND (@before IS NULL OR created_at_ms < @before)`;
+  AND (@before IS NULL OR created_at_ms < @before)
+  AND (@held IS NULL OR held = @held)`;
 
 type ForwardingStatements = ReturnType<typeof prepareForwarding>;
 
@@ -606,9 +630,14 @@ function prepareForwarding(db: Database.Database) {
        ON CONFLICT (target, db) DO UPDATE SET
          batches = batches + excluded.batches, points = points + excluded.points, bytes = bytes + excluded.bytes`,
     ),
-    insertDeadLetter: db.prepare<[string, number, number, number | null, string, string, string, string, number]>(
-      `INSERT INTO dead_letters (target, batch_id, created_at_ms, status, error, db, rp, lines, points)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    insertDeadLetter: db.prepare<[string, number, number, number | null, string, string, string, string, number, number]>(
+      `INSERT INTO dead_letters (target, batch_id, created_at_ms, status, error, db, rp, lines, points, held)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    // The answer of each pair's oldest held dead letter (SQLite takes the bare columns from the min() row).
+    selectHeldSources: db.prepare<[string], HeldSource>(
+      `SELECT db, rp, status, error, created_at_ms AS sinceMs, min(id) AS firstId
+         FROM dead_letters WHERE target = ? AND held = 1 GROUP BY db, rp ORDER BY firstId`,
     ),
     recordSuccess: db.prepare<[string, number]>(
       `INSERT INTO target_state (target, last_success_ms) VALUES (?, ?)

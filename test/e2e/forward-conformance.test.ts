@@ -67,7 +67,7 @@ function caseDatabase(k: ConformanceCase): string | undefined {
  * The databases the target takes: every case database, except where influxd's
  * direct answer means "refuse everything until an operator acts" (404 database
  * not found, 500 retention policy not found). There the relay keeps the data
- * and holds the whole target, as it must (test/forward covers it); a case
+ * and holds that destination (a held dead letter) until the target accepts it, as it must (test/forward covers it); a case
  * cannot end in a comparison.
  */
 function forwardedDatabases(): Set<string> {

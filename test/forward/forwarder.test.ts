@@ -202,7 +202,9 @@ t.test('404 "database not found" without create_database: held and reported', as
   s.append(batch(lines('m', 1)));
   await until(t, 'held', () => s.forwarding.statuses()[0].heldBecause === 'database_not_found');
   t.notOk(s.fake.requests.some((r) => r.path === '/query'), 'no CREATE DATABASE');
-  t.equal(s.store.backlog('influx-a').points, 1);
+  // Only that database is held (test/forward/held-destination.test.ts): its lines wait as held dead letters.
+  await until(t, 'kept as a held dead letter', () => s.store.countDeadLetters('influx-a') === 1);
+  t.match(s.store.listDeadLetters({ held: true }), [{ db: 'telegraf', status: 404, points: 1 }]);
 });
 
 t.test('a 500 for one poisonous line (influxd panics on 100 tags) is isolated once an empty write proves the target is up', async (t) => {
@@ -233,8 +235,11 @@ t.test('500 "retention policy not found" is held like a missing database, not bi
   s.append(batch(lines('m', 4), { rp: 'nope' }));
   await until(t, 'held', () => s.forwarding.statuses()[0].heldBecause === 'retention_policy_not_found');
   t.same(Object.fromEntries(s.fake.writes()[0].query), { db: 'telegraf', rp: 'nope', precision: 'ns' });
-  t.ok(s.fake.writes().every((r) => r.lines.length === 4), 'always the whole request');
-  t.equal(s.store.countDeadLetters(), 0);
+  t.ok(s.fake.writes().every((r) => r.lines.length === 4 || r.body === ''), 'always the whole request (or an empty check)');
+  // Only that retention policy is held: its lines wait as held dead letters, none is refused.
+  await until(t, 'kept as a held dead letter', () => s.store.countDeadLetters('influx-a') === 1);
+  t.match(s.store.listDeadLetters({ held: true }), [{ rp: 'nope', status: 500, points: 4, error: 'retention policy not found: nope' }]);
+  t.equal(s.store.listDeadLetters({ held: false }).length, 0);
 });
 
 t.test('a target limited to some databases gets only those, and its cursor passes the others', async (t) => {

@@ -1,0 +1,155 @@
+// A destination the target lacks (404 database not found, 500 retention policy
+// not found) holds only that destination: its lines wait as held dead letters,
+// every other destination of the target goes on, and the held lines are sent by
+// themselves, in order, once the destination accepts writes. 401/403 still
+// hold the whole target.
+import t, { type Test } from 'tap';
+import type { TargetConfig } from '../../src/config/defaults.js';
+import { Forwarding } from '../../src/forward/forwarders.js';
+import { Store } from '../../src/log/store.js';
+import { batch, ok, startFakeTarget, targetConfig, until, type FakeTarget, type Handler, type Recorded } from '../support/fake-target.js';
+
+interface Setup {
+  readonly fake: FakeTarget;
+  readonly store: Store;
+  readonly target: TargetConfig;
+  forwarding: Forwarding;
+  append(...batches: ReturnType<typeof batch>[]): void;
+  restart(): Promise<void>;
+}
+
+async function setup(t: Test, handler: Handler, overrides: Partial<TargetConfig> = {}): Promise<Setup> {
+  const fake = await startFakeTarget(t, handler);
+  const target = targetConfig({ url: fake.url, retryMaxMs: 100, ...overrides });
+  const store = Store.open({ dir: t.testdir({}), maxBytes: 1 << 30, targets: [target.name] });
+  const start = () => new Forwarding({ store, targets: [target], pollIntervalMs: 50 }).start();
+  const s: Setup = {
+    fake,
+    store,
+    target,
+    forwarding: start(),
+    append(...batches) {
+      store.appendBatches(batches);
+      s.forwarding.wake();
+    },
+    async restart() {
+      await s.forwarding.stop(0);
+      s.forwarding = start();
+    },
+  };
+  t.teardown(async () => {
+    await s.forwarding.stop(0);
+    store.close();
+  });
+  return s;
+}
+
+const lines = (prefix: string, n: number, from = 0) =>
+  Array.from({ length: n }, (_, i) => `${prefix},host=h${i + from} v=${i + from}i ${1_700_000_000_000_000_000n + BigInt(i + from)}`);
+const tail = (store: Store) => store.readBatchHeadsAfter(0, 1_000_000).at(-1)?.id ?? 0;
+const NOT_FOUND = { status: 404, body: '{"error":"database not found: \\"typo\\""}' };
+const toTypo = (r: Recorded) => r.query.get('db') === 'typo';
+
+t.test('a database the target lacks holds only that database: the others are delivered at once', async (t) => {
+  const s = await setup(t, (r) => (toTypo(r) ? NOT_FOUND : ok));
+  const typo = lines('typo', 2);
+  const telegraf = lines('cpu', 3);
+  s.append(batch(typo, { db: 'typo' }));
+  const started = Date.now();
+  s.append(batch(telegraf));
+  await until(t, 'telegraf is delivered', () => s.fake.accepted.length === 3, 1000);
+  t.ok(Date.now() - started < 1000, `delivered ${Date.now() - started} ms after the write`);
+  t.same(s.fake.accepted, telegraf);
+  await until(t, 'the cursor reaches the tail', () => s.store.cursor('influx-a') === tail(s.store));
+
+  const held = s.store.listDeadLetters({ target: 'influx-a', held: true });
+  t.equal(held.length, 1, 'the typo lines are a held dead letter');
+  t.match(held[0], { db: 'typo', rp: '', status: 404, error: 'database not found: "typo"', lines: typo.join('\n'), points: 2 });
+  t.equal(s.store.listDeadLetters({ target: 'influx-a', held: false }).length, 0, 'nothing refused');
+  t.same(s.store.backlog('influx-a'), { batches: 0, points: 0, bytes: 0 });
+
+  const status = s.forwarding.statuses()[0];
+  t.equal(status.heldBecause, 'database_not_found');
+  t.match(status.heldDestination, { label: 'typo', status: 404 });
+  t.equal(status.deadLetters, 1);
+  t.match(s.forwarding.healthChecks(), [
+    { name: 'target influx-a', status: 'fail', message: /^database not found \(HTTP 404\) for typo: database not found: "typo"; data is kept/ },
+  ]);
+
+  // While held, later lines for it go aside in arrival order without a send; the others still flow.
+  const sentToTypo = () => s.fake.writes().filter((r) => toTypo(r) && r.body !== '').length;
+  const before = sentToTypo();
+  const typo2 = lines('typo', 2, 2);
+  const telegraf2 = lines('cpu', 1, 3);
+  s.append(batch(typo2, { db: 'typo' }), batch(telegraf2));
+  await until(t, 'telegraf is delivered again', () => s.fake.accepted.length === 4, 1000);
+  await until(t, 'the cursor reaches the tail', () => s.store.cursor('influx-a') === tail(s.store));
+  t.equal(sentToTypo(), before, 'no line sent to the held database');
+  t.same(
+    s.store.listDeadLetters({ target: 'influx-a', held: true }).map((d) => d.lines),
+    [typo.join('\n'), typo2.join('\n')],
+  );
+  await until(t, 'the held database is checked with empty writes', () => s.fake.writes().some((r) => toTypo(r) && r.body === ''), 1000);
+  t.equal(s.store.countDeadLetters('influx-a'), 2, 'a failed check changes nothing');
+
+  // The store alone (certrelay status) sees the hold too, once telegraf succeeded after the 404.
+  const { readTargetStatus } = await import('../../src/forward/status.js');
+  t.match(readTargetStatus(s.store, s.target, Date.now()), { heldBecause: 'database_not_found', heldDestination: { label: 'typo', status: 404 } });
+});
+
+t.test('once the target accepts the database, the held lines are delivered by themselves, in order, and the dead letters are gone', async (t) => {
+  let exists = false;
+  const s = await setup(t, (r) => (toTypo(r) && !exists ? NOT_FOUND : ok));
+  const typo = lines('typo', 3);
+  s.append(batch(typo.slice(0, 1), { db: 'typo' }), batch(lines('cpu', 2)));
+  await until(t, 'held', () => s.store.countDeadLetters('influx-a') === 1);
+  s.append(batch(typo.slice(1, 2), { db: 'typo' }));
+  await until(t, 'held too', () => s.store.countDeadLetters('influx-a') === 2);
+  // Held across a restart: the forwarder rebuilds the hold from the store.
+  await s.restart();
+  s.append(batch(typo.slice(2), { db: 'typo' }));
+  await until(t, 'held after the restart', () => s.store.countDeadLetters('influx-a') === 3);
+  t.equal(s.forwarding.statuses()[0].heldBecause, 'database_not_found');
+
+  exists = true;
+  await until(t, 'the held lines arrive', () => s.fake.accepted.filter((l) => l.startsWith('typo')).length === 3, 3000);
+  t.same(s.fake.accepted.filter((l) => l.startsWith('typo')), typo, 'in arrival order');
+  await until(t, 'the cursor reaches the tail', () => s.store.cursor('influx-a') === tail(s.store));
+  t.equal(s.store.countDeadLetters(), 0, 'no dead letter left');
+  await until(t, 'healthy', () => s.forwarding.statuses()[0].heldBecause === null);
+  t.same(s.forwarding.healthChecks(), [{ name: 'target influx-a', status: 'pass' }]);
+  t.same(s.store.backlog('influx-a'), { batches: 0, points: 0, bytes: 0 });
+
+  s.append(batch(lines('typo', 1, 3), { db: 'typo' }));
+  await until(t, 'new lines go straight through', () => s.fake.accepted.filter((l) => l.startsWith('typo')).length === 4);
+});
+
+t.test('an operator can purge held dead letters; the destination is released empty once it accepts writes', async (t) => {
+  let exists = false;
+  const s = await setup(t, (r) => (toTypo(r) && !exists ? NOT_FOUND : ok));
+  s.append(batch(lines('typo', 1), { db: 'typo' }));
+  await until(t, 'held', () => s.store.countDeadLetters('influx-a') === 1);
+  t.equal(s.store.purgeDeadLetters({ target: 'influx-a', held: true }), 1);
+  exists = true;
+  await until(t, 'released', () => s.forwarding.statuses()[0].heldBecause === null, 3000);
+  t.same(s.fake.accepted, []);
+});
+
+t.test('401 still holds the whole target: nothing is delivered, nothing dead-lettered', async (t) => {
+  let authorized = false;
+  const s = await setup(t, () => (authorized ? ok : { status: 401, body: '{"error":"authorization failed"}' }));
+  const typo = lines('typo', 1);
+  const telegraf = lines('cpu', 2);
+  s.append(batch(typo, { db: 'typo' }), batch(telegraf));
+  await until(t, 'the target is held', () => s.forwarding.statuses()[0].heldBecause === 'unauthorized');
+  await new Promise((r) => setTimeout(r, 300));
+  t.same(s.fake.accepted, []);
+  t.equal(s.store.countDeadLetters(), 0);
+  t.equal(s.store.cursor('influx-a'), 0);
+  t.equal(s.store.backlog('influx-a').points, 3, 'the data is kept in the log');
+  t.equal(s.forwarding.statuses()[0].heldDestination, null, 'held as a whole');
+  t.match(s.forwarding.healthChecks(), [{ status: 'fail', message: /^unauthorized \(HTTP 401\): authorization failed/ }]);
+  authorized = true;
+  await until(t, 'delivered after the fix', () => s.fake.accepted.length === 3);
+  t.same(s.fake.accepted, [...typo, ...telegraf]);
+});
