@@ -1,13 +1,20 @@
 // `npm run bench`: certrelay against a real influxd 1.6.7, same load generator,
-// same run. For every cell of the grid (lines per request × concurrent clients)
-// each server is started fresh on loopback with an empty data directory, the
-// database is created, and the forked load generator (bench/load-generator.ts)
-// posts pre-built bodies for a fixed time. Prints a markdown table and writes
-// bench/results/latest.json.
+// same run. Three suites, all by default (--suite ingest|forward|rss|all):
 //
-//   npm run bench                                   full grid, 3 s per cell
-//   node dist/bench/ingest.js --quick               1 s per cell (smoke run)
-//   node dist/bench/ingest.js --lines 1 --clients 32 --servers certrelay --cpu-prof /tmp/prof
+// ingest   For every cell of the grid (lines per request × concurrent clients)
+//          each server is started fresh on loopback with an empty data directory,
+//          the database is created, and the forked load generator
+//          (bench/load-generator.ts) posts pre-built bodies for a fixed time.
+//          Prints a markdown table and writes bench/results/latest.json.
+// forward  End-to-end delivered points/s into influxd, via certrelay vs direct
+//          (bench/forward.ts, bench/results/forward.json).
+// rss      certrelay's RSS with 10 million points backlogged while its target is
+//          down (bench/backlog-rss.ts, bench/results/backlog-rss.json).
+//
+//   npm run bench                                   all three suites
+//   npm run bench -- --suite ingest                 the ingest grid only, 3 s per cell
+//   node dist/bench/ingest.js --quick               smoke run of everything
+//   node dist/bench/ingest.js --suite ingest --lines 1 --clients 32 --servers certrelay --cpu-prof /tmp/prof
 //
 // See bench/README.md for what it measures and its caveats.
 import { execFileSync } from 'node:child_process';
@@ -19,6 +26,8 @@ import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { freePortBelow32768 } from '../test/support/free-port.js';
 import { launch, LaunchError, startInfluxd, type Launched } from '../test/support/influxd.js';
+import { runBacklogRssSuite } from './backlog-rss.js';
+import { FORWARD_SCENARIOS, runForwardSuite } from './forward.js';
 import { LoadGenerator, type LoadJob, type LoadResult } from './load-generator.js';
 
 const DEFAULTS = {
@@ -34,7 +43,27 @@ const DEFAULTS = {
   goalRatio: 1.5,
   // Busy CPU of other work during a run beyond which the run is flagged as disturbed.
   disturbedOtherCores: 0.25,
+  // The forward suite: seconds of writes per run (the drain comes on top).
+  forwardSeconds: 5,
+  quickForwardSeconds: 1.5,
+  // The backlog RSS suite.
+  rssPoints: 10_000_000,
+  quickRssPoints: 1_000_000,
+  rssLines: 5000,
+  rssClients: 4,
+  rssSettleSeconds: 30,
+  quickRssSettleSeconds: 3,
 } as const;
+
+const SUITES = ['ingest', 'forward', 'rss'] as const;
+/** Options of the ingest grid alone: given without --suite, they imply --suite ingest. */
+const INGEST_ONLY_OPTIONS: readonly string[] = ['seconds', 'lines', 'clients', 'servers', 'cpu-prof', 'out'];
+type Suite = (typeof SUITES)[number];
+const SUITE_TITLES: Readonly<Record<Suite, string>> = {
+  ingest: 'Ingest: acknowledged points/s, certrelay vs influxd',
+  forward: 'Forwarding: delivered points/s into influxd, via certrelay vs direct',
+  rss: 'Backlog RSS: certrelay with a large backlog while its target is down',
+};
 
 // influxd 1.6.7 written to directly on these machines, points/s, by lines per request then clients 1/8/32.
 const REFERENCE_INFLUXD: Readonly<Record<number, Readonly<Record<number, number>>>> = {
@@ -47,6 +76,7 @@ type ServerName = 'influxd' | 'certrelay';
 const SERVERS: readonly ServerName[] = ['influxd', 'certrelay'];
 
 interface Options {
+  readonly suites: Suite[];
   readonly lines: number[];
   readonly clients: number[];
   readonly servers: ServerName[];
@@ -57,6 +87,22 @@ interface Options {
   /** Extra node flags for the certrelay process (experiments such as --max-semi-space-size). */
   readonly certrelayNodeArgs: string[];
   readonly out: string;
+  readonly forward: {
+    /** Which scenarios, by lines per request. */
+    readonly lines: number[];
+    readonly seconds: number;
+    readonly batchMaxPoints?: number;
+    readonly batchMaxBytes?: string;
+    readonly concurrency?: number;
+    readonly out: string;
+  };
+  readonly rss: {
+    readonly points: number;
+    readonly lines: number;
+    readonly clients: number;
+    readonly settleSeconds: number;
+    readonly out: string;
+  };
 }
 
 /** A running server under test, whichever it is. */
@@ -135,6 +181,47 @@ await main().catch((err: unknown) => {
 
 async function main(): Promise<void> {
   const options = parseOptions();
+  const headings = options.suites.length > 1;
+  let failed = 0;
+  for (const suite of options.suites) {
+    if (headings) process.stdout.write(`\n## ${SUITE_TITLES[suite]}\n`);
+    try {
+      if (suite === 'ingest') await runIngestSuite(options);
+      else if (suite === 'forward') {
+        await runForwardSuite({
+          scenarios: FORWARD_SCENARIOS.filter((f) => options.forward.lines.includes(f.linesPerRequest)),
+          seconds: options.forward.seconds,
+          warmupSeconds: options.warmupSeconds,
+          repeat: options.repeat,
+          storeMaxBytes: DEFAULTS.certrelayStoreMaxBytes,
+          certrelayNodeArgs: options.certrelayNodeArgs,
+          ...(options.forward.batchMaxPoints === undefined ? {} : { batchMaxPoints: options.forward.batchMaxPoints }),
+          ...(options.forward.batchMaxBytes === undefined ? {} : { batchMaxBytes: options.forward.batchMaxBytes }),
+          ...(options.forward.concurrency === undefined ? {} : { concurrency: options.forward.concurrency }),
+          out: options.forward.out,
+        });
+      } else {
+        await runBacklogRssSuite({
+          points: options.rss.points,
+          linesPerRequest: options.rss.lines,
+          clients: options.rss.clients,
+          settleSeconds: options.rss.settleSeconds,
+          storeMaxBytes: DEFAULTS.certrelayStoreMaxBytes,
+          certrelayNodeArgs: options.certrelayNodeArgs,
+          out: options.rss.out,
+        });
+      }
+    } catch (err) {
+      // The other suites still run; the exit code tells.
+      failed++;
+      log(`bench: suite ${suite} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      process.exitCode = 1;
+    }
+  }
+  if (failed > 0) log(`bench: ${failed} of ${options.suites.length} suite(s) failed`);
+}
+
+async function runIngestSuite(options: Options): Promise<void> {
   const influxdVersion = execFileSync('influxd', ['version'], { encoding: 'utf8' }).trim();
   const started = new Date();
   const loadAtStart = os.loadavg();
@@ -232,6 +319,18 @@ function parseOptions(): Options {
       'cpu-prof': { type: 'string' },
       'certrelay-node-args': { type: 'string' },
       out: { type: 'string' },
+      suite: { type: 'string' },
+      'forward-seconds': { type: 'string' },
+      'forward-lines': { type: 'string' },
+      'forward-batch-points': { type: 'string' },
+      'forward-batch-bytes': { type: 'string' },
+      'forward-concurrency': { type: 'string' },
+      'forward-out': { type: 'string' },
+      'rss-points': { type: 'string' },
+      'rss-lines': { type: 'string' },
+      'rss-clients': { type: 'string' },
+      'rss-settle': { type: 'string' },
+      'rss-out': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     allowPositionals: false,
@@ -239,19 +338,42 @@ function parseOptions(): Options {
   if (values.help) {
     process.stdout.write(`usage: node dist/bench/ingest.js [options]   (npm run bench -- [options])
 
+  --suite S,..       ingest, forward, rss or all, run in that order (default: all, or, when options of
+                     some suites below are given, those suites: --lines 5000 alone runs the ingest grid):
+                     ingest   acknowledged points/s and p99, certrelay vs influxd (the grid below)
+                     forward  delivered points/s into influxd, via certrelay vs direct
+                     rss      certrelay's RSS with ${DEFAULTS.rssPoints.toLocaleString('en')} points backlogged, target down
+  --quick            smoke run: ${DEFAULTS.quickSeconds} s per ingest cell, ${DEFAULTS.quickForwardSeconds} s per forward run,
+                     ${DEFAULTS.quickRssPoints.toLocaleString('en')} points for rss
+  --repeat N         ingest and forward: measure N times (alternating order) and keep the fastest run
+                     among those other work on the machine did not disturb (default 1)
+  --warmup N         ingest and forward: warm-up seconds before each measurement (default ${DEFAULTS.warmupSeconds})
+  --certrelay-node-args=FLAGS
+                     extra node flags for certrelay, e.g. --certrelay-node-args=--max-semi-space-size=64
+                     (with "=": a separate value starting with "-" is refused as ambiguous)
+
+ingest:
   --seconds N        measured seconds per cell and server (default ${DEFAULTS.seconds})
-  --warmup N         warm-up seconds before each measurement (default ${DEFAULTS.warmupSeconds})
-  --quick            smoke run: ${DEFAULTS.quickSeconds} s per cell
-  --repeat N         measure every cell N times per server (alternating order) and keep each server's
-                     fastest run among those other work on the machine did not disturb (default 1)
   --lines A,B,..     lines per request (default ${DEFAULTS.lines.join(',')})
   --clients A,B,..   concurrent keep-alive clients (default ${DEFAULTS.clients.join(',')})
   --servers S,..     influxd, certrelay or both (default both)
   --cpu-prof DIR     run certrelay under node --cpu-prof, one .cpuprofile per cell in DIR
-  --certrelay-node-args=FLAGS
-                     extra node flags for certrelay, e.g. --certrelay-node-args=--max-semi-space-size=64
-                     (with "=": a separate value starting with "-" is refused as ambiguous)
   --out FILE         JSON results (default bench/results/latest.json)
+
+forward (${FORWARD_SCENARIOS.map((f) => `${f.linesPerRequest} line${f.linesPerRequest > 1 ? 's' : ''} × ${f.clients} clients`).join(', ')}):
+  --forward-lines A,B        only the scenarios with these lines per request (default ${FORWARD_SCENARIOS.map((f) => f.linesPerRequest).join(',')})
+  --forward-seconds N        seconds of writes per run, the drain comes on top (default ${DEFAULTS.forwardSeconds})
+  --forward-batch-points N   the target's batch_max_points (default: the relay's default)
+  --forward-batch-bytes S    the target's batch_max_bytes, e.g. 4MiB (default: the relay's default)
+  --forward-concurrency N    the target's concurrency (default: the relay's default)
+  --forward-out FILE         JSON results (default bench/results/forward.json)
+
+rss:
+  --rss-points N     points to backlog (default ${DEFAULTS.rssPoints})
+  --rss-lines N      lines per request (default ${DEFAULTS.rssLines})
+  --rss-clients N    concurrent keep-alive writers (default ${DEFAULTS.rssClients})
+  --rss-settle N     idle seconds after the writes, before the "after" RSS (default ${DEFAULTS.rssSettleSeconds})
+  --rss-out FILE     JSON results (default bench/results/backlog-rss.json)
 `);
     process.exit(0);
   }
@@ -269,7 +391,37 @@ function parseOptions(): Options {
   };
   const servers = (values.servers?.split(',').map((s) => s.trim()) ?? [...SERVERS]) as ServerName[];
   for (const s of servers) if (!SERVERS.includes(s)) throw new Error(`--servers: unknown server ${JSON.stringify(s)} (influxd, certrelay)`);
+  const suites = new Set<Suite>();
+  // Without --suite: the suites whose own options were given (so that `--lines 5000 --servers certrelay`
+  // still runs just the ingest grid, as before the suites existed), or all of them.
+  const implied = SUITES.filter((suite) =>
+    Object.keys(values).some((key) => (suite === 'ingest' ? INGEST_ONLY_OPTIONS.includes(key) : key.startsWith(`${suite}-`)) && values[key as keyof typeof values] !== undefined),
+  );
+  const suiteText = values.suite ?? (implied.length > 0 ? implied.join(',') : 'all');
+  for (const name of suiteText.split(',').map((x) => x.trim())) {
+    if (name === 'all') SUITES.forEach((x) => suites.add(x));
+    else if ((SUITES as readonly string[]).includes(name)) suites.add(name as Suite);
+    else throw new Error(`--suite: unknown suite ${JSON.stringify(name)} (${SUITES.join(', ')} or all)`);
+  }
+  const single = (text: string | undefined, fallback: number, what: string): number => numberList(text, [fallback], what)[0];
+  const optionalInteger = (text: string | undefined, what: string): number | undefined => (text === undefined ? undefined : single(text, 1, what));
   return {
+    suites: SUITES.filter((x) => suites.has(x)),
+    forward: {
+      lines: numberList(values['forward-lines'], FORWARD_SCENARIOS.map((f) => f.linesPerRequest), 'forward-lines'),
+      seconds: positive(values['forward-seconds'], values.quick ? DEFAULTS.quickForwardSeconds : DEFAULTS.forwardSeconds, 'forward-seconds'),
+      batchMaxPoints: optionalInteger(values['forward-batch-points'], 'forward-batch-points'),
+      batchMaxBytes: values['forward-batch-bytes'],
+      concurrency: optionalInteger(values['forward-concurrency'], 'forward-concurrency'),
+      out: resolve(values['forward-out'] ?? join(ROOT, 'bench', 'results', 'forward.json')),
+    },
+    rss: {
+      points: single(values['rss-points'], values.quick ? DEFAULTS.quickRssPoints : DEFAULTS.rssPoints, 'rss-points'),
+      lines: single(values['rss-lines'], DEFAULTS.rssLines, 'rss-lines'),
+      clients: single(values['rss-clients'], DEFAULTS.rssClients, 'rss-clients'),
+      settleSeconds: values['rss-settle'] === '0' ? 0 : positive(values['rss-settle'], values.quick ? DEFAULTS.quickRssSettleSeconds : DEFAULTS.rssSettleSeconds, 'rss-settle'),
+      out: resolve(values['rss-out'] ?? join(ROOT, 'bench', 'results', 'backlog-rss.json')),
+    },
     lines: numberList(values.lines, DEFAULTS.lines, 'lines'),
     clients: numberList(values.clients, DEFAULTS.clients, 'clients'),
     servers,
