@@ -272,6 +272,24 @@ export class Store {
     }
   }
 
+  /**
+   * A transaction whose commit is not fsync'd on its own: forwarding progress
+   * (cursors, target state, dead letters). Losing it in a power cut only
+   * means a resend, which InfluxDB absorbs (same series and timestamp), and
+   * the next acknowledged write's fsync makes it durable anyway, since the WAL
+   * is written in order. It saves one fsync per forwarded round on the thread
+   * that also commits the writes.
+   */
+  progressTransaction<T>(fn: () => T): T {
+    if (this.#db.inTransaction) return this.transaction(fn);
+    this.#db.pragma('synchronous = NORMAL');
+    try {
+      return this.transaction(fn);
+    } finally {
+      this.#db.pragma('synchronous = FULL');
+    }
+  }
+
   /** Appends in the given order, inside the current transaction (or its own). */
   appendBatches(batches: readonly IncomingBatch[]): void {
     if (batches.length === 0) return;
@@ -349,7 +367,7 @@ export class Store {
     delivered: boolean,
   ): void {
     const f = this.#fwd;
-    this.transaction(() => {
+    this.progressTransaction(() => {
       // Counted only when the cursor moved: a repeated advance must not count a batch twice.
       if (f.moveCursor.run(lastBatchId, target, lastBatchId).changes > 0) {
         for (const p of passed) f.addPassed.run(target, p.db, p.batches, p.points, p.bytes);
@@ -362,7 +380,7 @@ export class Store {
   }
 
   recordTargetError(target: string, error: TargetError): void {
-    this.transaction(() => this.#fwd.recordError.run(target, error.atMs, error.status, error.outcome, error.error));
+    this.progressTransaction(() => this.#fwd.recordError.run(target, error.atMs, error.status, error.outcome, error.error));
   }
 
   targetState(target: string): TargetState | undefined {

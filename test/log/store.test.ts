@@ -208,3 +208,17 @@ t.test('a new store is created with incremental auto-vacuum, so its file can shr
   t.equal(db.pragma('auto_vacuum', { simple: true }), 2, 'auto_vacuum = INCREMENTAL');
   db.close();
 });
+
+t.test('forwarding progress commits without its own fsync, and every write commit is back at synchronous FULL', async (t) => {
+  const dir = t.testdir({});
+  const store = Store.open({ dir, maxBytes: 1 << 30, targets: ['a'] });
+  t.teardown(() => store.close());
+  let seen: number | undefined;
+  store.progressTransaction(() => {
+    seen = store.durability().synchronous;
+  });
+  t.equal(seen, 1, 'NORMAL inside a progress transaction');
+  t.equal(store.durability().synchronous, 2, 'FULL again afterwards');
+  t.throws(() => store.progressTransaction(() => { throw new Error('boom'); }));
+  t.equal(store.durability().synchronous, 2, 'FULL again after a failed one');
+});
