@@ -32,15 +32,19 @@ export interface IncomingBatch {
   readonly receivedAtMs: number;
 }
 
-/** A batch as stored; `id` gives the arrival order. */
-export interface StoredBatch {
+/** What every stored batch has; `id` gives the arrival order. */
+interface BatchColumns {
   readonly id: number;
   readonly receivedAtMs: number;
   readonly db: string;
   readonly rp: string;
   readonly points: number;
-  /** UTF-8 length of `lines`. */
+  /** UTF-8 length of the lines. */
   readonly bytes: number;
+}
+
+/** A batch as stored. */
+export interface StoredBatch extends BatchColumns {
   readonly lines: string;
 }
 
@@ -67,13 +71,7 @@ export interface StoreStats {
 }
 
 /** A stored batch without its lines: what a forwarder plans a request with. */
-export interface BatchHead {
-  readonly id: number;
-  readonly receivedAtMs: number;
-  readonly db: string;
-  readonly rp: string;
-  readonly points: number;
-  readonly bytes: number;
+export interface BatchHead extends BatchColumns {
   /** Set for a replayed dead letter: only this target takes the batch. */
   readonly onlyTarget: string | null;
 }
