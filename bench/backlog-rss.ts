@@ -13,6 +13,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { freePortBelow32768 } from '../test/support/free-port.js';
 import { CpuMeter, DISTURBED_OTHER_CORES, formatRate, log, machineInfo, metricValue, residentBytes, startRelay, type MetricSample, type Relay } from './forward.js';
+import { postWrite, type WriteDestination } from './load-generator.js';
 
 export interface BacklogRssOptions {
   readonly points: number;
@@ -294,6 +295,7 @@ interface Writes {
 /** Posts `requests` bodies from `clients` closed-loop keep-alive clients; each request is retried until it gets 204. */
 async function write(relay: Relay, options: BacklogRssOptions, requests: number): Promise<Writes> {
   const url = new URL(relay.url);
+  const to: WriteDestination = { host: url.hostname, port: Number(url.port), path: `/write?db=${DATABASE}`, requestTimeoutMs: REQUEST_TIMEOUT_MS };
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.clients });
   const now = BigInt(Date.now()) * 1_000_000n;
   const unit = 10n ** BigInt(LOW_DIGITS);
@@ -308,7 +310,7 @@ async function write(relay: Relay, options: BacklogRssOptions, requests: number)
     for (let r = next++; r < requests; r = next++) {
       stamp(body, r * options.linesPerRequest);
       for (;;) {
-        const outcome = await post(agent, url, body.bytes);
+        const outcome = await postWrite(agent, to, body.bytes);
         if ('status' in outcome && outcome.status === 204) {
           acknowledgedPoints += options.linesPerRequest;
           failuresInARow = 0;
@@ -362,58 +364,6 @@ function stamp(body: Body, first: number): void {
       value = Math.floor(value / 10);
     }
   }
-}
-
-type Outcome = { readonly status: number; readonly retryAfterSeconds?: number } | { readonly error: string };
-
-function post(agent: http.Agent, url: URL, body: Buffer): Promise<Outcome> {
-  return new Promise((resolve) => {
-    let settled = false;
-    let bodySent = false;
-    let answered: Outcome | undefined;
-    // Settle once the body has left (it is re-stamped afterwards) and the answer is in.
-    const maybeSettle = (): void => {
-      if (!settled && bodySent && answered !== undefined) {
-        settled = true;
-        resolve(answered);
-      }
-    };
-    const fail = (error: string): void => {
-      if (settled) return;
-      settled = true;
-      resolve({ error });
-    };
-    const req = http.request(
-      {
-        agent,
-        host: url.hostname,
-        port: url.port,
-        method: 'POST',
-        path: `/write?db=${DATABASE}`,
-        headers: { 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length },
-        timeout: REQUEST_TIMEOUT_MS,
-      },
-      (res) => {
-        res.resume();
-        res.once('end', () => {
-          const retryAfter = Number(res.headers['retry-after']);
-          answered = { status: res.statusCode ?? 0, ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterSeconds: retryAfter } : {}) };
-          maybeSettle();
-        });
-        res.once('error', (err: NodeJS.ErrnoException) => fail(err.code ?? err.message));
-      },
-    );
-    req.once('timeout', () => {
-      req.destroy();
-      fail('timeout');
-    });
-    req.once('error', (err: NodeJS.ErrnoException) => fail(err.code ?? err.message));
-    req.once('finish', () => {
-      bodySent = true;
-      maybeSettle();
-    });
-    req.end(body);
-  });
 }
 
 function sleep(ms: number): Promise<void> {

@@ -14,8 +14,9 @@
 // The headline rate is, for both: points in influxd ÷ (first write → last point
 // in influxd). See bench/README.md.
 //
-// This module also holds what bench/backlog-rss.ts shares with it: starting the
-// relay from a TOML file, reading its /metrics, CPU accounting from /proc.
+// This module also holds what bench/backlog-rss.ts and bench/ingest.ts share
+// with it: starting the relay from a TOML file, reading its /metrics, CPU
+// accounting from /proc, logging and formatting.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -26,10 +27,10 @@ import { launch, LaunchError, startInfluxd, type Influxd, type Launched } from '
 import { LoadGenerator, type LoadJob, type LoadResult } from './load-generator.js';
 
 // ---------------------------------------------------------------------------
-// Shared helpers (also used by bench/backlog-rss.ts).
+// Shared helpers (also used by bench/backlog-rss.ts and bench/ingest.ts).
 
 export const ROOT = findRoot(dirname(fileURLToPath(import.meta.url)));
-/** Busy CPU of other work during a run beyond which the run is flagged as disturbed (as bench/ingest.ts). */
+/** Busy CPU of other work during a run beyond which the run is flagged as disturbed. */
 export const DISTURBED_OTHER_CORES = 0.25;
 
 export function log(text: string): void {
@@ -57,6 +58,7 @@ export function cpuSeconds(pid: number | undefined): number {
   if (pid === undefined) return NaN;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name, which may itself contain spaces.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
   } catch {
@@ -68,6 +70,7 @@ export function cpuSeconds(pid: number | undefined): number {
 export function machineBusySeconds(): number {
   try {
     const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0];
+    // cpu user nice system idle iowait irq softirq steal ...
     const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
     return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS_PER_SECOND;
   } catch {

@@ -18,16 +18,15 @@
 //
 // See bench/README.md for what it measures and its caveats.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { freePortBelow32768 } from '../test/support/free-port.js';
 import { launch, LaunchError, startInfluxd, type Launched } from '../test/support/influxd.js';
 import { runBacklogRssSuite } from './backlog-rss.js';
-import { FORWARD_SCENARIOS, runForwardSuite } from './forward.js';
+import { cpuSeconds, DISTURBED_OTHER_CORES, formatRate, FORWARD_SCENARIOS, log, machineBusySeconds, machineInfo, ROOT, runForwardSuite } from './forward.js';
 import { LoadGenerator, type LoadJob, type LoadResult } from './load-generator.js';
 
 const DEFAULTS = {
@@ -42,7 +41,7 @@ const DEFAULTS = {
   certrelayStoreMaxBytes: '20GiB',
   goalRatio: 1.5,
   // Busy CPU of other work during a run beyond which the run is flagged as disturbed.
-  disturbedOtherCores: 0.25,
+  disturbedOtherCores: DISTURBED_OTHER_CORES,
   // The forward suite: seconds of writes per run (the drain comes on top).
   forwardSeconds: 5,
   quickForwardSeconds: 1.5,
@@ -139,40 +138,6 @@ interface CellResult {
   /** Every run, when --repeat > 1. */
   readonly rounds?: Readonly<Record<ServerName, readonly ServerRun[]>>;
 }
-
-/** utime + stime of a process, in seconds (Linux /proc); NaN elsewhere. */
-function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the parenthesised command name, which may itself contain spaces.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
-  } catch {
-    return NaN;
-  }
-}
-/** Busy CPU time of the whole machine (all cores), in seconds: what other work was running shows up here. */
-function machineBusySeconds(): number {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0];
-    // cpu user nice system idle iowait irq softirq steal ...
-    const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
-    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS_PER_SECOND;
-  } catch {
-    return NaN;
-  }
-}
-const CLOCK_TICKS_PER_SECOND = clockTicks();
-function clockTicks(): number {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-}
-
-const ROOT = findRoot(dirname(fileURLToPath(import.meta.url)));
 
 await main().catch((err: unknown) => {
   process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
@@ -277,14 +242,7 @@ async function runIngestSuite(options: Options): Promise<void> {
 
   const report = {
     generatedAt: started.toISOString(),
-    machine: {
-      node: process.version,
-      platform: `${os.platform()} ${os.release()}`,
-      cpus: os.cpus().length,
-      cpuModel: os.cpus()[0]?.model ?? 'unknown',
-      memoryBytes: os.totalmem(),
-      loadAverageAtStart: loadAtStart,
-    },
+    machine: machineInfo(loadAtStart),
     influxdVersion,
     settings: {
       seconds: options.seconds,
@@ -656,29 +614,9 @@ function failures(r: ServerRun | undefined): string {
   return `${n}${lost}`;
 }
 
-/** 1.7k, 117k, 1.23M: the precision a 3-second run supports. */
-function formatRate(n: number): string {
-  if (!Number.isFinite(n)) return '–';
-  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
-  if (n >= 1e4) return `${Math.round(n / 1e3)}k`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}k`;
-  return String(Math.round(n));
-}
-
 function formatMs(ms: number): string {
   if (!Number.isFinite(ms)) return '–';
   if (ms >= 100) return ms.toFixed(0);
   if (ms >= 10) return ms.toFixed(1);
   return ms.toFixed(2);
-}
-
-function log(text: string): void {
-  process.stderr.write(`${text}\n`);
-}
-
-function findRoot(from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    if (dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
-  }
 }

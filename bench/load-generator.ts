@@ -188,14 +188,22 @@ function stampGeneration(target: ClientBody, generation: number, width: number):
   }
 }
 
-type Outcome = { readonly status: number } | { readonly error: string };
+/** How one POST ended: its status (with Retry-After when that is a positive number of seconds), or the connection error. */
+export type WriteOutcome = { readonly status: number; readonly retryAfterSeconds?: number } | { readonly error: string };
 
-function post(agent: http.Agent, job: LoadJob, body: Buffer): Promise<Outcome> {
+/** Where a write goes; a LoadJob is one. */
+export type WriteDestination = Pick<LoadJob, 'host' | 'port' | 'path' | 'requestTimeoutMs'>;
+
+/**
+ * One POST of a line-protocol body; never rejects. Shared with
+ * bench/backlog-rss.ts. Settles only once the body has left (so the caller may
+ * re-stamp it) and the answer is in.
+ */
+export function postWrite(agent: http.Agent, to: WriteDestination, body: Buffer): Promise<WriteOutcome> {
   return new Promise((resolve) => {
     let settled = false;
     let bodySent = false;
-    let answered: Outcome | undefined;
-    // Settle only once the body has left (so it may be re-stamped) and the answer is in.
+    let answered: WriteOutcome | undefined;
     const maybeSettle = (): void => {
       if (!settled && bodySent && answered !== undefined) {
         settled = true;
@@ -210,17 +218,18 @@ function post(agent: http.Agent, job: LoadJob, body: Buffer): Promise<Outcome> {
     const req = http.request(
       {
         agent,
-        host: job.host,
-        port: job.port,
+        host: to.host,
+        port: to.port,
         method: 'POST',
-        path: job.path,
+        path: to.path,
         headers: { 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length },
-        timeout: job.requestTimeoutMs,
+        timeout: to.requestTimeoutMs,
       },
       (res) => {
         res.resume();
         res.once('end', () => {
-          answered = { status: res.statusCode ?? 0 };
+          const retryAfter = Number(res.headers['retry-after']);
+          answered = { status: res.statusCode ?? 0, ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterSeconds: retryAfter } : {}) };
           maybeSettle();
         });
         res.once('error', (err: NodeJS.ErrnoException) => fail(err.code ?? err.message));
@@ -264,7 +273,7 @@ async function runJob(job: LoadJob): Promise<LoadResult> {
       if (started >= windowEnd) return;
       const inWindow = started >= windowStart;
       stampGeneration(mine, generation, layout.genDigits);
-      const outcome = await post(agent, job, mine.body);
+      const outcome = await postWrite(agent, job, mine.body);
       const ended = performance.now();
       if ('status' in outcome && outcome.status === 204) acknowledgedPoints += job.linesPerRequest;
       if (!inWindow) {

@@ -1,52 +1,11 @@
 // The forwarder against a fake in-process InfluxDB: one scenario per answer of
 // the outcome table, checked on the wire (what arrived, in which order) and in
 // the store (cursor, backlog, dead letters, target state).
-import t, { type Test } from 'tap';
-import type { TargetConfig } from '../../src/config/defaults.js';
+import t from 'tap';
 import { Forwarding } from '../../src/forward/forwarders.js';
 import { Store } from '../../src/log/store.js';
-import { batch, ok, startFakeTarget, targetConfig, until, type FakeTarget, type Handler } from '../support/fake-target.js';
-
-interface Setup {
-  readonly fake: FakeTarget;
-  readonly store: Store;
-  readonly target: TargetConfig;
-  forwarding: Forwarding;
-  append(...batches: ReturnType<typeof batch>[]): void;
-  /** Stops the forwarders, as a shutdown does, and starts new ones on the same store. */
-  restart(): Promise<void>;
-}
-
-async function setup(t: Test, handler: Handler, overrides: Partial<TargetConfig> = {}, pollIntervalMs = 50): Promise<Setup> {
-  const fake = await startFakeTarget(t, handler);
-  const target = targetConfig({ url: fake.url, ...overrides });
-  const store = Store.open({ dir: t.testdir({}), maxBytes: 1 << 30, targets: [target.name] });
-  const start = () => new Forwarding({ store, targets: [target], pollIntervalMs }).start();
-  const s: Setup = {
-    fake,
-    store,
-    target,
-    forwarding: start(),
-    append(...batches) {
-      store.appendBatches(batches);
-      s.forwarding.wake();
-    },
-    async restart() {
-      await s.forwarding.stop(0);
-      s.forwarding = start();
-    },
-  };
-  t.teardown(async () => {
-    await s.forwarding.stop(0);
-    store.close();
-  });
-  return s;
-}
-
-const lines = (prefix: string, n: number, from = 0) =>
-  Array.from({ length: n }, (_, i) => `${prefix},host=h${i + from} v=${i + from}i ${1_700_000_000_000_000_000n + BigInt(i + from)}`);
-
-const tail = (store: Store) => store.readBatchHeadsAfter(0, 1_000_000).at(-1)?.id ?? 0;
+import { batch, ok, startFakeTarget, targetConfig, until, type Handler } from '../support/fake-target.js';
+import { lastBatchId as tail, numberedLines as lines, setupForwarding as setup } from '../support/forwarding-setup.js';
 
 t.test('2xx: the cursor advances and the backlog is empty; the request is a gzip 1.x write in ns', async (t) => {
   const s = await setup(t, () => ok);

@@ -5,48 +5,11 @@
 // hold the whole target.
 import t, { type Test } from 'tap';
 import type { TargetConfig } from '../../src/config/defaults.js';
-import { Forwarding } from '../../src/forward/forwarders.js';
-import { Store } from '../../src/log/store.js';
-import { batch, ok, startFakeTarget, targetConfig, until, type FakeTarget, type Handler, type Recorded } from '../support/fake-target.js';
+import { batch, ok, until, type Handler, type Recorded } from '../support/fake-target.js';
+import { lastBatchId as tail, numberedLines as lines, setupForwarding } from '../support/forwarding-setup.js';
 
-interface Setup {
-  readonly fake: FakeTarget;
-  readonly store: Store;
-  readonly target: TargetConfig;
-  forwarding: Forwarding;
-  append(...batches: ReturnType<typeof batch>[]): void;
-  restart(): Promise<void>;
-}
-
-async function setup(t: Test, handler: Handler, overrides: Partial<TargetConfig> = {}): Promise<Setup> {
-  const fake = await startFakeTarget(t, handler);
-  const target = targetConfig({ url: fake.url, retryMaxMs: 100, ...overrides });
-  const store = Store.open({ dir: t.testdir({}), maxBytes: 1 << 30, targets: [target.name] });
-  const start = () => new Forwarding({ store, targets: [target], pollIntervalMs: 50 }).start();
-  const s: Setup = {
-    fake,
-    store,
-    target,
-    forwarding: start(),
-    append(...batches) {
-      store.appendBatches(batches);
-      s.forwarding.wake();
-    },
-    async restart() {
-      await s.forwarding.stop(0);
-      s.forwarding = start();
-    },
-  };
-  t.teardown(async () => {
-    await s.forwarding.stop(0);
-    store.close();
-  });
-  return s;
-}
-
-const lines = (prefix: string, n: number, from = 0) =>
-  Array.from({ length: n }, (_, i) => `${prefix},host=h${i + from} v=${i + from}i ${1_700_000_000_000_000_000n + BigInt(i + from)}`);
-const tail = (store: Store) => store.readBatchHeadsAfter(0, 1_000_000).at(-1)?.id ?? 0;
+// Retries capped at 100 ms, so a held destination is retried within the test's waits.
+const setup = (t: Test, handler: Handler, overrides: Partial<TargetConfig> = {}) => setupForwarding(t, handler, { retryMaxMs: 100, ...overrides });
 const NOT_FOUND = { status: 404, body: '{"error":"database not found: \\"typo\\""}' };
 const toTypo = (r: Recorded) => r.query.get('db') === 'typo';
 

@@ -35,45 +35,45 @@ export interface Influxd {
 }
 
 export async function startInfluxd(opts: InfluxdOptions = {}): Promise<Influxd> {
-  let lastError: unknown;
   // influxd binds two ports; either can be taken between our check and its bind.
-  for (let attempt = 0; attempt < 3; attempt++) {
+  return retryWhilePortInUse(async () => {
     const rpcPort = await freePortBelow32768();
     let httpPort = await freePortBelow32768();
     while (httpPort === rpcPort) httpPort = await freePortBelow32768();
     const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'certrelay-influxd-'));
     mkdirSync(dir, { recursive: true });
-    const configPath = join(dir, 'influxd.conf');
-    writeFileSync(configPath, influxdConfig(dir, rpcPort, httpPort, opts.maxBodySize));
-    const url = `http://127.0.0.1:${httpPort}`;
-    try {
-      const server = await launch({
-        command: 'influxd',
-        args: ['-config', configPath],
-        // INFLUXDB_* variables override the config file; none may leak in.
-        env: withoutPrefix(process.env, 'INFLUXDB_'),
-        readyUrl: `${url}/ping`,
-        readyStatus: 204,
-        dir,
-        removeDir: opts.dir === undefined,
-        startTimeoutMs: opts.startTimeoutMs ?? 30_000,
-      });
-      return {
-        url,
-        pid: server.pid,
-        dir,
-        stop: server.stop,
-        alive: server.alive,
-        logs: server.logs,
-        query: (q, db) => influxQuery(url, q, db),
-        createDatabase: (db) => createDatabase(url, db),
-      };
-    } catch (err) {
-      lastError = err;
-      if (!(err instanceof LaunchError && err.portInUse)) throw err;
-    }
-  }
-  throw lastError;
+    writeFileSync(join(dir, 'influxd.conf'), influxdConfig(dir, rpcPort, httpPort, opts.maxBodySize));
+    return launchInfluxd(`http://127.0.0.1:${httpPort}`, dir, opts.dir === undefined, opts.startTimeoutMs ?? 30_000);
+  });
+}
+
+/**
+ * influxd from `dir`/influxd.conf, whose HTTP port `url` names. Used by
+ * startInfluxd on a fresh config and by restartInfluxd (influxd-restart.ts) on
+ * a stopped server's one.
+ */
+export async function launchInfluxd(url: string, dir: string, removeDir: boolean, startTimeoutMs: number): Promise<Influxd> {
+  const server = await launch({
+    command: 'influxd',
+    args: ['-config', join(dir, 'influxd.conf')],
+    // INFLUXDB_* variables override the config file; none may leak in.
+    env: withoutPrefix(process.env, 'INFLUXDB_'),
+    readyUrl: `${url}/ping`,
+    readyStatus: 204,
+    dir,
+    removeDir,
+    startTimeoutMs,
+  });
+  return {
+    url,
+    pid: server.pid,
+    dir,
+    stop: server.stop,
+    alive: server.alive,
+    logs: server.logs,
+    query: (q, db) => influxQuery(url, q, db),
+    createDatabase: (db) => createDatabase(url, db),
+  };
 }
 
 function influxdConfig(dir: string, rpcPort: number, httpPort: number, maxBodySize: number | undefined): string {
@@ -251,6 +251,24 @@ export class LaunchError extends Error {
   constructor(message: string, readonly portInUse: boolean) {
     super(message);
   }
+}
+
+/**
+ * Runs `start` (pick free ports, launch) up to three times: a port found free
+ * can be taken by someone else before the server binds it. Any other failure,
+ * and the third port clash, is thrown.
+ */
+export async function retryWhilePortInUse<T>(start: () => Promise<T>): Promise<T> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      lastError = err;
+      if (!(err instanceof LaunchError && err.portInUse)) throw err;
+    }
+  }
+  throw lastError;
 }
 
 const LOG_TAIL_BYTES = 64 * 1024;

@@ -4,10 +4,9 @@
 // (a restarted relay listens on a new port), and a record of every request and
 // how it ended. Same record as test/fixtures/write-load.ts, which sends
 // back-to-back and to one URL.
-import { Agent, request as httpRequest } from 'node:http';
+import { Agent } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { gzipSync } from 'node:zlib';
-import type { SentWrite } from '../fixtures/write-load.js';
+import { sendWrite, type SentWrite } from '../fixtures/write-load.js';
 
 export type NextWrite = Omit<SentWrite, 'sentAtMs' | 'writer'>;
 
@@ -42,7 +41,7 @@ async function writer(opts: PacedWritersOptions, index: number): Promise<void> {
       const startedAt = performance.now();
       const write: SentWrite = { ...opts.next(index), writer: index, sentAtMs: startedAt };
       opts.record.push(write);
-      await send(opts.url(), agent, write, opts.requestTimeoutMs ?? 10_000);
+      await sendWrite(opts.url(), agent, write, opts.requestTimeoutMs ?? 10_000);
       opts.onAnswer?.(write);
       const rest = opts.intervalMs - (performance.now() - startedAt);
       if (rest > 0) await sleep(rest);
@@ -50,44 +49,6 @@ async function writer(opts: PacedWritersOptions, index: number): Promise<void> {
   } finally {
     agent.destroy();
   }
-}
-
-function send(url: string, agent: Agent, write: SentWrite, timeoutMs: number): Promise<void> {
-  const text = `${write.lines.join('\n')}\n`;
-  const body = write.gzip ? gzipSync(text) : Buffer.from(text, 'utf8');
-  const headers: Record<string, string | number> = { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': body.length };
-  if (write.gzip) headers['Content-Encoding'] = 'gzip';
-  return new Promise<void>((resolve) => {
-    let settled = false;
-    const settle = (): void => {
-      if (settled) return;
-      settled = true;
-      write.answeredAtMs = performance.now();
-      resolve();
-    };
-    const req = httpRequest(`${url}${write.path}`, { method: 'POST', agent, headers }, (res) => {
-      write.status = res.statusCode;
-      const retryAfter = res.headers['retry-after'];
-      if (retryAfter !== undefined) write.retryAfter = retryAfter;
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => {
-        write.body = Buffer.concat(chunks).toString('utf8');
-        settle();
-      });
-      res.on('error', settle);
-      res.on('close', settle);
-    });
-    req.setTimeout(timeoutMs, () => {
-      if (write.status === undefined) write.error = 'TIMEOUT';
-      req.destroy();
-    });
-    req.on('error', (err: NodeJS.ErrnoException) => {
-      if (write.status === undefined) write.error ??= err.code ?? err.message;
-      settle();
-    });
-    req.end(body);
-  });
 }
 
 /** Requests by outcome: "204", "503", "ECONNREFUSED", … */

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePortBelow32768 } from './free-port.js';
-import { LaunchError, launch } from './influxd.js';
+import { launch, retryWhilePortInUse } from './influxd.js';
 
 export interface VictoriaMetricsOptions {
   /** Storage root. Given: kept after stop. Default: a temp dir, removed on stop. */
@@ -36,45 +36,38 @@ export interface VictoriaMetrics {
 }
 
 export async function startVictoriaMetrics(opts: VictoriaMetricsOptions = {}): Promise<VictoriaMetrics> {
-  let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
+  return retryWhilePortInUse(async () => {
     const port = await freePortBelow32768();
     const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'certrelay-vm-'));
     mkdirSync(dir, { recursive: true });
     const url = `http://127.0.0.1:${port}`;
-    try {
-      const server = await launch({
-        command: 'victoria-metrics',
-        args: [
-          `-storageDataPath=${join(dir, 'storage')}`,
-          `-httpListenAddr=127.0.0.1:${port}`,
-          '-retentionPeriod=100y',
-          '-loggerLevel=ERROR',
-          // Fresh points must be readable at once, not after the 30 s default.
-          '-search.latencyOffset=0s',
-          '-search.disableCache',
-        ],
-        readyUrl: `${url}/health`,
-        readyStatus: 200,
-        dir,
-        removeDir: opts.dir === undefined,
-        startTimeoutMs: opts.startTimeoutMs ?? 30_000,
-      });
-      return {
-        url,
-        pid: server.pid,
-        dir,
-        stop: server.stop,
-        alive: server.alive,
-        logs: server.logs,
-        exportSeries: (match) => exportSeries(url, match),
-      };
-    } catch (err) {
-      lastError = err;
-      if (!(err instanceof LaunchError && err.portInUse)) throw err;
-    }
-  }
-  throw lastError;
+    const server = await launch({
+      command: 'victoria-metrics',
+      args: [
+        `-storageDataPath=${join(dir, 'storage')}`,
+        `-httpListenAddr=127.0.0.1:${port}`,
+        '-retentionPeriod=100y',
+        '-loggerLevel=ERROR',
+        // Fresh points must be readable at once, not after the 30 s default.
+        '-search.latencyOffset=0s',
+        '-search.disableCache',
+      ],
+      readyUrl: `${url}/health`,
+      readyStatus: 200,
+      dir,
+      removeDir: opts.dir === undefined,
+      startTimeoutMs: opts.startTimeoutMs ?? 30_000,
+    });
+    return {
+      url,
+      pid: server.pid,
+      dir,
+      stop: server.stop,
+      alive: server.alive,
+      logs: server.logs,
+      exportSeries: (match) => exportSeries(url, match),
+    };
+  });
 }
 
 async function exportSeries(url: string, match = '{__name__!=""}'): Promise<ExportedSeries[]> {
