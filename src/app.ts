@@ -4,6 +4,7 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/defaults.js';
 import { RelayError } from './errors.js';
@@ -13,6 +14,7 @@ import { sendError, sendRelayError, type Api } from './http/error-reply.js';
 import { registerQueryStub } from './http/query-stub.js';
 import { registerStatusRoutes } from './http/status-routes.js';
 import { Intake } from './ingest/intake.js';
+import { DEFAULT_MIN_WORKER_BODY_BYTES, PreparePool } from './ingest/prepare-pool.js';
 import { registerWriteV1 } from './ingest/write-v1.js';
 import { registerWriteV2 } from './ingest/write-v2.js';
 import { GroupCommit } from './log/group-commit.js';
@@ -65,6 +67,8 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
       forwarding?.wake();
     },
   });
+  // One worker: on two cores, the main thread (HTTP, commits) and one parser keep both busy.
+  const preparePool = new PreparePool({ workers: availableParallelism() >= 2 ? 1 : 0, minBodyBytes: DEFAULT_MIN_WORKER_BODY_BYTES });
   const intake = new Intake({
     commit: (batches) => groupCommit.submit(batches),
     isStoreFull: () => store.isFull(),
@@ -75,6 +79,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
       maxFutureNs: BigInt(config.validation.maxFutureSeconds) * 1_000_000_000n,
     },
     metrics,
+    preparePool,
   });
   const authorizer = new Authorizer(config.auth.tokens);
   const databases = new Set<string>();
@@ -185,6 +190,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
         clearTimeout(cut);
       }
       await groupCommit.drain();
+      await preparePool.close();
       await forwarding.stop(Math.max(0, deadline - performance.now()));
       store.close();
     })();

@@ -7,8 +7,8 @@ import { RelayError } from '../errors.js';
 import type { Precision } from '../line-protocol/precision.js';
 import type { IncomingBatch } from '../log/store.js';
 import type { Endpoint, Metrics } from '../ops/metrics.js';
-import { decodeBody } from './decode-body.js';
-import { prepareWrite, type PreparedWrite } from './prepare.js';
+import { prepareBody, type PreparedBody, type PrepareJob } from './prepare-job.js';
+import type { PreparePool } from './prepare-pool.js';
 import type { SchemaRules } from './validate.js';
 
 export interface Destination {
@@ -23,7 +23,12 @@ export interface IntakeDeps {
   readonly clock: Clock;
   readonly rules: SchemaRules;
   readonly metrics: Metrics;
+  /** Prepares large bodies off the main thread; without it, every body is prepared here. */
+  readonly preparePool?: PreparePool;
 }
+
+/** What became of a write: how many lines were stored and why the others weren't. */
+export type WriteOutcome = Omit<PreparedBody, 'stored'>;
 
 export interface WriteOptions {
   /** 2.x semantics: any parse error rejects the whole body before anything is stored. */
@@ -53,39 +58,35 @@ export class Intake {
     if (this.#deps.isStoreFull()) throw new RelayError('CR_STORE_FULL');
   }
 
-  async write(endpoint: Endpoint, destination: Destination, body: Buffer, precision: Precision, options: WriteOptions): Promise<PreparedWrite> {
+  async write(endpoint: Endpoint, destination: Destination, body: Buffer, precision: Precision, options: WriteOptions): Promise<WriteOutcome> {
     this.assertAccepting();
-    const { clock, metrics, rules } = this.#deps;
-    const { text, invalid } = decodeBody(body);
-    const prepared = prepareWrite(text, { precision, nowNs: clock.nowNs(), rules });
-    if (invalid.length > 0) {
-      prepared.parseErrors.push(...invalid);
-      prepared.parseErrors.sort((a, b) => a.lineNumber - b.lineNumber);
-    }
+    const { clock, metrics, rules, preparePool } = this.#deps;
+    const job: PrepareJob = { body, precision, nowNs: clock.nowNs(), rules };
+    const { stored, ...prepared } = preparePool?.wants(body.length) ? await preparePool.prepare(job) : prepareBody(job);
     const rejected = (reason: string, count: number): void => {
       if (count > 0) metrics.pointsRejected.inc({ endpoint, reason }, count);
     };
     rejected('parse', prepared.parseErrors.length);
-    if (options.allOrNothingOnParseError && prepared.parseErrors.length > 0) return { ...prepared, lines: [] };
+    if (options.allOrNothingOnParseError && prepared.parseErrors.length > 0) return { ...prepared, accepted: 0 };
     rejected('type_conflict', prepared.typeConflicts.length);
     rejected('schema', prepared.schemaRejections.length);
-    if (prepared.lines.length === 0) return prepared;
+    if (prepared.accepted === 0) return prepared;
 
     const batch: IncomingBatch = {
       db: destination.db,
       rp: destination.rp,
-      lines: prepared.lines.join('\n'),
-      points: prepared.lines.length,
+      lines: stored,
+      points: prepared.accepted,
       receivedAtMs: clock.nowMs(),
     };
     try {
       await this.#deps.commit([batch]);
     } catch (err) {
-      rejected(this.#deps.isStoreFullError(err) ? 'store_full' : 'store_failed', prepared.lines.length);
+      rejected(this.#deps.isStoreFullError(err) ? 'store_full' : 'store_failed', prepared.accepted);
       if (this.#deps.isStoreFullError(err)) throw new RelayError('CR_STORE_FULL');
       throw new RelayError('CR_STORE_FAILED', err instanceof Error ? err.message : String(err));
     }
-    metrics.pointsReceived.inc({ endpoint }, prepared.lines.length);
+    metrics.pointsReceived.inc({ endpoint }, prepared.accepted);
     return prepared;
   }
 }

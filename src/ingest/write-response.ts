@@ -9,7 +9,7 @@ export function parseErrorText(errors: readonly ParseError[]): string {
 }
 
 /** The refusals of points that parsed (type conflicts, schema), as influxd's partial-write text; undefined when none. */
-export function refusedText(prepared: PreparedWrite): { text: string; dropped: number } | undefined {
+export function refusedText(prepared: Pick<PreparedWrite, 'typeConflicts' | 'schemaRejections'>): { text: string; dropped: number } | undefined {
   const refused = [...prepared.typeConflicts, ...prepared.schemaRejections];
   if (refused.length === 0) return undefined;
   refused.sort((a, b) => a.lineNumber - b.lineNumber);

@@ -47,7 +47,7 @@ export function registerWriteV1(app: FastifyInstance, deps: WriteRouteDeps): voi
 
     const refused = refusedText(prepared);
     if (prepared.parseErrors.length === 0 && refused === undefined) return reply.code(204).send();
-    if (prepared.lines.length === 0 && refused === undefined) {
+    if (prepared.accepted === 0 && refused === undefined) {
       return sendError(reply, 'v1', 400, parseErrorText(prepared.parseErrors));
     }
     const reasons = [prepared.parseErrors.length > 0 ? parseErrorText(prepared.parseErrors) : '', refused?.text ?? '']

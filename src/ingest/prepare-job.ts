@@ -1,0 +1,44 @@
+// One write body, from bytes to what Intake needs to commit and answer: the
+// stored text (accepted lines joined by "\n") and the refusals. The same
+// function runs on the main thread for small bodies and in a prepare worker
+// for large ones, so both paths give the same answer. Plain data in and out:
+// a job and its result cross a worker boundary by structured clone.
+import type { ParseError } from '../line-protocol/point.js';
+import type { Precision } from '../line-protocol/precision.js';
+import { decodeBody } from './decode-body.js';
+import { prepareWrite, type Rejection } from './prepare.js';
+import type { SchemaRules } from './validate.js';
+
+export interface PrepareJob {
+  readonly body: Uint8Array;
+  readonly precision: Precision;
+  readonly nowNs: bigint;
+  readonly rules: SchemaRules;
+}
+
+export interface PreparedBody {
+  /** The accepted lines joined by "\n"; '' when none. */
+  readonly stored: string;
+  /** How many lines `stored` holds. */
+  readonly accepted: number;
+  readonly parseErrors: ParseError[];
+  readonly typeConflicts: Rejection[];
+  readonly schemaRejections: Rejection[];
+}
+
+export function prepareBody(job: PrepareJob): PreparedBody {
+  const body = Buffer.from(job.body.buffer, job.body.byteOffset, job.body.byteLength);
+  const { text, invalid } = decodeBody(body);
+  const prepared = prepareWrite(text, { precision: job.precision, nowNs: job.nowNs, rules: job.rules });
+  if (invalid.length > 0) {
+    prepared.parseErrors.push(...invalid);
+    prepared.parseErrors.sort((a, b) => a.lineNumber - b.lineNumber);
+  }
+  return {
+    stored: prepared.lines.join('\n'),
+    accepted: prepared.lines.length,
+    parseErrors: prepared.parseErrors,
+    typeConflicts: prepared.typeConflicts,
+    schemaRejections: prepared.schemaRejections,
+  };
+}

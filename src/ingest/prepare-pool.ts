@@ -1,0 +1,113 @@
+// Worker threads that prepare large write bodies off the main thread, so
+// parsing one 5000-line request doesn't stall every other connection and the
+// relay can use a second core. Small bodies stay on the main thread: a
+// round trip to a worker costs more than parsing a few lines.
+//
+// A worker that dies fails only the jobs it held (their requests get a 500,
+// nothing of them was stored) and is replaced on the next job.
+import { Worker } from 'node:worker_threads';
+import type { PreparedBody, PrepareJob } from './prepare-job.js';
+import type { PrepareRequest } from './prepare-worker.js';
+
+export interface PreparePoolOptions {
+  /** Worker threads; 0 prepares everything on the main thread. */
+  readonly workers: number;
+  /** Bodies of at least this many bytes (after decompression) go to a worker. */
+  readonly minBodyBytes: number;
+  /** The worker script; default prepare-worker next to this module. For tests. */
+  readonly workerUrl?: URL;
+}
+
+export const DEFAULT_MIN_WORKER_BODY_BYTES = 64 * 1024;
+
+interface Pending {
+  readonly resolve: (result: PreparedBody) => void;
+  readonly reject: (err: Error) => void;
+}
+
+interface Slot {
+  worker: Worker | undefined;
+  readonly pending: Map<number, Pending>;
+}
+
+type Reply = { id: number; result: PreparedBody } | { id: number; error: string };
+
+export class PrepareWorkerError extends Error {}
+
+export class PreparePool {
+  readonly #minBodyBytes: number;
+  readonly #workerUrl: URL;
+  readonly #slots: Slot[];
+  #nextId = 1;
+  #closed = false;
+
+  constructor(options: PreparePoolOptions) {
+    this.#minBodyBytes = options.minBodyBytes;
+    this.#workerUrl = options.workerUrl ?? defaultWorkerUrl();
+    this.#slots = Array.from({ length: Math.max(0, options.workers) }, () => ({ worker: undefined, pending: new Map() }));
+  }
+
+  /** Whether a body of this size should be prepared by a worker. */
+  wants(bodyBytes: number): boolean {
+    return !this.#closed && this.#slots.length > 0 && bodyBytes >= this.#minBodyBytes;
+  }
+
+  /** Prepares the job in the least busy worker. The job's body buffer is transferred (unusable afterwards). */
+  prepare(job: PrepareJob): Promise<PreparedBody> {
+    if (this.#closed) return Promise.reject(new PrepareWorkerError('prepare pool is closed'));
+    let slot = this.#slots[0];
+    for (const s of this.#slots) if (s.pending.size < slot.pending.size) slot = s;
+    const worker = (slot.worker ??= this.#start(slot));
+    const id = this.#nextId++;
+    const { body } = job;
+    const whole = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer;
+    const buffer = whole ? (body.buffer as ArrayBuffer) : (body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer);
+    const request: PrepareRequest = { id, job: { ...job, body: new Uint8Array(buffer) } };
+    return new Promise<PreparedBody>((resolve, reject) => {
+      slot.pending.set(id, { resolve, reject });
+      worker.postMessage(request, [buffer]);
+    });
+  }
+
+  /** Terminates the workers; jobs still in them fail. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all(this.#slots.map((slot) => slot.worker?.terminate()));
+  }
+
+  #start(slot: Slot): Worker {
+    const worker = startWorker(this.#workerUrl);
+    worker.unref();
+    const fail = (why: string): void => {
+      if (slot.worker !== worker) return;
+      slot.worker = undefined; // replaced on the next job
+      const err = new PrepareWorkerError(`prepare worker failed: ${why}`);
+      for (const pending of slot.pending.values()) pending.reject(err);
+      slot.pending.clear();
+    };
+    worker.on('message', (reply: Reply) => {
+      const pending = slot.pending.get(reply.id);
+      if (pending === undefined) return;
+      slot.pending.delete(reply.id);
+      if ('error' in reply) pending.reject(new PrepareWorkerError(`prepare worker failed: ${reply.error}`));
+      else pending.resolve(reply.result);
+    });
+    worker.on('error', (err) => fail(err.message));
+    worker.on('exit', (code) => fail(this.#closed ? 'relay closing' : `exited with code ${code}`));
+    return worker;
+  }
+}
+
+function defaultWorkerUrl(): URL {
+  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+  return new URL(`./prepare-worker${ext}`, import.meta.url);
+}
+
+// tsx's hooks don't reach worker threads: when running from source, the
+// worker registers them itself before loading its script.
+function startWorker(url: URL): Worker {
+  if (!url.pathname.endsWith('.ts')) return new Worker(url);
+  const source = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
+    .then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}); })`;
+  return new Worker(source, { eval: true, execArgv: [] });
+}

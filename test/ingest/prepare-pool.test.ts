@@ -1,0 +1,77 @@
+import t from 'tap';
+import { prepareBody, type PrepareJob } from '../../src/ingest/prepare-job.js';
+import { DEFAULT_MIN_WORKER_BODY_BYTES, PreparePool, PrepareWorkerError } from '../../src/ingest/prepare-pool.js';
+import { fakeClock } from '../support/fake-clock.js';
+import { relayFor, storedLines } from '../support/relay.js';
+
+const NOW_NS = 1_700_000_000_123_456_789n;
+const RULES = { certbotMeasurement: 'certbot_renewal', maxFutureNs: 600_000_000_000n };
+
+// Every kind of outcome: accepted with and without timestamp, parse error, invalid UTF-8, type conflict, schema rejection.
+function mixedBody(): Buffer {
+  return Buffer.concat([
+    Buffer.from('m,t=a v=1 1\nm v=2\nbad line here\n'),
+    Buffer.from([0x6d, 0x20, 0x76, 0x3d, 0xff, 0x0a]),
+    Buffer.from('m v="text" 3\ncertbot_renewal,host=h renewed_count=1 4\n'),
+    Buffer.from(Array.from({ length: 2000 }, (_, i) => `cpu,host=h${i % 7} usage=${i}i ${i + 10}`).join('\n')),
+  ]);
+}
+
+function job(body: Buffer): PrepareJob {
+  return { body, precision: 'ns', nowNs: NOW_NS, rules: RULES };
+}
+
+t.test('a worker prepares a body exactly as the main thread does', async (t) => {
+  const pool = new PreparePool({ workers: 1, minBodyBytes: 1 });
+  t.teardown(() => pool.close());
+  const expected = prepareBody(job(mixedBody()));
+  t.ok(expected.parseErrors.length >= 2 && expected.typeConflicts.length === 1 && expected.schemaRejections.length === 1);
+  t.same(await pool.prepare(job(mixedBody())), expected);
+});
+
+t.test('the body buffer is transferred, or copied when it is a view into a larger buffer', async (t) => {
+  const pool = new PreparePool({ workers: 1, minBodyBytes: 1 });
+  t.teardown(() => pool.close());
+  const whole = Buffer.from(new ArrayBuffer(9));
+  whole.write('m v=1 12\n');
+  const result = await pool.prepare(job(whole));
+  t.equal(result.stored, 'm v=1 12');
+  t.equal(whole.buffer.byteLength, 0, 'transferred');
+  const outer = Buffer.from('xxxxm v=2 13yyyy');
+  const view = outer.subarray(4, 12);
+  t.equal((await pool.prepare(job(view))).stored, 'm v=2 13');
+  t.equal(outer.toString(), 'xxxxm v=2 13yyyy', 'the larger buffer is untouched');
+});
+
+t.test('only bodies of at least minBodyBytes go to a worker, and none without workers or once closed', async (t) => {
+  const pool = new PreparePool({ workers: 1, minBodyBytes: 100 });
+  t.notOk(pool.wants(99));
+  t.ok(pool.wants(100));
+  t.notOk(new PreparePool({ workers: 0, minBodyBytes: 1 }).wants(1_000_000));
+  await pool.close();
+  t.notOk(pool.wants(100));
+  await t.rejects(pool.prepare(job(Buffer.from('m v=1 1'))), PrepareWorkerError);
+});
+
+t.test('a worker crash fails only the jobs it held, and the next job gets a new worker', async (t) => {
+  const pool = new PreparePool({ workers: 1, minBodyBytes: 1, workerUrl: new URL('../fixtures/crashing-prepare-worker.ts', import.meta.url) });
+  t.teardown(() => pool.close());
+  t.equal((await pool.prepare(job(Buffer.from('m v=1 1')))).accepted, 1);
+  await t.rejects(pool.prepare(job(Buffer.from('m v=1 1\nCRASH v=1 2'))), PrepareWorkerError);
+  t.equal((await pool.prepare(job(Buffer.from('m v=3 3')))).stored, 'm v=3 3');
+});
+
+t.test('large bodies written over HTTP are prepared in the worker and stored like small ones', async (t) => {
+  const relay = relayFor(t, '', { clock: fakeClock(NOW_NS) });
+  const lines = Array.from({ length: 5000 }, (_, i) => `cpu,host=server${i % 10},region=eu-west usage_user=${i}.5,usage_system=${i} ${1_600_000_000_000_000_000n + BigInt(i)}`);
+  const body = lines.join('\n');
+  t.ok(Buffer.byteLength(body) >= DEFAULT_MIN_WORKER_BODY_BYTES);
+  const v1 = await relay.app.inject({ method: 'POST', url: '/write?db=big', payload: body });
+  t.equal(v1.statusCode, 204);
+  const v2 = await relay.app.inject({ method: 'POST', url: '/api/v2/write?org=o&bucket=big', payload: `${body}\nm v=\n` });
+  t.equal(v2.statusCode, 400, 'a 2.x parse error refuses the whole large body');
+  const partial = await relay.app.inject({ method: 'POST', url: '/write?db=big', payload: `${body}\nm v="x" 1\nm v=1i 2` });
+  t.equal(partial.statusCode, 400);
+  t.match(partial.body, /partial write: .*dropped=1/s);
+  t.same(storedLines(relay), [...lines, ...lines, 'm v="x" 1']);
+});
