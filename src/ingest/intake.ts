@@ -38,6 +38,8 @@ export interface WriteOptions {
 export class Intake {
   readonly #deps: IntakeDeps;
   #closing = false;
+  /** Writes between assertAccepting and their answer, this one included. */
+  #inFlight = 0;
 
   constructor(deps: IntakeDeps) {
     this.#deps = deps;
@@ -60,9 +62,22 @@ export class Intake {
 
   async write(endpoint: Endpoint, destination: Destination, body: Buffer, precision: Precision, options: WriteOptions): Promise<WriteOutcome> {
     this.assertAccepting();
-    const { clock, metrics, rules, preparePool } = this.#deps;
+    const { clock, rules, preparePool } = this.#deps;
     const job: PrepareJob = { body, precision, nowNs: clock.nowNs(), rules };
-    const { stored, ...prepared } = preparePool?.wants(body.length) ? await preparePool.prepare(job) : prepareBody(job);
+    // A lone write is prepared here: a worker would only add its round trip. With others
+    // in flight, the worker takes it and the main thread goes on serving them.
+    const offload = preparePool !== undefined && this.#inFlight > 0 && preparePool.wants(body.length);
+    this.#inFlight++;
+    try {
+      const { stored, ...prepared } = offload ? await preparePool.prepare(job) : prepareBody(job);
+      return await this.#commit(endpoint, destination, stored, prepared, options);
+    } finally {
+      this.#inFlight--;
+    }
+  }
+
+  async #commit(endpoint: Endpoint, destination: Destination, stored: string, prepared: WriteOutcome, options: WriteOptions): Promise<WriteOutcome> {
+    const { clock, metrics } = this.#deps;
     const rejected = (reason: string, count: number): void => {
       if (count > 0) metrics.pointsRejected.inc({ endpoint, reason }, count);
     };

@@ -16,6 +16,8 @@ export interface PreparePoolOptions {
   readonly minBodyBytes: number;
   /** The worker script; default prepare-worker next to this module. For tests. */
   readonly workerUrl?: URL;
+  /** A worker holding this many jobs takes no more until one is done (default: no limit). */
+  readonly maxQueued?: number;
 }
 
 export const DEFAULT_MIN_WORKER_BODY_BYTES = 64 * 1024;
@@ -36,6 +38,7 @@ export class PrepareWorkerError extends Error {}
 
 export class PreparePool {
   readonly #minBodyBytes: number;
+  readonly #maxQueued: number;
   readonly #workerUrl: URL;
   readonly #slots: Slot[];
   #nextId = 1;
@@ -43,13 +46,17 @@ export class PreparePool {
 
   constructor(options: PreparePoolOptions) {
     this.#minBodyBytes = options.minBodyBytes;
+    this.#maxQueued = options.maxQueued ?? Infinity;
     this.#workerUrl = options.workerUrl ?? defaultWorkerUrl();
     this.#slots = Array.from({ length: Math.max(0, options.workers) }, () => ({ worker: undefined, pending: new Map() }));
   }
 
-  /** Whether a body of this size should be prepared by a worker. */
+  /**
+   * Whether a body of this size should be prepared by a worker: large enough, and some
+   * worker has fewer than maxQueued jobs (else the main thread, idle meanwhile, is better).
+   */
   wants(bodyBytes: number): boolean {
-    return !this.#closed && this.#slots.length > 0 && bodyBytes >= this.#minBodyBytes;
+    return !this.#closed && bodyBytes >= this.#minBodyBytes && this.#slots.some((s) => s.pending.size < this.#maxQueued);
   }
 
   /** Prepares the job in the least busy worker. The job's body buffer is transferred (unusable afterwards). */
