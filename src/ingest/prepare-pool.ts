@@ -34,7 +34,9 @@ interface Slot {
 
 type Reply = { id: number; result: PreparedBody } | { id: number; error: string };
 
-export class PrepareWorkerError extends Error {}
+export class PrepareWorkerError extends Error {
+  override readonly name = 'PrepareWorkerError';
+}
 
 export class PreparePool {
   readonly #minBodyBytes: number;
