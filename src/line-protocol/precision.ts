@@ -15,11 +15,7 @@ const NS_PER_UNIT: Readonly<Record<Precision, bigint>> = {
   h: 3_600_000_000_000n,
 };
 
-/** The `precision` values `/write` accepts (besides none), for error messages. */
-export const V1_PRECISIONS: readonly string[] = ['n', 'ns', 'u', 'us', 'ms', 's', 'm', 'h'];
 
-/** The `precision` values `/api/v2/write` accepts (besides none), for error messages. */
-export const V2_PRECISIONS: readonly string[] = ['ns', 'us', 'ms', 's'];
 
 // Maps, not object literals, so that "constructor" or "__proto__" can never match.
 const V1_TABLE: ReadonlyMap<string, Precision> = new Map<string, Precision>([
@@ -43,6 +39,10 @@ const V2_TABLE: ReadonlyMap<string, Precision> = new Map<string, Precision>([
   ['ms', 'ms'],
   ['s', 's'],
 ]);
+
+/** The `precision` values each API accepts (besides none), for error messages: read off the tables. */
+export const V1_PRECISIONS: readonly string[] = [...V1_TABLE.keys()].filter((value) => value !== '');
+export const V2_PRECISIONS: readonly string[] = [...V2_TABLE.keys()].filter((value) => value !== '');
 
 /**
  * The valid time range of influxd (models/time.go): the two lowest int64 values and
