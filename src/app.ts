@@ -20,6 +20,8 @@ import { registerWriteV2 } from './ingest/write-v2.js';
 import { GroupCommit } from './log/group-commit.js';
 import { Store, isStoreFullError } from './log/store.js';
 import { Metrics } from './ops/metrics.js';
+import { DEFAULT_POLICY } from './renewals/policy.js';
+import { RenewalStore } from './renewals/renewal-store.js';
 import { INFLUXDB_BUILD, INFLUXDB_COMPATIBLE_VERSION } from './version.js';
 
 declare module 'fastify' {
@@ -40,6 +42,8 @@ export interface Relay {
   readonly metrics: Metrics;
   /** One forwarder per configured target, and the log's garbage collector. */
   readonly forwarding: Forwarding;
+  /** Per-certificate renewal state, updated in the transaction that stores the points. */
+  readonly renewals: RenewalStore;
   /** Every route served, as "METHOD /path" (for the openapi.yaml check). */
   readonly routes: readonly string[];
   /**
@@ -59,14 +63,22 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     storeMaxBytes: () => config.store.maxBytes,
     forwardTargets: () => forwarding?.statuses() ?? [],
   });
-  const groupCommit = new GroupCommit((batches) => store.transaction(() => store.appendBatches(batches)), {
-    onCommit: ({ durationMs, batches }) => {
-      metrics.commitDuration.observe(durationMs / 1000);
-      metrics.commitBatches.observe(batches);
-      // An idle forwarder sends at once: one certbot report never waits for a timer.
-      forwarding?.wake();
+  const renewals = new RenewalStore(store, DEFAULT_POLICY);
+  const groupCommit = new GroupCommit(
+    (batches) =>
+      store.transaction(() => {
+        store.appendBatches(batches);
+        for (const batch of batches) if (batch.renewals !== undefined) renewals.record(batch.renewals, batch.receivedAtMs);
+      }),
+    {
+      onCommit: ({ durationMs, batches }) => {
+        metrics.commitDuration.observe(durationMs / 1000);
+        metrics.commitBatches.observe(batches);
+        // An idle forwarder sends at once: one certbot report never waits for a timer.
+        forwarding?.wake();
+      },
     },
-  });
+  );
   // One worker: on two cores, the main thread (HTTP, commits) and one parser keep both busy.
   const preparePool = new PreparePool({ workers: availableParallelism() >= 2 ? 1 : 0, minBodyBytes: DEFAULT_MIN_WORKER_BODY_BYTES });
   const intake = new Intake({
@@ -197,5 +209,5 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     return closed;
   };
 
-  return { app, store, intake, metrics, forwarding, routes, close };
+  return { app, store, intake, metrics, forwarding, renewals, routes, close };
 }

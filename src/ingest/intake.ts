@@ -93,6 +93,7 @@ export class Intake {
       lines: stored,
       points: prepared.accepted,
       receivedAtMs: clock.nowMs(),
+      ...(prepared.renewals.length > 0 && { renewals: prepared.renewals }),
     };
     try {
       await this.#deps.commit([batch]);

@@ -7,6 +7,7 @@ import type { ParseError } from '../line-protocol/point.js';
 import type { Precision } from '../line-protocol/precision.js';
 import { decodeBody } from './decode-body.js';
 import { prepareWrite, type Rejection } from './prepare.js';
+import type { RenewalObservation } from '../renewals/observation.js';
 import type { SchemaRules } from './validate.js';
 
 export interface PrepareJob {
@@ -24,6 +25,8 @@ export interface PreparedBody {
   readonly parseErrors: ParseError[];
   readonly typeConflicts: Rejection[];
   readonly schemaRejections: Rejection[];
+  /** The accepted certbot_renewal points, for the renewal state. */
+  readonly renewals: RenewalObservation[];
 }
 
 export function prepareBody(job: PrepareJob): PreparedBody {
@@ -40,5 +43,6 @@ export function prepareBody(job: PrepareJob): PreparedBody {
     parseErrors: prepared.parseErrors,
     typeConflicts: prepared.typeConflicts,
     schemaRejections: prepared.schemaRejections,
+    renewals: prepared.renewals,
   };
 }

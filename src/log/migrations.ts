@@ -117,5 +117,76 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE dead_letters ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
       CREATE INDEX dead_letters_held ON dead_letters (target, db, rp, id) WHERE held = 1;
     `,
+  },  {
+    description: 'renewal monitoring: per-certificate state, renewal history, state transitions, notification outbox',
+    sql: `
+      -- One row per (host, domain) certificate; domain 'all' (the host's total) is not one.
+      -- Updated in the transaction that stores the point; state is the evaluator's last verdict.
+      CREATE TABLE certificates (
+        host             TEXT    NOT NULL,
+        domain           TEXT    NOT NULL,
+        first_seen_ms    INTEGER NOT NULL,        -- first report (or when configured as expected)
+        last_success_ms  INTEGER,                 -- newest renewal's timestamp; NULL: expected, never reported
+        renewals         INTEGER NOT NULL,        -- distinct renewals reported (a resent point counts once)
+        not_after_ms     INTEGER,                 -- dates of the newest renewal's certificate, when sent
+        not_before_ms    INTEGER,
+        expected_ms      INTEGER NOT NULL,        -- policy.ts schedule(), kept current on every change
+        overdue_ms       INTEGER NOT NULL,
+        state            TEXT    NOT NULL,        -- new | ok | overdue | snoozed | retired
+        state_since_ms   INTEGER NOT NULL,
+        retired          INTEGER NOT NULL DEFAULT 0,
+        snoozed_until_ms INTEGER,
+        expected_by_config INTEGER NOT NULL DEFAULT 0, -- listed in renewals.expected
+        PRIMARY KEY (host, domain)
+      ) WITHOUT ROWID;
+
+      -- Every distinct renewal report, the per-host totals included, for history and the daily chart.
+      -- The key makes a resent point (hook retry, spool, client replay) count once.
+      CREATE TABLE renewal_events (
+        host          TEXT    NOT NULL,
+        domain        TEXT    NOT NULL,
+        at_ns         INTEGER NOT NULL,
+        renewed_count REAL    NOT NULL,
+        received_ms   INTEGER NOT NULL,
+        PRIMARY KEY (host, domain, at_ns)
+      ) WITHOUT ROWID;
+      CREATE INDEX renewal_events_by_time ON renewal_events (at_ns);
+
+      CREATE TABLE renewal_transitions (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        host       TEXT    NOT NULL,
+        domain     TEXT    NOT NULL,
+        from_state TEXT,                          -- NULL: first evaluation
+        to_state   TEXT    NOT NULL,
+        at_ms      INTEGER NOT NULL,
+        reason     TEXT    NOT NULL
+      );
+      CREATE INDEX renewal_transitions_by_cert ON renewal_transitions (host, domain, id);
+
+      -- Notifications wait here until their channel accepted them, so a restart loses none.
+      CREATE TABLE notifications (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        transition_id   INTEGER,                  -- NULL for reminders
+        channel         TEXT    NOT NULL,         -- a configured channel's name
+        kind            TEXT    NOT NULL,         -- overdue | recovered | reminder
+        host            TEXT    NOT NULL,
+        domain          TEXT    NOT NULL,
+        subject         TEXT    NOT NULL,
+        body            TEXT    NOT NULL,         -- plain text message
+        payload         TEXT    NOT NULL,         -- JSON, as the webhook posts it
+        created_ms      INTEGER NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms INTEGER NOT NULL,
+        delivered_ms    INTEGER,
+        last_error      TEXT
+      );
+      CREATE INDEX notifications_pending ON notifications (next_attempt_ms) WHERE delivered_ms IS NULL;
+
+      -- Small facts the evaluator keeps between runs (its last run: the heartbeat).
+      CREATE TABLE renewal_meta (
+        key   TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    `,
   },
 ];

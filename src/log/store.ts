@@ -6,6 +6,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { ErrorCode } from '../errors.js';
+import type { RenewalObservation } from '../renewals/observation.js';
 import { MIGRATIONS } from './migrations.js';
 
 export const STORE_FILE_NAME = 'certrelay.db';
@@ -30,6 +31,8 @@ export interface IncomingBatch {
   readonly lines: string;
   readonly points: number;
   readonly receivedAtMs: number;
+  /** The certbot_renewal points among the lines, for the renewal state updated in the same transaction. */
+  readonly renewals?: readonly RenewalObservation[];
 }
 
 /** What every stored batch has; `id` gives the arrival order. */
@@ -286,6 +289,11 @@ export class Store {
     } finally {
       this.#db.pragma('synchronous = FULL');
     }
+  }
+
+  /** The connection, for repositories that share the log's transactions (src/renewals/). */
+  get connection(): Database.Database {
+    return this.#db;
   }
 
   /** Appends in the given order, inside the current transaction (or its own). */

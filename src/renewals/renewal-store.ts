@@ -1,0 +1,273 @@
+// The renewal state in the log's own SQLite database: one row per (host,
+// domain) certificate, every distinct renewal report, and each state
+// transition. record() runs inside the transaction that appends the points,
+// so a 204 means the state has seen them too. The tables are in migration 4.
+import type Database from 'better-sqlite3';
+import type { Store } from '../log/store.js';
+import { ALL_DOMAINS, type RenewalObservation } from './observation.js';
+import { schedule, type CertificateFacts, type RenewalPolicy, type RenewalState } from './policy.js';
+
+const NS_PER_MS = 1_000_000n;
+
+/** A certificate as stored. Times in ms since the epoch. */
+export interface Certificate extends CertificateFacts {
+  readonly host: string;
+  readonly domain: string;
+  readonly expectedMs: number;
+  readonly overdueMs: number;
+  /** The evaluator's last verdict. */
+  readonly state: RenewalState;
+  readonly stateSinceMs: number;
+  /** Listed in renewals.expected: alerts even if it never reported. */
+  readonly expectedByConfig: boolean;
+}
+
+export interface Transition {
+  readonly id: number;
+  readonly host: string;
+  readonly domain: string;
+  readonly fromState: RenewalState | null;
+  readonly toState: RenewalState;
+  readonly atMs: number;
+  readonly reason: string;
+}
+
+/** One host's renewals on one UTC day: the sum of its `domain=all` totals, as the seed's second graph. */
+export interface DailyRenewals {
+  readonly host: string;
+  /** Midnight UTC of the day, ms. */
+  readonly dayMs: number;
+  readonly renewals: number;
+}
+
+interface CertificateRow {
+  host: string;
+  domain: string;
+  first_seen_ms: number;
+  last_success_ms: number | null;
+  renewals: number;
+  not_after_ms: number | null;
+  not_before_ms: number | null;
+  expected_ms: number;
+  overdue_ms: number;
+  state: RenewalState;
+  state_since_ms: number;
+  retired: number;
+  snoozed_until_ms: number | null;
+  expected_by_config: number;
+}
+
+const DAY_MS = 86_400_000;
+
+export class RenewalStore {
+  readonly #store: Store;
+  readonly #policy: RenewalPolicy;
+  readonly #db: Database.Database;
+  readonly #insertEvent: Database.Statement<[string, string, bigint, number, number]>;
+  readonly #selectCertificate: Database.Statement<[string, string], CertificateRow>;
+  readonly #upsertCertificate: Database.Statement<Record<string, unknown>>;
+  readonly #insertTransition: Database.Statement<[string, string, string | null, string, number, string]>;
+  readonly #selectAll: Database.Statement<[], CertificateRow>;
+  readonly #selectDaily: Database.Statement<[bigint], { host: string; day: number; renewals: number }>;
+  readonly #selectTransitions: Database.Statement<[string, string, number], Record<string, unknown>>;
+  readonly #selectMeta: Database.Statement<[string], number>;
+  readonly #upsertMeta: Database.Statement<[string, number]>;
+
+  constructor(store: Store, policy: RenewalPolicy) {
+    this.#store = store;
+    this.#policy = policy;
+    const db = store.connection;
+    this.#db = db;
+    this.#insertEvent = db.prepare(
+      'INSERT OR IGNORE INTO renewal_events (host, domain, at_ns, renewed_count, received_ms) VALUES (?, ?, ?, ?, ?)',
+    );
+    this.#selectCertificate = db.prepare('SELECT * FROM certificates WHERE host = ? AND domain = ?');
+    this.#upsertCertificate = db.prepare(
+      `INSERT INTO certificates (host, domain, first_seen_ms, last_success_ms, renewals, not_after_ms, not_before_ms,
+                                 expected_ms, overdue_ms, state, state_since_ms, retired, snoozed_until_ms, expected_by_config)
+       VALUES (@host, @domain, @first_seen_ms, @last_success_ms, @renewals, @not_after_ms, @not_before_ms,
+               @expected_ms, @overdue_ms, @state, @state_since_ms, @retired, @snoozed_until_ms, @expected_by_config)
+       ON CONFLICT (host, domain) DO UPDATE SET
+         first_seen_ms = excluded.first_seen_ms, last_success_ms = excluded.last_success_ms, renewals = excluded.renewals,
+         not_after_ms = excluded.not_after_ms, not_before_ms = excluded.not_before_ms,
+         expected_ms = excluded.expected_ms, overdue_ms = excluded.overdue_ms,
+         state = excluded.state, state_since_ms = excluded.state_since_ms, retired = excluded.retired,
+         snoozed_until_ms = excluded.snoozed_until_ms, expected_by_config = excluded.expected_by_config`,
+    );
+    this.#insertTransition = db.prepare(
+      'INSERT INTO renewal_transitions (host, domain, from_state, to_state, at_ms, reason) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    this.#selectAll = db.prepare('SELECT * FROM certificates ORDER BY host, domain');
+    this.#selectDaily = db.prepare(
+      `SELECT host, (at_ns / 86400000000000) * ${DAY_MS} AS day, sum(renewed_count) AS renewals
+         FROM renewal_events WHERE domain = '${ALL_DOMAINS}' AND at_ns >= ?
+        GROUP BY host, day ORDER BY host, day`,
+    );
+    this.#selectTransitions = db.prepare(
+      `SELECT id, host, domain, from_state AS fromState, to_state AS toState, at_ms AS atMs, reason
+         FROM renewal_transitions WHERE host = ? AND domain = ? ORDER BY id DESC LIMIT ?`,
+    );
+    this.#selectMeta = db.prepare<[string], number>('SELECT value FROM renewal_meta WHERE key = ?').pluck();
+    this.#upsertMeta = db.prepare(
+      'INSERT INTO renewal_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+    );
+  }
+
+  get policy(): RenewalPolicy {
+    return this.#policy;
+  }
+
+  /**
+   * Takes the renewals of one commit, inside its transaction. A report seen
+   * before (same host, domain and timestamp: a resend) changes nothing.
+   * Returns how many certificates got a new renewal.
+   */
+  record(observations: readonly RenewalObservation[], receivedAtMs: number): number {
+    let renewed = 0;
+    for (const o of observations) {
+      const inserted = this.#insertEvent.run(o.host, o.domain, o.atNs, o.renewedCount, receivedAtMs).changes === 1;
+      if (!inserted || o.domain === ALL_DOMAINS) continue;
+      this.#renew(o, receivedAtMs);
+      renewed++;
+    }
+    return renewed;
+  }
+
+  #renew(o: RenewalObservation, receivedAtMs: number): void {
+    const atMs = Number(o.atNs / NS_PER_MS);
+    const row = this.#selectCertificate.get(o.host, o.domain);
+    const previousMs = row?.last_success_ms ?? null;
+    const newest = previousMs === null || atMs >= previousMs;
+    const next: CertificateRow = {
+      host: o.host,
+      domain: o.domain,
+      first_seen_ms: row === undefined ? receivedAtMs : Math.min(row.first_seen_ms, receivedAtMs),
+      last_success_ms: newest ? atMs : previousMs,
+      renewals: (row?.renewals ?? 0) + 1,
+      // The dates belong to the newest certificate; a newest report without them must not keep an older one's.
+      not_after_ms: newest ? secondsToMs(o.notAfterS) : (row?.not_after_ms ?? null),
+      not_before_ms: newest ? secondsToMs(o.notBeforeS) : (row?.not_before_ms ?? null),
+      expected_ms: 0,
+      overdue_ms: 0,
+      state: row?.state ?? 'new',
+      state_since_ms: row?.state_since_ms ?? receivedAtMs,
+      // A retired certificate that renews again is back in service.
+      retired: newest ? 0 : (row?.retired ?? 0),
+      snoozed_until_ms: row?.snoozed_until_ms ?? null,
+      expected_by_config: row?.expected_by_config ?? 0,
+    };
+    this.#write(next);
+    if (row === undefined) this.#insertTransition.run(o.host, o.domain, null, 'new', receivedAtMs, 'first renewal reported');
+  }
+
+  /** Every known certificate, by host and domain. */
+  list(): Certificate[] {
+    return this.#selectAll.all().map(toCertificate);
+  }
+
+  get(host: string, domain: string): Certificate | undefined {
+    const row = this.#selectCertificate.get(host, domain);
+    return row === undefined ? undefined : toCertificate(row);
+  }
+
+  /** Per host and UTC day since sinceMs: the sum of the host's `domain=all` totals. Days without renewals are absent. */
+  daily(sinceMs: number): DailyRenewals[] {
+    const since = BigInt(Math.floor(sinceMs / DAY_MS) * DAY_MS) * NS_PER_MS;
+    return this.#selectDaily.all(since).map((r) => ({ host: r.host, dayMs: r.day, renewals: r.renewals }));
+  }
+
+  /** The newest transitions of one certificate first. */
+  transitions(host: string, domain: string, limit = 100): Transition[] {
+    return this.#selectTransitions.all(host, domain, limit) as unknown as Transition[];
+  }
+
+  /**
+   * Records the evaluator's verdict and its transition, in the caller's
+   * transaction. Returns the transition id.
+   */
+  setState(host: string, domain: string, to: RenewalState, atMs: number, reason: string): number {
+    const row = this.#selectCertificate.get(host, domain);
+    if (row === undefined) throw new Error(`no certificate ${domain} on ${host}`);
+    this.#write({ ...row, state: to, state_since_ms: atMs });
+    return Number(this.#insertTransition.run(host, domain, row.state, to, atMs, reason).lastInsertRowid);
+  }
+
+  /** Retires (true) or reinstates (false) a certificate; a later renewal reinstates it too. False when unknown. */
+  setRetired(host: string, domain: string, retired: boolean): boolean {
+    return this.#store.transaction(() => {
+      const row = this.#selectCertificate.get(host, domain);
+      if (row === undefined) return false;
+      this.#write({ ...row, retired: retired ? 1 : 0 });
+      return true;
+    });
+  }
+
+  /** Silences the overdue alert until untilMs (undefined: lifts the snooze). False when unknown. */
+  setSnooze(host: string, domain: string, untilMs: number | undefined): boolean {
+    return this.#store.transaction(() => {
+      const row = this.#selectCertificate.get(host, domain);
+      if (row === undefined) return false;
+      this.#write({ ...row, snoozed_until_ms: untilMs ?? null });
+      return true;
+    });
+  }
+
+  /**
+   * Makes sure each configured (host, domain) has a row, so one that never
+   * reports is noticed; rows no longer configured stop being expected.
+   */
+  setExpected(pairs: ReadonlyArray<{ readonly host: string; readonly domain: string }>, nowMs: number): void {
+    this.#store.transaction(() => {
+      this.#db.prepare('UPDATE certificates SET expected_by_config = 0 WHERE expected_by_config = 1').run();
+      for (const { host, domain } of pairs) {
+        const row = this.#selectCertificate.get(host, domain);
+        if (row !== undefined) {
+          this.#write({ ...row, expected_by_config: 1 });
+          continue;
+        }
+        this.#write({
+          host, domain, first_seen_ms: nowMs, last_success_ms: null, renewals: 0, not_after_ms: null, not_before_ms: null,
+          expected_ms: 0, overdue_ms: 0, state: 'new', state_since_ms: nowMs, retired: 0, snoozed_until_ms: null, expected_by_config: 1,
+        });
+        this.#insertTransition.run(host, domain, null, 'new', nowMs, 'expected by configuration, not reported yet');
+      }
+    });
+  }
+
+  meta(key: string): number | undefined {
+    return this.#selectMeta.get(key);
+  }
+
+  setMeta(key: string, value: number): void {
+    this.#upsertMeta.run(key, value);
+  }
+
+  /** Writes a row with its schedule recomputed from its facts. */
+  #write(row: CertificateRow): void {
+    const s = schedule(toCertificate(row), this.#policy);
+    this.#upsertCertificate.run({ ...row, expected_ms: s.expectedMs, overdue_ms: s.overdueMs });
+  }
+}
+
+function secondsToMs(seconds: number | undefined): number | null {
+  return seconds === undefined ? null : seconds * 1000;
+}
+
+function toCertificate(row: CertificateRow): Certificate {
+  return {
+    host: row.host,
+    domain: row.domain,
+    firstSeenMs: row.first_seen_ms,
+    lastSuccessMs: row.last_success_ms ?? undefined,
+    renewals: row.renewals,
+    notAfterMs: row.not_after_ms ?? undefined,
+    notBeforeMs: row.not_before_ms ?? undefined,
+    retired: row.retired === 1,
+    snoozedUntilMs: row.snoozed_until_ms ?? undefined,
+    expectedMs: row.expected_ms,
+    overdueMs: row.overdue_ms,
+    state: row.state,
+    stateSinceMs: row.state_since_ms,
+    expectedByConfig: row.expected_by_config === 1,
+  };
+}

@@ -1,0 +1,77 @@
+// The renewal state is updated by the write itself: after the 204, the
+// certificate row already knows the renewal.
+import t from 'tap';
+import { relayFor } from '../support/relay.js';
+
+const DAY_NS = 86_400_000_000_000n;
+const t0 = 1_700_000_000_000_000_000n; // ns
+
+async function write(relay: ReturnType<typeof relayFor>, body: string, query = 'db=telegraf'): Promise<number> {
+  const res = await relay.app.inject({ method: 'POST', url: `/write?${query}`, payload: body });
+  return res.statusCode;
+}
+
+t.test('a renewal report creates the certificate with its facts; domain=all is not a certificate', async (t) => {
+  const relay = relayFor(t);
+  const status = await write(
+    relay,
+    [
+      `certbot_renewal,domain=all,host=optimus renewed_count=2 ${t0}`,
+      `certbot_renewal,domain=example.com,host=optimus renewed_count=1 ${t0}`,
+      `certbot_renewal,domain=*.example.org,host=optimus renewed_count=1,not_after=1707776000i,not_before=1700000000i ${t0}`,
+      `cpu,host=optimus usage=1 ${t0}`,
+    ].join('\n'),
+  );
+  t.equal(status, 204);
+  const certs = relay.renewals.list();
+  t.same(
+    certs.map((c) => [c.host, c.domain, c.renewals, c.lastSuccessMs, c.state]),
+    [
+      ['optimus', '*.example.org', 1, 1_700_000_000_000, 'new'],
+      ['optimus', 'example.com', 1, 1_700_000_000_000, 'new'],
+    ],
+  );
+  const [wild, plain] = certs;
+  // 90-day certificate: expected at not_after − 30 d, overdue 2 d later.
+  t.equal(wild.expectedMs, 1_707_776_000_000 - 30 * 86_400_000);
+  t.equal(wild.overdueMs, wild.expectedMs + 2 * 86_400_000);
+  // No dates: last success + 60 d.
+  t.equal(plain.expectedMs, 1_700_000_000_000 + 60 * 86_400_000);
+  t.same(relay.renewals.transitions('optimus', 'example.com').map((x) => [x.fromState, x.toState, x.reason]), [[null, 'new', 'first renewal reported']]);
+  t.same(relay.renewals.daily(0), [{ host: 'optimus', dayMs: Math.floor(1_700_000_000_000 / 86_400_000) * 86_400_000, renewals: 2 }]);
+});
+
+t.test('a resent report counts once; an older report arriving late does not move the last success back', async (t) => {
+  const relay = relayFor(t);
+  const line = (at: bigint, extra = ''): string => `certbot_renewal,domain=example.com,host=h renewed_count=1${extra} ${at}`;
+  t.equal(await write(relay, line(t0 + 60n * DAY_NS)), 204);
+  t.equal(await write(relay, line(t0 + 60n * DAY_NS)), 204, 'the same point again (a hook retry)');
+  t.equal(await write(relay, line(t0)), 204, 'an older point from a spool');
+  const [cert] = relay.renewals.list();
+  t.equal(cert.renewals, 2);
+  t.equal(cert.lastSuccessMs, Number((t0 + 60n * DAY_NS) / 1_000_000n));
+  t.equal(cert.firstSeenMs <= Date.now(), true);
+});
+
+t.test('a newer report without dates drops the older certificate dates', async (t) => {
+  const relay = relayFor(t);
+  t.equal(await write(relay, `certbot_renewal,domain=a.example,host=h renewed_count=1,not_after=1707776000i,not_before=1700000000i ${t0}`), 204);
+  t.equal(relay.renewals.list()[0].notAfterMs, 1_707_776_000_000);
+  t.equal(await write(relay, `certbot_renewal,domain=a.example,host=h renewed_count=1 ${t0 + DAY_NS}`), 204);
+  const [cert] = relay.renewals.list();
+  t.equal(cert.notAfterMs, undefined);
+  t.equal(cert.expectedMs, Number((t0 + DAY_NS) / 1_000_000n) + 60 * 86_400_000);
+});
+
+t.test('rejected points change no state; a 2.x write keeps the state of the points it stored', async (t) => {
+  const relay = relayFor(t);
+  t.equal(await write(relay, `certbot_renewal,domain=bad_domain!,host=h renewed_count=1 ${t0}`), 400);
+  t.same(relay.renewals.list(), []);
+  const res = await relay.app.inject({
+    method: 'POST',
+    url: '/api/v2/write?org=o&bucket=telegraf',
+    payload: `certbot_renewal,domain=ok.example,host=h renewed_count=1 ${t0}\ncertbot_renewal,domain=ok.example,host=h renewed_count=0 ${t0 + 1n}`,
+  });
+  t.equal(res.statusCode, 422);
+  t.same(relay.renewals.list().map((c) => c.domain), ['ok.example']);
+});
