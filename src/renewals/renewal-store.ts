@@ -63,7 +63,10 @@ export class RenewalStore {
   readonly #store: Store;
   readonly #policy: RenewalPolicy;
   readonly #db: Database.Database;
-  readonly #insertEvent: Database.Statement<[string, string, bigint, number, number]>;
+  readonly #insertHostTotal: Database.Statement<[string, bigint, number, number]>;
+  readonly #applyRenewal: Database.Statement<[string, string, number, number, number, number | null, number | null, number, number, number]>;
+  /** host NUL domain of every certificate row: tells a first report from a renewal without asking SQLite (RETURNING doubled the cost). */
+  readonly #known: Set<string>;
   readonly #selectCertificate: Database.Statement<[string, string], CertificateRow>;
   readonly #upsertCertificate: Database.Statement<Record<string, unknown>>;
   readonly #insertTransition: Database.Statement<[string, string, string | null, string, number, string]>;
@@ -78,8 +81,23 @@ export class RenewalStore {
     this.#policy = policy;
     const db = store.connection;
     this.#db = db;
-    this.#insertEvent = db.prepare(
-      'INSERT OR IGNORE INTO renewal_events (host, domain, at_ns, renewed_count, received_ms) VALUES (?, ?, ?, ?, ?)',
+    this.#insertHostTotal = db.prepare(
+      `INSERT OR IGNORE INTO renewal_events (host, domain, at_ns, renewed_count, received_ms) VALUES (?, '${ALL_DOMAINS}', ?, ?, ?)`,
+    );
+    // The dates belong to the newest certificate: a newer report without them must not keep an older one's.
+    // A retired certificate that renews again is back in service.
+    this.#applyRenewal = db.prepare(
+      `INSERT INTO certificates (host, domain, first_seen_ms, last_success_ms, renewals, not_after_ms, not_before_ms,
+                                 expected_ms, overdue_ms, state, state_since_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?)
+       ON CONFLICT (host, domain) DO UPDATE SET
+         last_success_ms = excluded.last_success_ms, renewals = renewals + excluded.renewals,
+         not_after_ms = excluded.not_after_ms, not_before_ms = excluded.not_before_ms,
+         expected_ms = excluded.expected_ms, overdue_ms = excluded.overdue_ms, retired = 0
+       WHERE excluded.last_success_ms > coalesce(certificates.last_success_ms, -1)`,
+    );
+    this.#known = new Set(
+      db.prepare<[], { host: string; domain: string }>('SELECT host, domain FROM certificates').all().map((r) => certificateKey(r.host, r.domain)),
     );
     this.#selectCertificate = db.prepare('SELECT * FROM certificates WHERE host = ? AND domain = ?');
     this.#upsertCertificate = db.prepare(
@@ -118,46 +136,49 @@ export class RenewalStore {
   }
 
   /**
-   * Takes the renewals of one commit, inside its transaction. A report seen
-   * before (same host, domain and timestamp: a resend) changes nothing.
-   * Returns how many certificates got a new renewal.
+   * Takes the renewals of one commit, inside its transaction. A benchmark's
+   * (or a Telegraf's) certbot points all come through here, so the reports are
+   * first merged per certificate: one statement per certificate per commit.
+   * Only a report newer than the certificate's last success changes it; a
+   * resend (hook retry, spool, client replay) or an older report arriving late
+   * changes nothing. Returns how many certificates were renewed.
    */
   record(observations: readonly RenewalObservation[], receivedAtMs: number): number {
-    let renewed = 0;
+    const newestByCertificate = new Map<string, { newest: RenewalObservation; timestamps: Set<bigint> }>();
     for (const o of observations) {
-      const inserted = this.#insertEvent.run(o.host, o.domain, o.atNs, o.renewedCount, receivedAtMs).changes === 1;
-      if (!inserted || o.domain === ALL_DOMAINS) continue;
-      this.#renew(o, receivedAtMs);
+      if (o.domain === ALL_DOMAINS) {
+        this.#insertHostTotal.run(o.host, o.atNs, o.renewedCount, receivedAtMs);
+        continue;
+      }
+      const key = certificateKey(o.host, o.domain);
+      const seen = newestByCertificate.get(key);
+      if (seen === undefined) newestByCertificate.set(key, { newest: o, timestamps: new Set([o.atNs]) });
+      else {
+        seen.timestamps.add(o.atNs);
+        if (o.atNs > seen.newest.atNs) seen.newest = o;
+      }
+    }
+    let renewed = 0;
+    for (const [key, { newest: o, timestamps }] of newestByCertificate) {
+      const atMs = Number(o.atNs / NS_PER_MS);
+      const notAfterMs = secondsToMs(o.notAfterS);
+      const notBeforeMs = secondsToMs(o.notBeforeS);
+      // The report is the newest one when it is applied, so it alone decides the schedule.
+      const due = schedule(
+        { lastSuccessMs: atMs, firstSeenMs: receivedAtMs, renewals: 1, notAfterMs: notAfterMs ?? undefined, notBeforeMs: notBeforeMs ?? undefined, retired: false },
+        this.#policy,
+      );
+      const applied = this.#applyRenewal.run(
+        o.host, o.domain, receivedAtMs, atMs, timestamps.size, notAfterMs, notBeforeMs, due.expectedMs, due.overdueMs, receivedAtMs,
+      );
+      if (applied.changes === 0) continue;
       renewed++;
+      if (!this.#known.has(key)) {
+        this.#known.add(key);
+        this.#insertTransition.run(o.host, o.domain, null, 'new', receivedAtMs, 'first renewal reported');
+      }
     }
     return renewed;
-  }
-
-  #renew(o: RenewalObservation, receivedAtMs: number): void {
-    const atMs = Number(o.atNs / NS_PER_MS);
-    const row = this.#selectCertificate.get(o.host, o.domain);
-    const previousMs = row?.last_success_ms ?? null;
-    const newest = previousMs === null || atMs >= previousMs;
-    const next: CertificateRow = {
-      host: o.host,
-      domain: o.domain,
-      first_seen_ms: row === undefined ? receivedAtMs : Math.min(row.first_seen_ms, receivedAtMs),
-      last_success_ms: newest ? atMs : previousMs,
-      renewals: (row?.renewals ?? 0) + 1,
-      // The dates belong to the newest certificate; a newest report without them must not keep an older one's.
-      not_after_ms: newest ? secondsToMs(o.notAfterS) : (row?.not_after_ms ?? null),
-      not_before_ms: newest ? secondsToMs(o.notBeforeS) : (row?.not_before_ms ?? null),
-      expected_ms: 0,
-      overdue_ms: 0,
-      state: row?.state ?? 'new',
-      state_since_ms: row?.state_since_ms ?? receivedAtMs,
-      // A retired certificate that renews again is back in service.
-      retired: newest ? 0 : (row?.retired ?? 0),
-      snoozed_until_ms: row?.snoozed_until_ms ?? null,
-      expected_by_config: row?.expected_by_config ?? 0,
-    };
-    this.#write(next);
-    if (row === undefined) this.#insertTransition.run(o.host, o.domain, null, 'new', receivedAtMs, 'first renewal reported');
   }
 
   /** Every known certificate, by host and domain. */
@@ -229,6 +250,7 @@ export class RenewalStore {
           host, domain, first_seen_ms: nowMs, last_success_ms: null, renewals: 0, not_after_ms: null, not_before_ms: null,
           expected_ms: 0, overdue_ms: 0, state: 'new', state_since_ms: nowMs, retired: 0, snoozed_until_ms: null, expected_by_config: 1,
         });
+        this.#known.add(certificateKey(host, domain));
         this.#insertTransition.run(host, domain, null, 'new', nowMs, 'expected by configuration, not reported yet');
       }
     });
@@ -247,6 +269,10 @@ export class RenewalStore {
     const s = schedule(toCertificate(row), this.#policy);
     this.#upsertCertificate.run({ ...row, expected_ms: s.expectedMs, overdue_ms: s.overdueMs });
   }
+}
+
+function certificateKey(host: string, domain: string): string {
+  return `${host}\u0000${domain}`;
 }
 
 function secondsToMs(seconds: number | undefined): number | null {
