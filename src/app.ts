@@ -20,7 +20,7 @@ import { registerWriteV2 } from './ingest/write-v2.js';
 import { GroupCommit } from './log/group-commit.js';
 import { Store, isStoreFullError } from './log/store.js';
 import { Metrics } from './ops/metrics.js';
-import { DEFAULT_POLICY } from './renewals/policy.js';
+import { RenewalMonitoring, renewalPolicy } from './renewals/monitoring.js';
 import { RenewalStore } from './renewals/renewal-store.js';
 import { INFLUXDB_BUILD, INFLUXDB_COMPATIBLE_VERSION } from './version.js';
 
@@ -44,6 +44,8 @@ export interface Relay {
   readonly forwarding: Forwarding;
   /** Per-certificate renewal state, updated in the transaction that stores the points. */
   readonly renewals: RenewalStore;
+  /** The renewal evaluator, the notification outbox and its delivery loop. */
+  readonly monitoring: RenewalMonitoring;
   /** Every route served, as "METHOD /path" (for the openapi.yaml check). */
   readonly routes: readonly string[];
   /**
@@ -62,13 +64,21 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     storeSizeBytes: () => store.sizeBytes(),
     storeMaxBytes: () => config.store.maxBytes,
     forwardTargets: () => forwarding?.statuses() ?? [],
+    certificates: () => monitoring?.certificateGauges() ?? [],
+    evaluatorLastRunMs: () => monitoring?.evaluatorLastRunMs(),
+    pendingNotifications: () => monitoring?.pendingNotifications() ?? new Map(),
   });
-  const renewals = new RenewalStore(store, DEFAULT_POLICY);
+  const renewals = new RenewalStore(store, renewalPolicy(config.renewals));
+  let monitoring: RenewalMonitoring | undefined;
+  let renewedInCommit = false;
   const groupCommit = new GroupCommit(
     (batches) =>
       store.transaction(() => {
+        renewedInCommit = false;
         store.appendBatches(batches);
-        for (const batch of batches) if (batch.renewals !== undefined) renewals.record(batch.renewals, batch.receivedAtMs);
+        for (const batch of batches) {
+          if (batch.renewals !== undefined && renewals.record(batch.renewals, batch.receivedAtMs) > 0) renewedInCommit = true;
+        }
       }),
     {
       onCommit: ({ durationMs, batches }) => {
@@ -76,6 +86,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
         metrics.commitBatches.observe(batches);
         // An idle forwarder sends at once: one certbot report never waits for a timer.
         forwarding?.wake();
+        if (renewedInCommit) monitoring?.renewalsStored();
       },
     },
   );
@@ -113,6 +124,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   }) as unknown as FastifyInstance;
 
   forwarding = new Forwarding({ store, targets: config.targets, metrics, log: app.log }).start(app.log);
+  monitoring = new RenewalMonitoring({ store, renewals, config, clock, counters: metrics, log: app.log }).start();
 
   const routes: string[] = [];
   app.addHook('onRoute', (route) => {
@@ -204,10 +216,11 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
       await groupCommit.drain();
       await preparePool.close();
       await forwarding.stop(Math.max(0, deadline - performance.now()));
+      await monitoring.stop(Math.max(0, deadline - performance.now()));
       store.close();
     })();
     return closed;
   };
 
-  return { app, store, intake, metrics, forwarding, renewals, routes, close };
+  return { app, store, intake, metrics, forwarding, renewals, monitoring, routes, close };
 }

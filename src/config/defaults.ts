@@ -47,6 +47,36 @@ export interface TokenConfig {
   readonly databases: readonly string[];
 }
 
+/** A certificate that must report: alerts when it never does. */
+export interface ExpectedCertificate {
+  readonly host: string;
+  readonly domain: string;
+}
+
+export interface WebhookChannelConfig {
+  readonly name: string;
+  readonly url: string;
+  /** Extra request headers, e.g. an API key. */
+  readonly headers: ReadonlyArray<readonly [string, string]>;
+  readonly bearerToken?: string;
+  readonly timeoutMs: number;
+}
+
+/** How the SMTP connection is protected: STARTTLS required, TLS from the first byte, or plain text. */
+export type SmtpSecurity = 'starttls' | 'tls' | 'none';
+
+export interface EmailChannelConfig {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly security: SmtpSecurity;
+  readonly user?: string;
+  readonly password?: string;
+  readonly from: string;
+  readonly to: readonly string[];
+  readonly timeoutMs: number;
+}
+
 export interface Config {
   readonly server: {
     readonly host: string;
@@ -69,6 +99,23 @@ export interface Config {
     readonly maxFutureSeconds: number;
   };
   readonly targets: readonly TargetConfig[];
+  readonly renewals: {
+    /** After the expected renewal, before a certificate counts as overdue. */
+    readonly graceDays: number;
+    /** Renewal interval assumed when the hook sends no certificate dates. */
+    readonly defaultIntervalDays: number;
+    readonly evaluationIntervalSeconds: number;
+    /** Repeat the overdue notice this often while it lasts; 0 = never. */
+    readonly reminderIntervalHours: number;
+    readonly expected: readonly ExpectedCertificate[];
+  };
+  readonly notify: {
+    /** Capped exponential backoff for notifications a channel did not accept. */
+    readonly retryInitialMs: number;
+    readonly retryMaxMs: number;
+    readonly webhooks: readonly WebhookChannelConfig[];
+    readonly email: readonly EmailChannelConfig[];
+  };
 }
 
 export const DEFAULTS = {
@@ -95,5 +142,19 @@ export const DEFAULTS = {
     retryMaxMs: 30_000, // also the pace of retries while a target refuses our credentials or database
     createDatabase: false,
     healthMaxLagSeconds: 300,
+  },
+  renewals: {
+    graceDays: 2, // 60 + 2: the seed's Kapacitor threshold of 62 days
+    defaultIntervalDays: 60, // certbot renews 90-day certificates 30 days before expiry
+    evaluationIntervalSeconds: 900, // the seed's Kapacitor task ran every 15 minutes
+    reminderIntervalHours: 0,
+  },
+  notify: {
+    retryInitialMs: 5_000,
+    retryMaxMs: 10 * 60 * 1000, // a channel down for hours is retried every 10 minutes
+    webhookTimeoutMs: 10_000,
+    emailTimeoutMs: 30_000,
+    smtpPort: 587, // submission, with STARTTLS
+    smtpSecurity: 'starttls',
   },
 } as const;

@@ -5,8 +5,19 @@
 import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import { parse as parseToml, TomlError } from 'smol-toml';
-import type { Config, LogLevel, TargetConfig, TargetKind, TargetMapping, TokenConfig } from './defaults.js';
-import { CONFIG_FILE_ENV, ENV_PREFIX, KEYS, type KeyDef, type ValueType } from './schema.js';
+import type {
+  Config,
+  EmailChannelConfig,
+  ExpectedCertificate,
+  LogLevel,
+  SmtpSecurity,
+  TargetConfig,
+  TargetKind,
+  TargetMapping,
+  TokenConfig,
+  WebhookChannelConfig,
+} from './defaults.js';
+import { CONFIG_FILE_ENV, EMAIL_ADDRESS, EMAIL_ADDRESS_TEXT, ENV_PREFIX, KEYS, type KeyDef } from './schema.js';
 
 export interface ConfigProblem {
   /**
@@ -294,8 +305,10 @@ function check(def: KeyDef, src: Source): Checked {
       return { ok: true, value: raw };
     }
     case 'url': {
-      const expected = 'an absolute http:// or https:// URL without query string, fragment or credentials';
-      return typeof raw === 'string' && isTargetUrl(raw) ? { ok: true, value: raw } : fail(expected);
+      const expected = type.query
+        ? 'an absolute http:// or https:// URL without fragment or credentials'
+        : 'an absolute http:// or https:// URL without query string, fragment or credentials';
+      return typeof raw === 'string' && isHttpUrl(raw, type.query === true) ? { ok: true, value: raw } : fail(expected);
     }
     case 'enum':
       return typeof raw === 'string' && type.values.includes(raw)
@@ -353,8 +366,8 @@ export function parseByteSize(text: string): bigint | undefined {
   return scaled % scale === 0n ? scaled / scale : undefined;
 }
 
-function isTargetUrl(text: string): boolean {
-  if (text.includes('?') || text.includes('#')) return false;
+function isHttpUrl(text: string, queryAllowed: boolean): boolean {
+  if ((!queryAllowed && text.includes('?')) || text.includes('#')) return false;
   let url: URL;
   try {
     url = new URL(text);
@@ -412,6 +425,16 @@ function assemble(root: Node, fileOrigin: Origin, env: Record<string, string | u
 
   const tokens = assembleTokens(root.tables.get('auth')?.arrays.get('tokens') ?? [], fileOrigin, env, problems);
   const targets = assembleTargets(root.arrays.get('targets') ?? [], fileOrigin, problems);
+  const expected = assembleExpected(root.tables.get('renewals')?.arrays.get('expected') ?? [], fileOrigin, problems);
+  const notifyNode = root.tables.get('notify');
+  const webhooks = assembleWebhooks(notifyNode?.arrays.get('webhooks') ?? [], fileOrigin, problems);
+  const email = assembleEmail(notifyNode?.arrays.get('email') ?? [], fileOrigin, problems);
+  checkChannelNames(notifyNode, fileOrigin, problems);
+  const notifyRetryInitialMs = get<number>('notify.retry_initial_ms');
+  const notifyRetryMaxMs = get<number>('notify.retry_max_ms');
+  if (notifyRetryInitialMs !== undefined && notifyRetryMaxMs !== undefined && notifyRetryMaxMs < notifyRetryInitialMs) {
+    problems.add(originOf('notify.retry_max_ms'), 'notify.retry_max_ms', `${notifyRetryMaxMs} is smaller than notify.retry_initial_ms (${notifyRetryInitialMs})`);
+  }
   if (problems.list.length > 0) return undefined;
 
   const listen = get<Listen>('server.listen')!;
@@ -432,6 +455,14 @@ function assemble(root: Node, fileOrigin: Origin, env: Record<string, string | u
       maxFutureSeconds: get<number>('validation.max_future_seconds')!,
     },
     targets,
+    renewals: {
+      graceDays: get<number>('renewals.grace_days')!,
+      defaultIntervalDays: get<number>('renewals.default_interval_days')!,
+      evaluationIntervalSeconds: get<number>('renewals.evaluation_interval_seconds')!,
+      reminderIntervalHours: get<number>('renewals.reminder_interval_hours')!,
+      expected,
+    },
+    notify: { retryInitialMs: notifyRetryInitialMs!, retryMaxMs: notifyRetryMaxMs!, webhooks, email },
   };
 }
 
@@ -551,6 +582,108 @@ function assembleTargets(items: Node[], origin: Origin, problems: Problems): Tar
     });
   });
   return targets;
+}
+
+function assembleExpected(items: Node[], origin: Origin, problems: Problems): ExpectedCertificate[] {
+  const expected: ExpectedCertificate[] = [];
+  items.forEach((item, i) => {
+    const v = checkItem('renewals.expected', i, item, origin, problems);
+    const host = v.get('host') as string | undefined;
+    const domain = v.get('domain') as string | undefined;
+    if (host === undefined || domain === undefined) return;
+    const first = expected.findIndex((e) => e.host === host && e.domain === domain);
+    if (first >= 0) {
+      problems.add(origin, `renewals.expected[${i}].domain`, `${JSON.stringify(domain)} on ${JSON.stringify(host)} is already listed at renewals.expected[${first}]`);
+      return;
+    }
+    expected.push({ host, domain });
+  });
+  return expected;
+}
+
+/** Header names as RFC 9110 tokens. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+function assembleWebhooks(items: Node[], origin: Origin, problems: Problems): WebhookChannelConfig[] {
+  const webhooks: WebhookChannelConfig[] = [];
+  items.forEach((item, i) => {
+    const before = problems.list.length;
+    const v = checkItem('notify.webhooks', i, item, origin, problems, channelNote(item));
+    const flag = (leaf: string, text: string) => problems.add(origin, `notify.webhooks[${i}].${leaf}`, text, channelNote(item));
+    const headers: Array<[string, string]> = [];
+    ((v.get('headers') as string[] | undefined) ?? []).forEach((entry, j) => {
+      const colon = entry.indexOf(':');
+      const name = colon > 0 ? entry.slice(0, colon).trim() : '';
+      // The entry itself may hold a secret: the message names its position only.
+      if (!HEADER_NAME.test(name)) flag(`headers[${j}]`, 'expected "Name: value" with a valid header name');
+      else headers.push([name, entry.slice(colon + 1).trim()]);
+    });
+    const bearerToken = v.get('bearer_token') as string | undefined;
+    if (bearerToken !== undefined && headers.some(([name]) => name.toLowerCase() === 'authorization')) {
+      flag('bearer_token', 'set either bearer_token or an Authorization header, not both');
+    }
+    if (problems.list.length > before) return;
+    webhooks.push({
+      name: v.get('name') as string,
+      url: v.get('url') as string,
+      headers,
+      ...(bearerToken !== undefined && { bearerToken }),
+      timeoutMs: v.get('timeout_ms') as number,
+    });
+  });
+  return webhooks;
+}
+
+function assembleEmail(items: Node[], origin: Origin, problems: Problems): EmailChannelConfig[] {
+  const channels: EmailChannelConfig[] = [];
+  items.forEach((item, i) => {
+    const before = problems.list.length;
+    const v = checkItem('notify.email', i, item, origin, problems, channelNote(item));
+    const flag = (leaf: string, text: string) => problems.add(origin, `notify.email[${i}].${leaf}`, text, channelNote(item));
+    if (item.values.has('user') !== item.values.has('password')) {
+      flag(item.values.has('user') ? 'password' : 'user', 'required: SMTP authentication takes user and password together, or neither');
+    }
+    const to = v.get('to') as string[] | undefined;
+    if (to !== undefined && to.length === 0) flag('to', 'expected at least one recipient');
+    to?.forEach((address, j) => {
+      if (!EMAIL_ADDRESS.test(address)) flag(`to[${j}]`, `expected ${EMAIL_ADDRESS_TEXT}, got ${JSON.stringify(address)}`);
+    });
+    if (problems.list.length > before) return;
+    const optional = (leaf: 'user' | 'password') => (v.has(leaf) ? { [leaf]: v.get(leaf) as string } : {});
+    channels.push({
+      name: v.get('name') as string,
+      host: v.get('host') as string,
+      port: v.get('port') as number,
+      security: v.get('security') as SmtpSecurity,
+      ...optional('user'),
+      ...optional('password'),
+      from: v.get('from') as string,
+      to: to!,
+      timeoutMs: v.get('timeout_ms') as number,
+    });
+  });
+  return channels;
+}
+
+/** ` (channel "ops-mail")` after the key, when the entry has a readable name. */
+function channelNote(item: Node): string {
+  const name = item.values.get('name');
+  return typeof name === 'string' ? ` (channel ${JSON.stringify(name)})` : '';
+}
+
+/** Webhooks and e-mail channels share one namespace: the outbox and the metrics name a channel by it alone. */
+function checkChannelNames(notify: Node | undefined, origin: Origin, problems: Problems): void {
+  const firstByName = new Map<string, string>();
+  for (const kind of ['webhooks', 'email'] as const) {
+    (notify?.arrays.get(kind) ?? []).forEach((item, i) => {
+      const name = item.values.get('name');
+      if (typeof name !== 'string') return;
+      const key = `notify.${kind}[${i}].name`;
+      const first = firstByName.get(name);
+      if (first === undefined) firstByName.set(name, key);
+      else problems.add(origin, key, `duplicate channel name, already used by ${first}`, channelNote(item));
+    });
+  }
 }
 
 /** `"db=to"` or `"db/rp=to"`; the source splits at its first "/", as a 2.x bucket does. */

@@ -15,7 +15,8 @@ export type ValueType =
   | { readonly kind: 'file' }
   /** A directory the relay creates when missing. */
   | { readonly kind: 'directory' }
-  | { readonly kind: 'url' }
+  /** http(s), no credentials; a query string only where `query` allows it (webhook URLs carry tokens there). */
+  | { readonly kind: 'url'; readonly query?: true }
   | { readonly kind: 'enum'; readonly values: readonly string[] }
   | { readonly kind: 'boolean' }
   | { readonly kind: 'strings' };
@@ -26,7 +27,7 @@ export interface KeyDef {
   readonly type: ValueType;
   /** Absent: the key has no default (it is optional, or required as `required` says). */
   readonly default?: string | number | boolean | readonly string[];
-  readonly unit?: 'bytes' | 'milliseconds' | 'seconds';
+  readonly unit?: 'bytes' | 'milliseconds' | 'seconds' | 'hours' | 'days';
   /** The environment variable that overrides the key. */
   readonly env?: string;
   /** An environment value adds one entry to the array instead of replacing a value. */
@@ -47,6 +48,12 @@ const NAME = /^[A-Za-z0-9_.-]+$/;
 
 /** setTimeout fires at once for delays above 2^31-1 ms, so a larger grace would mean none. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** "user@example.com" or "Name <user@example.com>"; nodemailer parses both. */
+export const EMAIL_ADDRESS = /^(?:[^<>\r\n]*<[^\s@<>]+@[^\s@<>]+>|[^\s@<>]+@[^\s@<>]+)$/;
+export const EMAIL_ADDRESS_TEXT = 'an e-mail address such as "ops@example.com" or "certrelay <certrelay@example.com>"';
+
+const TEN_YEARS_DAYS = 3650;
 
 export const KEYS: readonly KeyDef[] = [
   {
@@ -254,6 +261,159 @@ export const KEYS: readonly KeyDef[] = [
     default: DEFAULTS.target.healthMaxLagSeconds,
     unit: 'seconds',
     description: '/health fails when the oldest point not yet delivered to this target arrived longer ago than this. 0: never on lag.',
+  },
+  {
+    key: 'renewals.grace_days',
+    type: { kind: 'integer', min: 0, max: TEN_YEARS_DAYS },
+    default: DEFAULTS.renewals.graceDays,
+    unit: 'days',
+    env: 'CERTRELAY_RENEWALS_GRACE_DAYS',
+    description:
+      'Time after a certificate\'s expected renewal before it counts as overdue and alerts. With the default interval, 2 gives the seed\'s 62 days.',
+  },
+  {
+    key: 'renewals.default_interval_days',
+    type: { kind: 'integer', min: 1, max: TEN_YEARS_DAYS },
+    default: DEFAULTS.renewals.defaultIntervalDays,
+    unit: 'days',
+    env: 'CERTRELAY_RENEWALS_DEFAULT_INTERVAL_DAYS',
+    description:
+      'Expected time from one renewal to the next when the hook sends no not_after/not_before (90-day certificates renew 30 days before expiry). With the dates, the next renewal is expected at not_after - lifetime/3.',
+  },
+  {
+    key: 'renewals.evaluation_interval_seconds',
+    type: { kind: 'integer', min: 1, max: Math.floor(MAX_TIMER_MS / 1000) },
+    default: DEFAULTS.renewals.evaluationIntervalSeconds,
+    unit: 'seconds',
+    env: 'CERTRELAY_RENEWALS_EVALUATION_INTERVAL_SECONDS',
+    description:
+      'How often every certificate\'s state is evaluated (also at start-up and about a second after a renewal is stored). A certificate turns overdue at most this long after its overdue time.',
+  },
+  {
+    key: 'renewals.reminder_interval_hours',
+    type: { kind: 'integer', min: 0, max: TEN_YEARS_DAYS * 24 },
+    default: DEFAULTS.renewals.reminderIntervalHours,
+    unit: 'hours',
+    env: 'CERTRELAY_RENEWALS_REMINDER_INTERVAL_HOURS',
+    description: 'While a certificate stays overdue, repeat the notification this often. 0: only on state changes.',
+  },
+  {
+    key: 'renewals.expected[].host',
+    type: { kind: 'string' },
+    required: true,
+    description: 'Host tag of a certificate that must report. With domain: alerts when it has never reported by grace_days after the relay first started with it configured.',
+  },
+  {
+    key: 'renewals.expected[].domain',
+    type: { kind: 'string', noWhitespace: true },
+    required: true,
+    description: 'Domain tag of that certificate, as the hook reports it. Each host and domain pair may appear once.',
+  },
+  {
+    key: 'notify.retry_initial_ms',
+    type: { kind: 'integer', min: 1, max: MAX_TIMER_MS },
+    default: DEFAULTS.notify.retryInitialMs,
+    unit: 'milliseconds',
+    env: 'CERTRELAY_NOTIFY_RETRY_INITIAL_MS',
+    description:
+      'First delay before resending a notification a channel did not accept (network error, timeout, non-2xx, SMTP error); it doubles on each failure, with jitter, up to retry_max_ms. Notifications are never dropped.',
+  },
+  {
+    key: 'notify.retry_max_ms',
+    type: { kind: 'integer', min: 1, max: MAX_TIMER_MS },
+    default: DEFAULTS.notify.retryMaxMs,
+    unit: 'milliseconds',
+    env: 'CERTRELAY_NOTIFY_RETRY_MAX_MS',
+    description: 'Longest delay between resends of one notification. At least retry_initial_ms.',
+  },
+  {
+    key: 'notify.webhooks[].name',
+    type: { kind: 'string', pattern: NAME, patternText: 'letters, digits, "_", "." or "-"' },
+    required: true,
+    description: 'Unique name of the channel (among webhooks and e-mail channels), used in logs, metrics and the outbox.',
+  },
+  {
+    key: 'notify.webhooks[].url',
+    type: { kind: 'url', query: true },
+    secret: true,
+    required: true,
+    description:
+      'Where each notification is POSTed as JSON. http:// or https://, without credentials; a query string is allowed. Treated as a secret (webhook URLs often carry one): never logged or echoed.',
+  },
+  {
+    key: 'notify.webhooks[].headers',
+    type: { kind: 'strings' },
+    default: [],
+    secret: true,
+    description: 'Extra request headers as "Name: value", e.g. ["X-Api-Key: ..."]. Never logged or echoed.',
+  },
+  {
+    key: 'notify.webhooks[].bearer_token',
+    type: { kind: 'string', noWhitespace: true },
+    secret: true,
+    description: 'Sent as "Authorization: Bearer <t>". Not together with an Authorization header in headers.',
+  },
+  {
+    key: 'notify.webhooks[].timeout_ms',
+    type: { kind: 'integer', min: 1, max: MAX_TIMER_MS },
+    default: DEFAULTS.notify.webhookTimeoutMs,
+    unit: 'milliseconds',
+    description: 'Time allowed for one POST, from connecting to the end of the answer. Any 2xx is delivered; anything else, or a timeout, is retried.',
+  },
+  {
+    key: 'notify.email[].name',
+    type: { kind: 'string', pattern: NAME, patternText: 'letters, digits, "_", "." or "-"' },
+    required: true,
+    description: 'Unique name of the channel (among webhooks and e-mail channels), used in logs, metrics and the outbox.',
+  },
+  {
+    key: 'notify.email[].host',
+    type: { kind: 'string', noWhitespace: true },
+    required: true,
+    description: 'SMTP server (relay or submission host) that accepts the mail.',
+  },
+  {
+    key: 'notify.email[].port',
+    type: { kind: 'integer', min: 1, max: 65535 },
+    default: DEFAULTS.notify.smtpPort,
+    description: 'SMTP port: 587 (submission, STARTTLS), 465 (TLS) or 25.',
+  },
+  {
+    key: 'notify.email[].security',
+    type: { kind: 'enum', values: ['starttls', 'tls', 'none'] },
+    default: DEFAULTS.notify.smtpSecurity,
+    description:
+      '"starttls": plain connect, then STARTTLS is required (port 587); "tls": TLS from the first byte (port 465); "none": plain text, for a relay on loopback or a trusted network only.',
+  },
+  {
+    key: 'notify.email[].user',
+    type: { kind: 'string' },
+    description: 'SMTP AUTH user. Set together with password, or neither (no authentication).',
+  },
+  {
+    key: 'notify.email[].password',
+    type: { kind: 'string' },
+    secret: true,
+    description: 'SMTP AUTH password for user. Never logged or echoed.',
+  },
+  {
+    key: 'notify.email[].from',
+    type: { kind: 'string', pattern: EMAIL_ADDRESS, patternText: EMAIL_ADDRESS_TEXT },
+    required: true,
+    description: 'Sender address, "user@example.com" or "Name <user@example.com>".',
+  },
+  {
+    key: 'notify.email[].to',
+    type: { kind: 'strings' },
+    required: true,
+    description: 'Recipients, at least one; each in the same forms as from.',
+  },
+  {
+    key: 'notify.email[].timeout_ms',
+    type: { kind: 'integer', min: 1, max: MAX_TIMER_MS },
+    default: DEFAULTS.notify.emailTimeoutMs,
+    unit: 'milliseconds',
+    description: 'Time allowed for connecting, for the server\'s greeting and for each SMTP reply. A timeout is retried.',
   },
 ];
 

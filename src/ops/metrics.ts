@@ -3,6 +3,7 @@
 // lists them all; test/ops/metrics.test.ts keeps the two in step.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { TargetStatus } from '../forward/status.js';
+import type { RenewalState } from '../renewals/policy.js';
 
 export type Endpoint = 'v1' | 'v2';
 
@@ -11,10 +12,28 @@ export interface MetricsSources {
   storeMaxBytes(): number;
   /** Per-target delivery status, read at scrape time (cheap: counters and index lookups). */
   forwardTargets?(): readonly TargetStatus[];
+  /** Every known certificate with its live state (not the stored verdict), read at scrape time. */
+  certificates?(): readonly CertificateGauges[];
+  /** When the renewal evaluator last ran; undefined before its first run. */
+  evaluatorLastRunMs?(): number | undefined;
+  /** Undelivered notifications per configured channel. */
+  pendingNotifications?(): ReadonlyMap<string, number>;
 }
 
-// One read of the targets' status serves all the per-target gauges of a scrape: the first
-// of them (in registration order, which is collection order) reads, the others reuse it.
+/** What the certbot_renewal_* gauges show of one certificate; times in ms since the epoch. */
+export interface CertificateGauges {
+  readonly host: string;
+  readonly domain: string;
+  readonly state: RenewalState;
+  readonly lastSuccessMs?: number | undefined;
+  readonly expectedMs: number;
+  readonly overdueMs: number;
+  readonly notAfterMs?: number | undefined;
+}
+
+// One read of the targets' status (or of the certificates) serves all the gauges of a scrape
+// built on it: the first of them (in registration order, which is collection order) reads,
+// the others reuse it.
 const TARGET_STATUS_MAX_AGE_MS = 5000;
 
 export class Metrics {
@@ -104,6 +123,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly notificationsSent = new Counter({
+    name: 'certrelay_renewal_notifications_sent_total',
+    help: 'Renewal notifications a channel accepted, by channel and kind (overdue, recovered, reminder).',
+    labelNames: ['channel', 'kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly notificationsFailed = new Counter({
+    name: 'certrelay_renewal_notifications_failed_total',
+    help: 'Attempts to deliver a renewal notification that failed and will be retried, by channel and kind.',
+    labelNames: ['channel', 'kind'] as const,
+    registers: [this.registry],
+  });
+
   constructor(sources: MetricsSources) {
     let cached: { atMs: number; statuses: readonly TargetStatus[] } | undefined;
     const targets = (fresh: boolean): readonly TargetStatus[] => {
@@ -166,6 +199,82 @@ export class Metrics {
         this.set(sources.storeMaxBytes());
       },
     });
+    this.#registerRenewalGauges(sources);
     collectDefaultMetrics({ register: this.registry, prefix: 'certrelay_' });
+  }
+
+  #registerRenewalGauges(sources: MetricsSources): void {
+    // One read of the certificates serves the five gauges of a scrape: the first reads, the others reuse it.
+    let cached: { atMs: number; certificates: readonly CertificateGauges[] } | undefined;
+    const exported = (fresh: boolean): readonly CertificateGauges[] => {
+      const now = performance.now();
+      if (fresh || cached === undefined || now - cached.atMs > TARGET_STATUS_MAX_AGE_MS) {
+        cached = { atMs: now, certificates: (sources.certificates?.() ?? []).filter((c) => c.state !== 'retired') };
+      }
+      return cached.certificates;
+    };
+    const perCertificate = (
+      name: string,
+      help: string,
+      value: (c: CertificateGauges) => number | undefined,
+      read = false,
+    ): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['domain', 'host'] as const,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const c of exported(read)) {
+            const v = value(c);
+            if (v !== undefined) this.set({ domain: c.domain, host: c.host }, v);
+          }
+        },
+      });
+    };
+    const seconds = (ms: number | undefined) => (ms === undefined ? undefined : ms / 1000);
+    perCertificate(
+      'certbot_renewal_overdue',
+      '1 while the certificate\'s renewal is overdue, 0 otherwise (a snoozed one is 0). Retired certificates are not exported.',
+      (c) => (c.state === 'overdue' ? 1 : 0),
+      true,
+    );
+    perCertificate(
+      'certbot_renewal_last_success_timestamp_seconds',
+      'Unix time of the newest reported renewal; absent for an expected certificate that never reported.',
+      (c) => seconds(c.lastSuccessMs),
+    );
+    perCertificate('certbot_renewal_expected_timestamp_seconds', 'Unix time the next renewal is expected.', (c) => seconds(c.expectedMs));
+    perCertificate(
+      'certbot_renewal_overdue_timestamp_seconds',
+      'Unix time from which the renewal counts as overdue: the expected time plus renewals.grace_days.',
+      (c) => seconds(c.overdueMs),
+    );
+    perCertificate(
+      'certbot_renewal_not_after_timestamp_seconds',
+      'Unix time the newest certificate expires, when the hook reported it.',
+      (c) => seconds(c.notAfterMs),
+    );
+    new Gauge({
+      name: 'certrelay_renewal_evaluator_last_run_timestamp_seconds',
+      help: 'Unix time of the renewal evaluator\'s last run (the heartbeat); absent before the first.',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const ms = sources.evaluatorLastRunMs?.();
+        if (ms !== undefined) this.set(ms / 1000);
+      },
+    });
+    new Gauge({
+      name: 'certrelay_renewal_notifications_pending',
+      help: 'Renewal notifications waiting for their channel to accept them, by channel.',
+      labelNames: ['channel'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [channel, pending] of sources.pendingNotifications?.() ?? []) this.set({ channel }, pending);
+      },
+    });
   }
 }

@@ -73,6 +73,7 @@ export class RenewalStore {
   readonly #selectAll: Database.Statement<[], CertificateRow>;
   readonly #selectDaily: Database.Statement<[bigint], { host: string; day: number; renewals: number }>;
   readonly #selectTransitions: Database.Statement<[string, string, number], Record<string, unknown>>;
+  readonly #selectOverdueSince: Database.Statement<[string, string, string, string], number | null>;
   readonly #selectMeta: Database.Statement<[string], number>;
   readonly #upsertMeta: Database.Statement<[string, number]>;
 
@@ -125,6 +126,15 @@ export class RenewalStore {
       `SELECT id, host, domain, from_state AS fromState, to_state AS toState, at_ms AS atMs, reason
          FROM renewal_transitions WHERE host = ? AND domain = ? ORDER BY id DESC LIMIT ?`,
     );
+    // The first change into overdue or snoozed after the last change to anything else.
+    this.#selectOverdueSince = db
+      .prepare<[string, string, string, string], number | null>(
+        `SELECT min(at_ms) FROM renewal_transitions
+          WHERE host = ? AND domain = ? AND to_state IN ('overdue', 'snoozed')
+            AND id > coalesce((SELECT max(id) FROM renewal_transitions
+                                WHERE host = ? AND domain = ? AND to_state NOT IN ('overdue', 'snoozed')), 0)`,
+      )
+      .pluck();
     this.#selectMeta = db.prepare<[string], number>('SELECT value FROM renewal_meta WHERE key = ?').pluck();
     this.#upsertMeta = db.prepare(
       'INSERT INTO renewal_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
@@ -200,6 +210,11 @@ export class RenewalStore {
   /** The newest transitions of one certificate first. */
   transitions(host: string, domain: string, limit = 100): Transition[] {
     return this.#selectTransitions.all(host, domain, limit) as unknown as Transition[];
+  }
+
+  /** When the certificate's current overdue spell (snoozed time included) began; undefined when it is not in one. */
+  overdueSinceMs(host: string, domain: string): number | undefined {
+    return this.#selectOverdueSince.get(host, domain, host, domain) ?? undefined;
   }
 
   /**

@@ -36,7 +36,7 @@ t.test('docs/configuration.md documents no key the catalog lacks', async (t) => 
   for (const key of rows.keys()) t.ok(known.has(key), `${key} is in the catalog`);
   // Keys named in the prose too, in either spelling: `targets[].url` or `targets.url`.
   const spelled = new Set([...known, ...[...known].map((k) => k.replace(/\[\]/g, ''))]);
-  for (const [, key] of doc.matchAll(/`((?:server|store|auth|validation|targets)(?:\[\])?\.[a-z_.[\]]+)`/g)) {
+  for (const [, key] of doc.matchAll(/`((?:server|store|auth|validation|targets|renewals|notify)(?:\[\])?\.[a-z_.[\]]+)`/g)) {
     t.ok(spelled.has(key), `${key} (mentioned in the prose) is in the catalog`);
   }
 });

@@ -28,6 +28,8 @@ t.test('with no file and no variables the embedded defaults apply', async (t) =>
     auth: { tokens: [] },
     validation: { certbotMeasurement: 'certbot_renewal', maxFutureSeconds: 300 },
     targets: [],
+    renewals: { graceDays: 2, defaultIntervalDays: 60, evaluationIntervalSeconds: 900, reminderIntervalHours: 0, expected: [] },
+    notify: { retryInitialMs: 5000, retryMaxMs: 600_000, webhooks: [], email: [] },
   });
   t.equal(config.server.maxBodyBytes, DEFAULTS.server.maxBodyBytes);
   t.notOk('tlsCert' in config.server, 'no TLS unless configured');
@@ -232,7 +234,7 @@ const BAD: readonly BadCase[] = [
     message: /server\.listen_addr: unknown key; known keys in \[server\]: listen, max_body_bytes, tls_cert, tls_key, shutdown_grace_ms/,
   },
   { name: 'a misspelt key, with a suggestion', toml: '[store]\npaht = "/x"', key: 'store.paht', message: /unknown key \(did you mean "store\.path"\?\)/ },
-  { name: 'a key outside its table', toml: 'listen = "127.0.0.1:1"', key: 'listen', message: /did you mean "server\.listen"\?.*known keys at the top level: server, store, auth, validation, targets/ },
+  { name: 'a key outside its table', toml: 'listen = "127.0.0.1:1"', key: 'listen', message: /did you mean "server\.listen"\?.*known keys at the top level: server, store, auth, validation, renewals, notify, targets/ },
   { name: 'an unknown table', toml: '[serve]\nlisten = "127.0.0.1:1"', key: 'serve', message: /did you mean "server"\?/ },
   { name: 'an unknown key in a target', toml: '[[targets]]\nname = "a"\nkind = "influxdb-v1"\nurl = "http://a"\ndb = "x"', key: 'targets[0].db', message: /known keys in \[\[targets\]\]: name, kind, url/ },
   { name: 'a table written as an array', toml: '[[server]]\nlisten = "127.0.0.1:1"', key: 'server', message: /expected a table \(\[server\]\), got an array/ },

@@ -8,7 +8,7 @@ const isDefaultProcessMetric = (name: string) => /^certrelay_(process_|nodejs_)/
 t.test('every metric the relay exports is documented in docs/metrics.md, and nothing more', async (t) => {
   const metrics = new Metrics({ storeSizeBytes: () => 1, storeMaxBytes: () => 2 });
   const exported = (await metrics.registry.getMetricsAsJSON()).map((m) => m.name).filter((n) => !isDefaultProcessMetric(n));
-  const documented = [...doc.matchAll(/^\| `(certrelay_[a-z_]+)` \|/gm)].map((m) => m[1]);
+  const documented = [...doc.matchAll(/^\| `((?:certrelay|certbot)_[a-z_]+)` \|/gm)].map((m) => m[1]);
   t.same([...exported].sort(), [...documented].sort());
 });
 

@@ -1,0 +1,94 @@
+// Renewal monitoring as configured: the policy from [renewals], the outbox,
+// one channel per [[notify.*]] entry, the evaluator and the notifier,
+// started and stopped together.
+import type { Clock } from '../clock.js';
+import type { Config } from '../config/defaults.js';
+import type { Store } from '../log/store.js';
+import type { CertificateGauges } from '../ops/metrics.js';
+import { Evaluator, EVALUATOR_LAST_RUN_KEY } from './evaluator.js';
+import { openChannels } from './notify/channel.js';
+import { Notifier, type DeliveryCounters, type NotifierLog } from './notify/notifier.js';
+import { Outbox } from './notify/outbox.js';
+import { DAY_MS, stateAt, type RenewalPolicy } from './policy.js';
+import type { RenewalStore } from './renewal-store.js';
+
+const HOUR_MS = 3_600_000;
+
+export function renewalPolicy(renewals: Config['renewals']): RenewalPolicy {
+  return { defaultIntervalMs: renewals.defaultIntervalDays * DAY_MS, graceMs: renewals.graceDays * DAY_MS };
+}
+
+export interface RenewalMonitoringDeps {
+  readonly store: Store;
+  readonly renewals: RenewalStore;
+  readonly config: Pick<Config, 'renewals' | 'notify'>;
+  readonly clock: Clock;
+  readonly counters?: DeliveryCounters;
+  readonly log?: NotifierLog;
+}
+
+export class RenewalMonitoring {
+  readonly outbox: Outbox;
+  readonly evaluator: Evaluator;
+  readonly notifier: Notifier;
+  readonly #deps: RenewalMonitoringDeps;
+
+  constructor(deps: RenewalMonitoringDeps) {
+    this.#deps = deps;
+    const { store, renewals, config, clock, log } = deps;
+    this.outbox = new Outbox(store.connection);
+    this.notifier = new Notifier({
+      outbox: this.outbox,
+      channels: openChannels(config.notify),
+      clock,
+      retry: { initialMs: config.notify.retryInitialMs, maxMs: config.notify.retryMaxMs },
+      ...(deps.counters && { counters: deps.counters }),
+      ...(log && { log }),
+    });
+    this.evaluator = new Evaluator({
+      store,
+      renewals,
+      outbox: this.outbox,
+      clock,
+      channels: this.notifier.channelNames,
+      intervalMs: config.renewals.evaluationIntervalSeconds * 1000,
+      reminderIntervalMs: config.renewals.reminderIntervalHours * HOUR_MS,
+      onQueued: () => this.notifier.wake(),
+      onError: (err) => log?.error({ err }, 'renewal evaluation failed'),
+    });
+  }
+
+  /** Registers the expected certificates, delivers what waited over a restart, evaluates now and then periodically. */
+  start(): this {
+    this.#deps.renewals.setExpected(this.#deps.config.renewals.expected, this.#deps.clock.nowMs());
+    this.notifier.start();
+    this.evaluator.start();
+    return this;
+  }
+
+  /** A commit stored renewals: judge them soon, so a recovery is announced at once. */
+  renewalsStored(): void {
+    this.evaluator.evaluateSoon();
+  }
+
+  /** Known certificates with their live state, for the metrics. */
+  certificateGauges(): CertificateGauges[] {
+    const { renewals, clock } = this.#deps;
+    const nowMs = clock.nowMs();
+    return renewals.list().map((c) => ({ ...c, state: stateAt(c, nowMs, renewals.policy) }));
+  }
+
+  evaluatorLastRunMs(): number | undefined {
+    return this.#deps.renewals.meta(EVALUATOR_LAST_RUN_KEY);
+  }
+
+  pendingNotifications(): Map<string, number> {
+    return this.outbox.pendingCounts(this.notifier.channelNames);
+  }
+
+  /** Stops evaluating; gives sends under way up to graceMs. The store must still be open. */
+  async stop(graceMs: number): Promise<void> {
+    this.evaluator.stop();
+    await this.notifier.stop(graceMs);
+  }
+}

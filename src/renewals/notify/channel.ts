@@ -1,0 +1,23 @@
+// A place notifications go. send() resolves once the channel accepted the
+// notification and rejects with an operator-facing reason otherwise; every
+// rejection is retried by the notifier. Reasons never include secrets.
+import type { Config } from '../../config/defaults.js';
+import { EmailChannel } from './email.js';
+import type { PendingNotification } from './outbox.js';
+import { WebhookChannel } from './webhook.js';
+
+type NotifyConfig = Pick<Config['notify'], 'webhooks' | 'email'>;
+
+export type ChannelKind = 'webhook' | 'email';
+
+export interface NotificationChannel {
+  readonly name: string;
+  readonly kind: ChannelKind;
+  send(notification: PendingNotification, signal: AbortSignal): Promise<void>;
+  close(): void;
+}
+
+/** Every configured channel, webhooks first, in file order. */
+export function openChannels(notify: NotifyConfig): NotificationChannel[] {
+  return [...notify.webhooks.map((c) => new WebhookChannel(c)), ...notify.email.map((c) => new EmailChannel(c))];
+}

@@ -1,0 +1,54 @@
+// E-mail over SMTP with nodemailer, as the seed's Kapacitor alert sent it:
+// a subject and a plain-text body. The SMTP password never leaves the transport.
+import nodemailer, { type Transporter } from 'nodemailer';
+import type { EmailChannelConfig } from '../../config/defaults.js';
+import type { NotificationChannel } from './channel.js';
+import type { PendingNotification } from './outbox.js';
+
+export class EmailChannel implements NotificationChannel {
+  readonly kind = 'email';
+  readonly name: string;
+  readonly #config: EmailChannelConfig;
+  readonly #transport: Transporter;
+
+  constructor(config: EmailChannelConfig) {
+    this.name = config.name;
+    this.#config = config;
+    this.#transport = nodemailer.createTransport({
+      host: config.host,
+      port: config.port,
+      secure: config.security === 'tls',
+      requireTLS: config.security === 'starttls',
+      // "none" means plain text: do not upgrade opportunistically and fail on a bad certificate.
+      ignoreTLS: config.security === 'none',
+      ...(config.user !== undefined && { auth: { user: config.user, pass: config.password ?? '' } }),
+      connectionTimeout: config.timeoutMs,
+      greetingTimeout: config.timeoutMs,
+      socketTimeout: config.timeoutMs,
+      disableFileAccess: true,
+      disableUrlAccess: true,
+    });
+  }
+
+  async send(notification: PendingNotification, signal: AbortSignal): Promise<void> {
+    // nodemailer cannot cancel a send; a stopping relay just stops waiting (the notification stays pending).
+    if (signal.aborted) throw new Error('e-mail not sent: the relay is stopping');
+    try {
+      await this.#transport.sendMail({
+        from: this.#config.from,
+        to: [...this.#config.to],
+        subject: notification.subject,
+        text: notification.body,
+        headers: { 'X-Certrelay-Kind': notification.kind },
+      });
+    } catch (err) {
+      const e = err as { code?: string; responseCode?: number; message?: string };
+      const code = e.responseCode !== undefined ? `SMTP ${e.responseCode}` : (e.code ?? 'error');
+      throw new Error(`e-mail via ${this.#config.host}:${this.#config.port} failed (${code}): ${e.message ?? String(err)}`);
+    }
+  }
+
+  close(): void {
+    this.#transport.close();
+  }
+}

@@ -1,0 +1,56 @@
+// The generic JSON webhook: POST the notification's payload; any 2xx is
+// accepted. The URL and headers may hold secrets, so errors name neither.
+import type { WebhookChannelConfig } from '../../config/defaults.js';
+import { RELAY_VERSION } from '../../version.js';
+import type { NotificationChannel } from './channel.js';
+import type { PendingNotification } from './outbox.js';
+
+/** Enough of a refusal's body to explain it in last_error. */
+const ERROR_BODY_CHARS = 200;
+
+export class WebhookChannel implements NotificationChannel {
+  readonly kind = 'webhook';
+  readonly name: string;
+  readonly #config: WebhookChannelConfig;
+
+  constructor(config: WebhookChannelConfig) {
+    this.name = config.name;
+    this.#config = config;
+  }
+
+  async send(notification: PendingNotification, signal: AbortSignal): Promise<void> {
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/json',
+      'User-Agent': `certrelay/${RELAY_VERSION}`,
+      ...Object.fromEntries(this.#config.headers),
+    };
+    if (this.#config.bearerToken !== undefined) headers.Authorization = `Bearer ${this.#config.bearerToken}`;
+    let res: Response;
+    try {
+      res = await fetch(this.#config.url, {
+        method: 'POST',
+        headers,
+        body: notification.payload,
+        signal: AbortSignal.any([signal, AbortSignal.timeout(this.#config.timeoutMs)]),
+      });
+    } catch (err) {
+      throw new Error(describeFetchError(err, this.#config.timeoutMs));
+    }
+    const text = await res.text().catch(() => '');
+    if (res.status < 200 || res.status > 299) {
+      const excerpt = text.trim().slice(0, ERROR_BODY_CHARS);
+      throw new Error(`webhook answered ${res.status}${excerpt === '' ? '' : `: ${excerpt}`}`);
+    }
+  }
+
+  close(): void {}
+}
+
+/** fetch's own message is only "fetch failed"; the reason is in its cause (a code such as ECONNREFUSED). */
+function describeFetchError(err: unknown, timeoutMs: number): string {
+  const e = err as { name?: string; cause?: { code?: string; message?: string } };
+  if (e.name === 'TimeoutError') return `webhook did not answer within ${timeoutMs} ms`;
+  if (e.name === 'AbortError') return 'webhook request aborted: the relay is stopping';
+  const cause = e.cause?.code ?? e.cause?.message ?? (err as Error).message;
+  return `webhook unreachable: ${cause}`;
+}

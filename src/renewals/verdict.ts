@@ -1,0 +1,100 @@
+// What one evaluation decides for one certificate: whether its stored state
+// changes (and the time and reason of that change), and whether someone is
+// told. Pure: the evaluator feeds it the stored row and the time.
+//
+// Notices: entering overdue (also when a snooze runs out), recovering from
+// overdue or snoozed, and optional reminders while overdue lasts. Snoozing,
+// retiring, reinstating and a first renewal change the state silently.
+import type { NoticeFacts, NoticeKind } from './notify/message.js';
+import { stateAt, type RenewalPolicy, type RenewalState } from './policy.js';
+import type { Certificate } from './renewal-store.js';
+
+export interface VerdictInput {
+  /** The stored row: its state is the previous verdict. */
+  readonly cert: Certificate;
+  readonly nowMs: number;
+  readonly policy: RenewalPolicy;
+  /** Repeat the overdue notice this often while it lasts; 0 = never. */
+  readonly reminderIntervalMs: number;
+  /** Start of the current overdue spell (snoozed time included), from the transitions; undefined when not in one. */
+  readonly overdueSinceMs: number | undefined;
+  /** The newest overdue or reminder notice queued for the certificate. */
+  readonly lastNoticeMs: number | undefined;
+}
+
+export interface Verdict {
+  readonly transition?: { readonly to: RenewalState; readonly atMs: number; readonly reason: string };
+  readonly notice?: NoticeFacts;
+}
+
+const NOTHING: Verdict = {};
+
+export function judge(input: VerdictInput): Verdict {
+  const { cert, nowMs } = input;
+  const live = stateAt(cert, nowMs, input.policy);
+  const stored = cert.state;
+  const wasOverdue = stored === 'overdue' || stored === 'snoozed';
+  // A change happened when the facts say (the overdue time, the renewal), not when it was noticed,
+  // but never before the previous change nor after now.
+  const changedAt = (factMs: number | undefined): number => Math.min(nowMs, Math.max(cert.stateSinceMs, factMs ?? nowMs));
+  const notice = (kind: NoticeKind, to: RenewalState, overdueSinceMs: number, overdueForMs: number, extra: Partial<NoticeFacts> = {}): NoticeFacts => ({
+    kind,
+    host: cert.host,
+    domain: cert.domain,
+    state: to,
+    previousState: stored,
+    lastSuccessMs: cert.lastSuccessMs,
+    expectedMs: cert.expectedMs,
+    overdueSinceMs,
+    overdueForMs,
+    atMs: nowMs,
+    ...extra,
+  });
+
+  if (live === stored) {
+    if (live !== 'overdue' || input.reminderIntervalMs <= 0) return NOTHING;
+    const lastNoticeMs = input.lastNoticeMs ?? cert.stateSinceMs;
+    if (nowMs - lastNoticeMs < input.reminderIntervalMs) return NOTHING;
+    const overdueSinceMs = input.overdueSinceMs ?? cert.stateSinceMs;
+    return { notice: notice('reminder', live, overdueSinceMs, nowMs - overdueSinceMs) };
+  }
+
+  switch (live) {
+    case 'overdue': {
+      const snoozeEnded = stored === 'snoozed';
+      const atMs = stored === 'retired' ? nowMs : changedAt(snoozeEnded ? cert.snoozedUntilMs : cert.overdueMs);
+      const overdueSinceMs = wasOverdue ? (input.overdueSinceMs ?? atMs) : atMs;
+      const facts = notice('overdue', live, overdueSinceMs, nowMs - overdueSinceMs, { snoozeEnded });
+      return { transition: { to: live, atMs, reason: overdueReason(cert, snoozeEnded) }, notice: facts };
+    }
+    case 'snoozed': {
+      const atMs = wasOverdue || stored === 'retired' ? nowMs : changedAt(cert.overdueMs);
+      return { transition: { to: live, atMs, reason: `overdue, snoozed until ${iso(cert.snoozedUntilMs ?? nowMs)}` } };
+    }
+    case 'retired':
+      return { transition: { to: live, atMs: nowMs, reason: 'retired by an operator' } };
+    case 'ok':
+    case 'new': {
+      const atMs = changedAt(cert.lastSuccessMs);
+      const renewed = cert.lastSuccessMs === undefined ? 'state re-evaluated' : `renewed at ${iso(cert.lastSuccessMs)}`;
+      if (!wasOverdue) {
+        const reason = stored === 'retired' ? `back in service: ${renewed}` : renewed;
+        return { transition: { to: live, atMs, reason } };
+      }
+      const overdueSinceMs = input.overdueSinceMs ?? cert.stateSinceMs;
+      // A late report of a renewal that happened in time means it was never really overdue.
+      const overdueForMs = Math.min(Math.max(0, (cert.lastSuccessMs ?? nowMs) - overdueSinceMs), nowMs - overdueSinceMs);
+      const facts = notice('recovered', live, overdueSinceMs, overdueForMs);
+      return { transition: { to: live, atMs, reason: `${renewed}, after being overdue` }, notice: facts };
+    }
+  }
+}
+
+function overdueReason(cert: Certificate, snoozeEnded: boolean): string {
+  const last = cert.lastSuccessMs === undefined ? 'never reported' : `no renewal since ${iso(cert.lastSuccessMs)}`;
+  return `overdue: ${last}, expected by ${iso(cert.expectedMs)}${snoozeEnded ? ', snooze ended' : ''}`;
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}

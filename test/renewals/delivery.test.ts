@@ -1,0 +1,94 @@
+// Delivery: a refused webhook is retried with backoff and each attempt is
+// recorded; and a restart neither loses nor repeats a notification, because
+// the outbox is part of the store.
+import t from 'tap';
+import { fakeClock } from '../support/fake-clock.js';
+import { parsePrometheusText } from '../support/prometheus-text.js';
+import { DAY_MS, START_MS, outboxRows, relayOn, renewalLine, webhookReceiver, write } from '../support/renewal-harness.js';
+
+const moveTo = (clock: ReturnType<typeof fakeClock>, ms: number) => clock.advanceNs(BigInt(ms - clock.nowMs()) * 1_000_000n);
+
+t.test('a webhook answering 500 is retried with backoff, each failure recorded, then delivered once', async (t) => {
+  const hook = await webhookReceiver(t);
+  hook.status = 500;
+  const clock = fakeClock(BigInt(START_MS) * 1_000_000n);
+  const toml = `[notify]\nretry_initial_ms = 60000\nretry_max_ms = 120000\n[[notify.webhooks]]\nname = "ops"\nurl = "${hook.url}"\nbearer_token = "tok-1"\nheaders = ["X-Team: certs"]\n`;
+  const relay = relayOn(t.testdir({}), toml, clock);
+  t.teardown(() => relay.close());
+  await write(relay, renewalLine('h', 'example.com', START_MS));
+  moveTo(clock, START_MS + 62 * DAY_MS);
+  t.same(relay.monitoring.evaluator.evaluate(), { transitions: 1, notifications: 1 });
+
+  await relay.monitoring.notifier.deliverDue();
+  await relay.monitoring.notifier.deliverDue();
+  t.equal(hook.requests, 1, 'not resent before its backoff is over');
+  let [row] = outboxRows(relay);
+  t.match(row, { channel: 'ops', kind: 'overdue', attempts: 1, delivered_ms: null, last_error: 'webhook answered 500: boom' });
+
+  moveTo(clock, clock.nowMs() + 120_000);
+  await relay.monitoring.notifier.deliverDue();
+  t.equal(hook.requests, 2);
+  t.match(outboxRows(relay)[0], { attempts: 2, delivered_ms: null });
+
+  hook.status = 204;
+  moveTo(clock, clock.nowMs() + 120_000);
+  await relay.monitoring.notifier.deliverDue();
+  await relay.monitoring.notifier.deliverDue();
+  [row] = outboxRows(relay);
+  t.match(row, { attempts: 3, delivered_ms: clock.nowMs(), last_error: null });
+  t.equal(hook.calls.length, 1);
+  t.equal(hook.calls[0].headers.authorization, 'Bearer tok-1');
+  t.equal(hook.calls[0].headers['x-team'], 'certs');
+  t.equal(hook.calls[0].headers['content-type'], 'application/json');
+  t.same(Object.keys(hook.calls[0].body).sort(), [
+    'at', 'domain', 'expected', 'host', 'kind', 'last_success', 'message', 'overdue_for_seconds', 'overdue_since', 'previous_state', 'state',
+  ]);
+
+  const scrape = parsePrometheusText((await relay.app.inject({ method: 'GET', url: '/metrics' })).body);
+  t.equal(scrape.value('certrelay_renewal_notifications_failed_total', { channel: 'ops', kind: 'overdue' }), 2);
+  t.equal(scrape.value('certrelay_renewal_notifications_sent_total', { channel: 'ops', kind: 'overdue' }), 1);
+  t.equal(scrape.value('certrelay_renewal_notifications_pending', { channel: 'ops' }), 0);
+});
+
+t.test('restart in the middle: pending notifications are delivered after it, none is decided or sent twice', async (t) => {
+  const hook = await webhookReceiver(t);
+  hook.status = 503; // the receiver is down before the restart
+  const dir = t.testdir({});
+  const toml = `[notify]\nretry_initial_ms = 10\nretry_max_ms = 20\n[[notify.webhooks]]\nname = "ops"\nurl = "${hook.url}"\n`;
+  const clock = fakeClock(BigInt(START_MS) * 1_000_000n);
+
+  let relay = relayOn(dir, toml, clock);
+  await write(relay, renewalLine('h', 'a.example', START_MS));
+  await write(relay, renewalLine('h', 'b.example', START_MS));
+  moveTo(clock, START_MS + 62 * DAY_MS);
+  relay.monitoring.evaluator.evaluate();
+  await relay.monitoring.notifier.deliverDue();
+  t.same(outboxRows(relay).map((r) => [r.domain, r.kind, r.delivered_ms]), [['a.example', 'overdue', null], ['b.example', 'overdue', null]]);
+  const scrapeBefore = parsePrometheusText((await relay.app.inject({ method: 'GET', url: '/metrics' })).body);
+  t.equal(scrapeBefore.value('certrelay_renewal_notifications_pending', { channel: 'ops' }), 2);
+  await relay.close();
+
+  hook.status = 204;
+  moveTo(clock, clock.nowMs() + 60_000);
+  relay = relayOn(dir, toml, clock); // evaluates at start-up and starts delivering what waited
+  await relay.monitoring.notifier.deliverDue();
+  t.same(hook.calls.map((c) => [c.body.domain, c.body.kind]), [['a.example', 'overdue'], ['b.example', 'overdue']], 'delivered after the restart');
+  t.equal(outboxRows(relay).length, 2, 'the start-up evaluation decided nothing again');
+
+  await write(relay, renewalLine('h', 'a.example', clock.nowMs()));
+  relay.monitoring.evaluator.evaluate();
+  await relay.monitoring.notifier.deliverDue();
+  await relay.close();
+
+  moveTo(clock, clock.nowMs() + DAY_MS);
+  relay = relayOn(dir, toml, clock);
+  t.teardown(() => relay.close());
+  relay.monitoring.evaluator.evaluate();
+  await relay.monitoring.notifier.deliverDue();
+  t.same(
+    hook.calls.map((c) => [c.body.domain, c.body.kind]),
+    [['a.example', 'overdue'], ['b.example', 'overdue'], ['a.example', 'recovered']],
+    'each notification exactly once over three runs of the relay',
+  );
+  t.ok(outboxRows(relay).every((r) => r.delivered_ms !== null));
+});

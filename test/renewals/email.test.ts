@@ -1,0 +1,57 @@
+// E-mail notifications reach a real SMTP server on loopback (aiosmtpd), with
+// the seed's kind of subject and a plain-text body; while the server is down
+// the failure is recorded and the mail is sent once it is back.
+import t from 'tap';
+import { fakeClock } from '../support/fake-clock.js';
+import { freePortBelow32768 } from '../support/free-port.js';
+import { startSmtpServer } from '../support/smtp.js';
+import { DAY_MS, START_MS, outboxRows, relayOn, renewalLine, write } from '../support/renewal-harness.js';
+
+t.test('overdue and recovery e-mails are received by a real SMTP server; a down server is retried', async (t) => {
+  const port = await freePortBelow32768();
+  const clock = fakeClock(BigInt(START_MS) * 1_000_000n);
+  const toml = `[notify]
+retry_initial_ms = 1000
+retry_max_ms = 1000
+[[notify.email]]
+name = "ops-mail"
+host = "127.0.0.1"
+port = ${port}
+security = "none"
+from = "certrelay <certrelay@example.net>"
+to = ["ops@example.net", "Oncall <oncall@example.net>"]
+timeout_ms = 5000
+`;
+  const relay = relayOn(t.testdir({}), toml, clock);
+  t.teardown(() => relay.close());
+  const moveTo = (ms: number) => clock.advanceNs(BigInt(ms - clock.nowMs()) * 1_000_000n);
+
+  await write(relay, renewalLine('optimus', 'bücher.example', START_MS));
+  moveTo(START_MS + 62 * DAY_MS);
+  relay.monitoring.evaluator.evaluate();
+  await relay.monitoring.notifier.deliverDue();
+  const [failed] = outboxRows(relay);
+  t.match(failed, { channel: 'ops-mail', attempts: 1, delivered_ms: null, last_error: /^e-mail via 127\.0\.0\.1:\d+ failed \(ESOCKET\): connect ECONNREFUSED/ });
+
+  const smtp = await startSmtpServer(t, port);
+  moveTo(clock.nowMs() + 1000);
+  await relay.monitoring.notifier.deliverDue();
+  moveTo(START_MS + 65 * DAY_MS + 60_000);
+  await write(relay, renewalLine('optimus', 'bücher.example', START_MS + 65 * DAY_MS));
+  relay.monitoring.evaluator.evaluate();
+  await relay.monitoring.notifier.deliverDue();
+
+  const mails = smtp.received();
+  t.same(
+    mails.map((m) => m.subject),
+    ['Certificate renewal for bücher.example on optimus is OVERDUE', 'Certificate renewal for bücher.example on optimus is OK again'],
+  );
+  const [overdue, recovered] = mails;
+  t.equal(overdue.mail_from, 'certrelay@example.net');
+  t.same(overdue.rcpt_tos, ['ops@example.net', 'oncall@example.net']);
+  t.equal(overdue.headers['X-Certrelay-Kind'], 'overdue');
+  t.match(overdue.text, /^renewal for bücher\.example on optimus is overdue: last success 62 days ago, expected by 2026-03-02T00:00:00\.000Z\n/);
+  t.match(overdue.text, /state: +overdue \(was new\)\n/);
+  t.match(recovered.text, /^renewal for bücher\.example on optimus: renewed again after being overdue for 3 days\n/);
+  t.ok(outboxRows(relay).every((r) => r.delivered_ms !== null && r.last_error === null));
+});
