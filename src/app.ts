@@ -12,6 +12,7 @@ import { Forwarding } from './forward/forwarders.js';
 import { Authorizer } from './http/auth.js';
 import { sendError, sendRelayError, type Api } from './http/error-reply.js';
 import { registerQueryStub } from './http/query-stub.js';
+import { registerRenewalRoutes } from './http/renewal-routes.js';
 import { registerStatusRoutes } from './http/status-routes.js';
 import { Intake } from './ingest/intake.js';
 import { DEFAULT_MIN_WORKER_BODY_BYTES, PreparePool } from './ingest/prepare-pool.js';
@@ -23,6 +24,7 @@ import { Metrics } from './ops/metrics.js';
 import { RenewalMonitoring, renewalPolicy } from './renewals/monitoring.js';
 import { RenewalStore } from './renewals/renewal-store.js';
 import { INFLUXDB_BUILD, INFLUXDB_COMPATIBLE_VERSION } from './version.js';
+import { registerWebPage } from './web/routes.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -189,6 +191,8 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     ],
     notReadyReason: () => (intake.closing ? 'shutting down' : store.isFull() ? 'store is full' : undefined),
   });
+  registerRenewalRoutes(app, { renewals, clock, tokens: config.auth.tokens });
+  registerWebPage(app, { renewals, clock, targetStatuses: (nowMs) => forwarding?.statuses(nowMs) ?? [] });
   app.get('/metrics', async (_request, reply) => {
     const text = await metrics.registry.metrics();
     return reply.type(metrics.registry.contentType).send(text);

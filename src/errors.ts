@@ -33,6 +33,15 @@ export const ERRORS = {
   },
   CR_QUERY_MISSING: { status: 400, message: 'missing required parameter "q"' },
   CR_NOT_FOUND: { status: 404, message: 'no route %s %s' },
+  CR_ADMIN_TOKEN_REQUIRED: {
+    status: 401,
+    message: 'retire and snooze need a token that is not limited to databases: send one of the [[auth.tokens]] configured without databases',
+  },
+  CR_UNKNOWN_CERTIFICATE: {
+    status: 400,
+    message: 'no certificate %s on host %s: GET /api/v1/renewals or certrelay renewals lists the known ones',
+  },
+  CR_BAD_RENEWAL_REQUEST: { status: 400, message: 'invalid request: %s' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

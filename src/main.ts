@@ -10,6 +10,7 @@ import { RELAY_VERSION } from './version.js';
 
 const USAGE = `usage: certrelay [--config FILE]                       run the relay
        certrelay status [--config FILE] [--json]       per target: backlog, errors, dead letters
+       certrelay renewals [--config FILE] [--json]     per certificate: last renewal, age, expected, state
        certrelay dead-letters list|show|replay|purge   lines a target refused (dead-letters --help)
 
   --config FILE   TOML configuration (or set CERTRELAY_CONFIG); without one the

@@ -27,6 +27,7 @@ interface Common {
 export type CliCommand =
   | { readonly kind: 'help'; readonly text: string }
   | ({ readonly kind: 'status' } & Common)
+  | ({ readonly kind: 'renewals' } & Common)
   | ({ readonly kind: 'list'; readonly target?: string } & Common)
   | ({ readonly kind: 'show'; readonly id: number } & Common)
   | ({
@@ -44,7 +45,7 @@ export type CliCommand =
       readonly all: boolean;
     } & Common);
 
-export const COMMANDS = ['status', 'dead-letters'] as const;
+export const COMMANDS = ['status', 'dead-letters', 'renewals'] as const;
 const DEAD_LETTER_COMMANDS = ['list', 'show', 'replay', 'purge'] as const;
 type DeadLetterCommand = (typeof DEAD_LETTER_COMMANDS)[number];
 
@@ -60,8 +61,9 @@ const OPTIONS = {
 } as const satisfies ParseArgsConfig['options'];
 type OptionName = keyof typeof OPTIONS;
 
-const ALLOWED: Record<'status' | DeadLetterCommand, readonly OptionName[]> = {
+const ALLOWED: Record<'status' | 'renewals' | DeadLetterCommand, readonly OptionName[]> = {
   status: ['config', 'json', 'help'],
+  renewals: ['config', 'json', 'help'],
   list: ['config', 'json', 'help', 'target'],
   show: ['config', 'json', 'help'],
   replay: ['config', 'json', 'help', 'target', 'no-wait', 'timeout'],
@@ -79,6 +81,15 @@ Per configured target: points, batches and bytes not yet delivered, the age of
 the oldest of them, the last success, the last error (status, text, when), the
 dead-letter count, and whether the target is held (it refuses everything, e.g.
 401, until an operator fixes it). Safe while the relay runs.
+
+${CONFIG_HELP}`,
+  renewals: `usage: certrelay renewals [--config FILE] [--json]
+
+One row per certificate (host and domain) that reported a renewal: the last
+renewal, its age in days, when the next renewal is expected and from when it
+is overdue, and the state now (new, ok, overdue, snoozed, retired). The
+longest without a renewal first, as GET /api/v1/renewals. Safe while the
+relay runs.
 
 ${CONFIG_HELP}`,
   'dead-letters': `usage: certrelay dead-letters COMMAND [options]
@@ -155,6 +166,7 @@ export function commandWord(argv: readonly string[]): string | undefined {
 export function parseCommandLine(argv: readonly string[]): CliCommand {
   const word = commandWord(argv);
   if (word === 'status') return parseStatus(argv);
+  if (word === 'renewals') return parseRenewals(argv);
   if (word === 'dead-letters') return parseDeadLetters(argv);
   throw new UsageError(`unknown command ${JSON.stringify(word)}: the commands are ${COMMANDS.join(', ')}`, 'certrelay');
 }
@@ -166,6 +178,15 @@ function parseStatus(argv: readonly string[]): CliCommand {
   checkAllowed(values, ALLOWED.status, where);
   if (positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}`, where);
   return { kind: 'status', ...common(values) };
+}
+
+function parseRenewals(argv: readonly string[]): CliCommand {
+  const where = 'certrelay renewals';
+  const { values, positionals } = parse(argv, where);
+  if (values.help) return { kind: 'help', text: HELP.renewals };
+  checkAllowed(values, ALLOWED.renewals, where);
+  noArguments(positionals.slice(1), where);
+  return { kind: 'renewals', ...common(values) };
 }
 
 function parseDeadLetters(argv: readonly string[]): CliCommand {

@@ -1,6 +1,7 @@
-// The operator commands (`certrelay status`, `certrelay dead-letters …`): parse
-// the command line, load the relay's configuration, open its store next to the
-// running relay, run one command, close. Exit codes: see EXIT in output.ts.
+// The operator commands (`certrelay status`, `certrelay renewals`,
+// `certrelay dead-letters …`): parse the command line, load the relay's
+// configuration, open its store next to the running relay, run one command,
+// close. Exit codes: see EXIT in output.ts.
 //
 // The store is opened without targets and forwarding is never started here:
 // Forwarding.start() forgets the cursors of targets it is not given, and
@@ -13,6 +14,7 @@ import { STORE_FILE_NAME, Store, StoreSchemaError } from '../log/store.js';
 import { parseCommandLine, UsageError, type CliCommand } from './args.js';
 import { runList, runPurge, runShow } from './dead-letters.js';
 import { CommandFailed, EXIT, type CliIo } from './output.js';
+import { runRenewals } from './renewals.js';
 import { runReplay } from './replay.js';
 import { runStatus } from './status.js';
 
@@ -58,6 +60,8 @@ function execute(command: Exclude<CliCommand, { kind: 'help' }>, io: CliIo, stor
   switch (command.kind) {
     case 'status':
       return runStatus(io, store, config, command.json);
+    case 'renewals':
+      return runRenewals(io, store, config, command.json);
     case 'list':
       return runList(io, store, command.target, command.json);
     case 'show':

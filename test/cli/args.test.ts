@@ -91,7 +91,7 @@ t.test('from the shell: a usage error is one line on stderr and exit code 2; --h
 
   const unknown = await runRelayToExit({ env: {}, args: ['frob'] });
   t.equal(unknown.code, 2);
-  t.match(unknown.stderr, /^certrelay: unknown command "frob": the commands are status, dead-letters \(see certrelay --help\)\n$/);
+  t.match(unknown.stderr, /^certrelay: unknown command "frob": the commands are status, dead-letters, renewals \(see certrelay --help\)\n$/);
 
   const help = await runRelayToExit({ env: {}, args: ['--help'] });
   t.equal(help.code, 0);

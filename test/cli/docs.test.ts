@@ -10,11 +10,14 @@ import { runReplay } from '../../src/cli/replay.js';
 import { statusJson } from '../../src/cli/status.js';
 import { loadConfig } from '../../src/config/load.js';
 import { Store } from '../../src/log/store.js';
+import { DEFAULT_POLICY } from '../../src/renewals/policy.js';
+import { RenewalStore } from '../../src/renewals/renewal-store.js';
+import { renewalOverview } from '../../src/renewals/overview.js';
 import { batch } from '../support/fake-target.js';
 
 const doc = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8');
 /** Every name in backticks; `targets[].name` documents both `targets` and `name`. */
-const documented = new Set([...doc.matchAll(/`([A-Za-z[\].]+)`/g)].flatMap((m) => m[1].split(/[.[\]]+/).filter((part) => part !== '')));
+const documented = new Set([...doc.matchAll(/`([A-Za-z_[\].]+)`/g)].flatMap((m) => m[1].split(/[.[\]]+/).filter((part) => part !== '')));
 
 function keysOf(value: unknown, into = new Set<string>()): Set<string> {
   if (Array.isArray(value)) for (const item of value) keysOf(item, into);
@@ -27,7 +30,7 @@ function keysOf(value: unknown, into = new Set<string>()): Set<string> {
   return into;
 }
 
-t.test('every field of status, dead-letter and replay JSON is documented', async (t) => {
+t.test('every field of status, renewals, dead-letter and replay JSON is documented', async (t) => {
   const dir = t.testdir({});
   const file = join(dir, 'certrelay.toml');
   writeFileSync(file, `[store]\npath = "${join(dir, 'store')}"\n[[targets]]\nname = "a"\nkind = "influxdb-v1"\nurl = "http://127.0.0.1:9"\n`);
@@ -40,8 +43,11 @@ t.test('every field of status, dead-letter and replay JSON is documented', async
 
   const out: string[] = [];
   const io: CliIo = { stdout: { write: (s: string) => out.push(s) }, stderr: { write: () => true }, env: {}, nowMs: Date.now };
+  const renewals = new RenewalStore(store, DEFAULT_POLICY);
+  renewals.record([{ host: 'h', domain: 'example.com', atNs: BigInt(Date.now()) * 1_000_000n, renewedCount: 1 }], Date.now());
   const fields = new Set([
     ...keysOf(statusJson(store, config, Date.now())),
+    ...keysOf(renewalOverview(renewals, Date.now())),
     ...keysOf(store.listDeadLetters().map(deadLetterJson)),
   ]);
   t.equal(await runReplay(io, store, config, { ids: [], wait: false, timeoutMs: 1000 }, true), 0);
@@ -53,7 +59,7 @@ t.test('every field of status, dead-letter and replay JSON is documented', async
 t.test('every exit code and every command is documented', async (t) => {
   for (const [name, code] of Object.entries(EXIT)) t.match(doc, new RegExp(`\\n\\| ${code} \\|`), `exit code ${code} (${name})`);
   for (const command of Object.keys(HELP)) {
-    const line = command === 'status' || command === 'dead-letters' ? `certrelay ${command}` : `certrelay dead-letters ${command}`;
+    const line = ['status', 'renewals', 'dead-letters'].includes(command) ? `certrelay ${command}` : `certrelay dead-letters ${command}`;
     t.ok(doc.includes(`## \`${line}`), `a section for ${line}`);
   }
 });

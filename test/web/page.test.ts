@@ -1,0 +1,142 @@
+// The operator's page in a real browser (Debian chromium through
+// playwright-core): a relay listening on loopback with renewals written
+// through /write and a target that is down. The page must show the overdue
+// certificate as overdue, draw the per-host chart, and show the target's
+// backlog and error. The screenshot is kept in test-artifacts/; with
+// CERTRELAY_UPDATE_SCREENSHOT=1 it also replaces docs/web-page.png (the README's).
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser } from 'playwright-core';
+import t, { type Test } from 'tap';
+import type { Relay } from '../../src/app.js';
+import { until } from '../support/fake-target.js';
+import { relayFor } from '../support/relay.js';
+
+const DAY_MS = 86_400_000;
+const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+// Nothing listens on the discard port: every send fails, the data waits.
+const CONFIG = `
+[[targets]]
+name = "influx-down"
+kind = "influxdb-v1"
+url = "http://127.0.0.1:9"
+`;
+
+/** A renewal stamped daysAgo, at a fixed hour of that day so the chart's days are stable. */
+function line(host: string, domain: string, daysAgo: number, fields = 'renewed_count=1'): string {
+  const atMs = Math.floor(Date.now() / DAY_MS) * DAY_MS - daysAgo * DAY_MS + 3 * 3_600_000;
+  return `certbot_renewal,domain=${domain},host=${host} ${fields} ${BigInt(Math.min(atMs, Date.now())) * 1_000_000n}`;
+}
+
+/** Three hosts as a certbot hook reports them: optimus missed mail.example.com's renewal 70 days after its last one. */
+function history(): string[] {
+  const nowS = Math.floor(Date.now() / 1000);
+  return [
+    line('optimus', 'example.com', 80),
+    line('optimus', 'www.example.com', 80),
+    line('optimus', 'mail.example.com', 70),
+    line('optimus', 'all', 80, 'renewed_count=2'),
+    line('optimus', 'all', 70, 'renewed_count=1'),
+    line('optimus', 'example.com', 20),
+    line('optimus', 'www.example.com', 20),
+    line('optimus', 'all', 20, 'renewed_count=2'),
+    line('bumblebee', 'shop.example.org', 40),
+    line('bumblebee', 'all', 40, 'renewed_count=1'),
+    // a 45-day certificate, with its dates from the enhanced hook
+    line('bumblebee', 'shop.example.org', 10, `renewed_count=1,not_before=${nowS - 10 * 86_400}i,not_after=${nowS + 35 * 86_400}i`),
+    line('bumblebee', 'all', 10, 'renewed_count=1'),
+    line('bumblebee', '*.example.org', 2),
+    line('bumblebee', 'all', 2, 'renewed_count=1'),
+    line('megatron', 'legacy.example.net', 95),
+    line('megatron', 'legacy.example.net', 160),
+    line('megatron', 'all', 95, 'renewed_count=1'),
+  ];
+}
+
+async function seed(t: Test, relay: Relay): Promise<void> {
+  const res = await relay.app.inject({ method: 'POST', url: '/write?db=certbot', payload: history().join('\n') });
+  t.equal(res.statusCode, 204, res.body);
+  const snooze = await relay.app.inject({
+    method: 'POST',
+    url: '/api/v1/renewals/snooze',
+    payload: JSON.stringify({ host: 'megatron', domain: 'legacy.example.net', for_hours: 7 * 24 }),
+  });
+  t.equal(snooze.statusCode, 200, snooze.body);
+}
+
+t.test('the page shows the overdue certificate as overdue, draws renewals per host per day, and the target that is down', async (t) => {
+  const relay = relayFor(t, CONFIG);
+  await seed(t, relay);
+  const address = await relay.app.listen({ host: '127.0.0.1', port: 0 });
+  await until(t, 'the forwarder has failed once', () => relay.forwarding.statuses().every((s) => s.lastErrorMs !== null), 15_000);
+
+  const browser: Browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  t.teardown(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const pageErrors: string[] = [];
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error') pageErrors.push(message.text());
+  });
+
+  const response = await page.goto(`${address}/`);
+  t.equal(response?.status(), 200);
+  t.match(await page.title(), /^certrelay: 1 overdue$/);
+
+  const overdueRow = page.locator('table.certificates tbody tr', { hasText: 'mail.example.com' });
+  t.match(await overdueRow.getAttribute('class'), /\bstate-overdue\b/);
+  t.equal(await overdueRow.locator('.state').innerText(), 'overdue');
+  t.match(await overdueRow.locator('td').nth(3).innerText(), /^(69|70)\.\d$/, 'the age in days');
+  const domains = await page.locator('table.certificates tbody tr td:first-child').allInnerTexts();
+  t.same(domains, ['legacy.example.net', 'mail.example.com', 'example.com', 'www.example.com', 'shop.example.org', '*.example.org'], 'the longest without a renewal first');
+  const stateOf = async (domain: string) => page.locator('table.certificates tbody tr', { hasText: domain }).locator('.state').innerText();
+  t.match(await stateOf('legacy.example.net'), /^snoozed until \d{4}-\d\d-\d\d \d\d:\d\dZ$/);
+  t.equal(await stateOf('*.example.org'), 'new');
+  t.equal(await page.locator('tr.state-overdue').count(), 1, 'only the overdue row is highlighted');
+
+  // uPlot draws on a canvas; its legend names each host's series.
+  const canvas = page.locator('#renewals-chart canvas');
+  await canvas.first().waitFor({ state: 'visible', timeout: 10_000 });
+  const box = await canvas.first().boundingBox();
+  t.ok(box !== null && box.width > 300 && box.height > 100, `the canvas has a size: ${JSON.stringify(box)}`);
+  const legend = await page.locator('#renewals-chart .u-legend .u-series .u-label').allInnerTexts();
+  t.same(legend.slice(1), ['bumblebee', 'megatron', 'optimus']);
+
+  const target = page.locator('table.targets tbody tr', { hasText: 'influx-down' });
+  t.equal(await target.count(), 1);
+  t.equal(await target.locator('.state').innerText(), 'retrying');
+  t.match(await target.locator('td.error').innerText(), /ECONNREFUSED/);
+  t.ok(Number(await target.locator('td').nth(4).innerText()) > 0, 'its unsent points');
+
+  t.same(pageErrors, [], 'no script errors');
+
+  const artifacts = `${PROJECT_ROOT}test-artifacts`;
+  mkdirSync(artifacts, { recursive: true });
+  await page.screenshot({ path: `${artifacts}/web-page.png`, fullPage: true });
+  if (process.env.CERTRELAY_UPDATE_SCREENSHOT === '1') await page.screenshot({ path: `${PROJECT_ROOT}docs/web-page.png`, fullPage: true });
+});
+
+t.test('the table needs no JavaScript', async (t) => {
+  const relay = relayFor(t, CONFIG);
+  await seed(t, relay);
+  const address = await relay.app.listen({ host: '127.0.0.1', port: 0 });
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  t.teardown(() => browser.close());
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto(`${address}/`);
+  t.equal(await page.locator('table.certificates tr.state-overdue .state').innerText(), 'overdue');
+  t.equal(await page.locator('#renewals-chart canvas').count(), 0);
+  t.match(await page.locator('noscript').first().textContent(), /optimus: 5/);
+});
