@@ -17,7 +17,7 @@ import type {
   TokenConfig,
   WebhookChannelConfig,
 } from './defaults.js';
-import { CONFIG_FILE_ENV, EMAIL_ADDRESS, EMAIL_ADDRESS_TEXT, ENV_PREFIX, KEYS, type KeyDef } from './schema.js';
+import { CONFIG_FILE_ENV, EMAIL_ADDRESS, EMAIL_ADDRESS_TEXT, ENV_PREFIX, HOOK_ENV_PREFIX, KEYS, type KeyDef } from './schema.js';
 
 export interface ConfigProblem {
   /**
@@ -203,7 +203,7 @@ function tomlPath(key: string): string {
 function checkEnvNames(env: Record<string, string | undefined>, problems: Problems): void {
   const known = [CONFIG_FILE_ENV, ...KEYS.flatMap((d) => (d.env === undefined ? [] : [d.env]))];
   for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith(ENV_PREFIX) || value === undefined) continue;
+    if (!name.startsWith(ENV_PREFIX) || name.startsWith(HOOK_ENV_PREFIX) || value === undefined) continue;
     const origin: Origin = { kind: 'env', name };
     if (!known.includes(name)) {
       // A misspelt override must not leave the file value silently in force.

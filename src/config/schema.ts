@@ -42,6 +42,8 @@ export interface KeyDef {
 /** Names the configuration file when no path is passed explicitly (`--config`). */
 export const CONFIG_FILE_ENV = 'CERTRELAY_CONFIG';
 export const ENV_PREFIX = 'CERTRELAY_';
+/** The certbot hook's settings (deploy/certbot/certrelay-hook); a host may run both, so the relay leaves them alone. */
+export const HOOK_ENV_PREFIX = 'CERTRELAY_HOOK_';
 
 /** Target and node names travel in metric labels, log fields and URLs. */
 const NAME = /^[A-Za-z0-9_.-]+$/;

@@ -2,7 +2,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config/load.js';
-import { CONFIG_FILE_ENV, KEYS, renderDefault, typeName } from '../../src/config/schema.js';
+import { CONFIG_FILE_ENV, HOOK_ENV_PREFIX, KEYS, renderDefault, typeName } from '../../src/config/schema.js';
 
 const doc = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
 const examplePath = fileURLToPath(new URL('../../deploy/certrelay.example.toml', import.meta.url));
@@ -42,7 +42,7 @@ t.test('docs/configuration.md documents no key the catalog lacks', async (t) => 
 });
 
 t.test('docs/configuration.md names every CERTRELAY_ variable, and only those', async (t) => {
-  const known = new Set([CONFIG_FILE_ENV, ...KEYS.flatMap((d) => (d.env ? [d.env] : []))]);
+  const known = new Set([CONFIG_FILE_ENV, HOOK_ENV_PREFIX, ...KEYS.flatMap((d) => (d.env ? [d.env] : []))]);
   const mentioned = new Set([...doc.matchAll(/\bCERTRELAY_[A-Z_]+\b/g)].map((m) => m[0]));
   for (const name of known) t.ok(mentioned.has(name), `${name} is documented`);
   for (const name of mentioned) t.ok(known.has(name), `${name} (in the doc) exists`);

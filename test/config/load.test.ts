@@ -39,6 +39,12 @@ t.test('variables unrelated to certrelay are ignored', async (t) => {
   t.doesNotThrow(() => loadConfig({ env: { PATH: '/usr/bin', HOME: '/root', CERTRELAYX: '1', LISTEN: 'x' } }));
 });
 
+t.test("the certbot hook's CERTRELAY_HOOK_ settings are left to the hook, on a host that runs both", async (t) => {
+  const config = loadConfig({ env: { CERTRELAY_HOOK_URL: 'http://127.0.0.1:8186/write?db=certbot', CERTRELAY_HOOK_TOKEN: 'secret' } });
+  t.equal(config.server.port, 8186);
+  t.throws(() => loadConfig({ env: { CERTRELAY_HOOKS: 'x' } }), /unknown CERTRELAY_ variable/, 'the prefix is exact');
+});
+
 t.test('file values replace the defaults', async (t) => {
   const dir = t.testdir({ 'cert.pem': 'CERT', 'key.pem': 'KEY', store: {} });
   const file = join(dir, 'certrelay.toml');
