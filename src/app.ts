@@ -76,11 +76,8 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   const groupCommit = new GroupCommit(
     (batches) =>
       store.transaction(() => {
-        renewedInCommit = false;
         store.appendBatches(batches);
-        for (const batch of batches) {
-          if (batch.renewals !== undefined && renewals.record(batch.renewals, batch.receivedAtMs) > 0) renewedInCommit = true;
-        }
+        renewedInCommit = renewals.record(batches) > 0;
       }),
     {
       onCommit: ({ durationMs, batches }) => {

@@ -6,7 +6,7 @@ import { parseLines } from '../line-protocol/parse.js';
 import type { ParseError } from '../line-protocol/point.js';
 import { receiveTimeNs, TIME_OUT_OF_RANGE, toNanoseconds, type Precision } from '../line-protocol/precision.js';
 import { RequestFieldTypes } from './field-types.js';
-import { observeRenewal, type RenewalObservation } from '../renewals/observation.js';
+import { RenewalCollector, type RenewalObservation } from '../renewals/observation.js';
 import { checkReservedKeys, checkSchema, type SchemaRules } from './validate.js';
 
 export interface Rejection {
@@ -22,7 +22,7 @@ export interface PreparedWrite {
   readonly parseErrors: ParseError[];
   readonly typeConflicts: Rejection[];
   readonly schemaRejections: Rejection[];
-  /** The accepted certbot_renewal points, for the renewal state. */
+  /** The accepted certbot_renewal points, one entry per certificate, for the renewal state. */
   readonly renewals: RenewalObservation[];
 }
 
@@ -39,7 +39,7 @@ export function prepareWrite(body: string, ctx: PrepareContext): PreparedWrite {
   const typeConflicts: Rejection[] = [];
   const schemaRejections: Rejection[] = [];
   const lines: string[] = [];
-  const renewals: RenewalObservation[] = [];
+  const renewals = new RenewalCollector();
   const fieldTypes = new RequestFieldTypes();
   const receivedAt = receiveTimeNs(ctx.nowNs, ctx.precision);
 
@@ -64,10 +64,10 @@ export function prepareWrite(body: string, ctx: PrepareContext): PreparedWrite {
       continue;
     }
     lines.push(`${point.head} ${ns}`);
-    if (point.measurement === ctx.rules.certbotMeasurement) renewals.push(observeRenewal(point, ns));
+    if (point.measurement === ctx.rules.certbotMeasurement) renewals.add(point, ns);
   }
   if (parseErrors.length > 1) parseErrors.sort((a, b) => a.lineNumber - b.lineNumber);
-  return { lines, parseErrors, typeConflicts, schemaRejections, renewals };
+  return { lines, parseErrors, typeConflicts, schemaRejections, renewals: renewals.observations };
 }
 
 function lineText(head: string, timestamp: bigint): string {

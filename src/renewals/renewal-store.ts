@@ -3,7 +3,7 @@
 // transition. record() runs inside the transaction that appends the points,
 // so a 204 means the state has seen them too. The tables are in migration 4.
 import type Database from 'better-sqlite3';
-import type { Store } from '../log/store.js';
+import type { IncomingBatch, Store } from '../log/store.js';
 import { ALL_DOMAINS, type RenewalObservation } from './observation.js';
 import { schedule, type CertificateFacts, type RenewalPolicy, type RenewalState } from './policy.js';
 
@@ -146,30 +146,33 @@ export class RenewalStore {
   }
 
   /**
-   * Takes the renewals of one commit, inside its transaction. A benchmark's
-   * (or a Telegraf's) certbot points all come through here, so the reports are
-   * first merged per certificate: one statement per certificate per commit.
-   * Only a report newer than the certificate's last success changes it; a
-   * resend (hook retry, spool, client replay) or an older report arriving late
-   * changes nothing. Returns how many certificates were renewed.
+   * Takes the renewals of one commit, inside its transaction. Each request's
+   * reports arrive merged per certificate (RenewalCollector); the requests of
+   * the commit are merged here, so a certificate costs one statement per
+   * commit however many clients report it. Only a newest report newer than
+   * the certificate's last success changes it (and counts the reports merged
+   * into it); a resend (hook retry, spool, client replay) or an older report
+   * arriving late changes nothing. Returns how many certificates were renewed.
    */
-  record(observations: readonly RenewalObservation[], receivedAtMs: number): number {
-    const newestByCertificate = new Map<string, { newest: RenewalObservation; timestamps: Set<bigint> }>();
-    for (const o of observations) {
-      if (o.domain === ALL_DOMAINS) {
-        this.#insertHostTotal.run(o.host, o.atNs, o.renewedCount, receivedAtMs);
-        continue;
-      }
-      const key = certificateKey(o.host, o.domain);
-      const seen = newestByCertificate.get(key);
-      if (seen === undefined) newestByCertificate.set(key, { newest: o, timestamps: new Set([o.atNs]) });
-      else {
-        seen.timestamps.add(o.atNs);
-        if (o.atNs > seen.newest.atNs) seen.newest = o;
+  record(batches: ReadonlyArray<Pick<IncomingBatch, 'renewals' | 'receivedAtMs'>>): number {
+    const newestByCertificate = new Map<string, { newest: RenewalObservation; reports: number; receivedAtMs: number }>();
+    for (const { renewals = [], receivedAtMs } of batches) {
+      for (const o of renewals) {
+        if (o.domain === ALL_DOMAINS) {
+          this.#insertHostTotal.run(o.host, o.atNs, o.renewedCount, receivedAtMs);
+          continue;
+        }
+        const key = certificateKey(o.host, o.domain);
+        const seen = newestByCertificate.get(key);
+        if (seen === undefined) newestByCertificate.set(key, { newest: o, reports: o.reports, receivedAtMs });
+        else {
+          seen.reports += o.reports;
+          if (o.atNs > seen.newest.atNs) seen.newest = o;
+        }
       }
     }
     let renewed = 0;
-    for (const [key, { newest: o, timestamps }] of newestByCertificate) {
+    for (const [key, { newest: o, reports, receivedAtMs }] of newestByCertificate) {
       const atMs = Number(o.atNs / NS_PER_MS);
       const notAfterMs = secondsToMs(o.notAfterS);
       const notBeforeMs = secondsToMs(o.notBeforeS);
@@ -179,7 +182,7 @@ export class RenewalStore {
         this.#policy,
       );
       const applied = this.#applyRenewal.run(
-        o.host, o.domain, receivedAtMs, atMs, timestamps.size, notAfterMs, notBeforeMs, due.expectedMs, due.overdueMs, receivedAtMs,
+        o.host, o.domain, receivedAtMs, atMs, reports, notAfterMs, notBeforeMs, due.expectedMs, due.overdueMs, receivedAtMs,
       );
       if (applied.changes === 0) continue;
       renewed++;

@@ -44,7 +44,7 @@ t.test('every field of status, renewals, dead-letter and replay JSON is document
   const out: string[] = [];
   const io: CliIo = { stdout: { write: (s: string) => out.push(s) }, stderr: { write: () => true }, env: {}, nowMs: Date.now };
   const renewals = new RenewalStore(store, DEFAULT_POLICY);
-  renewals.record([{ host: 'h', domain: 'example.com', atNs: BigInt(Date.now()) * 1_000_000n, renewedCount: 1 }], Date.now());
+  renewals.record([{ renewals: [{ host: 'h', domain: 'example.com', atNs: BigInt(Date.now()) * 1_000_000n, renewedCount: 1, reports: 1 }], receivedAtMs: Date.now() }]);
   const fields = new Set([
     ...keysOf(statusJson(store, config, Date.now())),
     ...keysOf(renewalOverview(renewals, Date.now())),

@@ -75,3 +75,31 @@ t.test('rejected points change no state; a 2.x write keeps the state of the poin
   t.equal(res.statusCode, 422);
   t.same(relay.renewals.list().map((c) => c.domain), ['ok.example']);
 });
+
+t.test('reports of one certificate in one request are merged: the newest decides, each distinct report counts', async (t) => {
+  const relay = relayFor(t);
+  const body = [
+    `certbot_renewal,domain=m.example,host=h renewed_count=1,not_after=1707776000i,not_before=1700000000i ${t0 + 2n * DAY_NS}`,
+    `certbot_renewal,domain=m.example,host=h renewed_count=1 ${t0}`,
+    `certbot_renewal,domain=m.example,host=h renewed_count=1,not_after=1707776000i,not_before=1700000000i ${t0 + 2n * DAY_NS}`,
+    `certbot_renewal,domain=all,host=h renewed_count=1 ${t0}`,
+    `certbot_renewal,domain=all,host=h renewed_count=1 ${t0 + 2n * DAY_NS}`,
+  ].join('\n');
+  t.equal(await write(relay, body), 204);
+  const [cert] = relay.renewals.list();
+  t.equal(cert.renewals, 2, 'two distinct timestamps (the repeated line is one point)');
+  t.equal(cert.lastSuccessMs, Number((t0 + 2n * DAY_NS) / 1_000_000n));
+  t.equal(cert.notAfterMs, 1_707_776_000_000, 'the dates of the newest report');
+  t.same(relay.renewals.daily(0).map((d) => d.renewals), [1, 1], 'each host total is kept');
+});
+
+t.test('reports of one certificate from concurrent requests land in one commit without losing the newest', async (t) => {
+  const relay = relayFor(t);
+  const statuses = await Promise.all(
+    [0n, 3n, 1n, 2n].map((day) => write(relay, `certbot_renewal,domain=c.example,host=h renewed_count=1 ${t0 + day * DAY_NS}`)),
+  );
+  t.same(statuses, [204, 204, 204, 204]);
+  const [cert] = relay.renewals.list();
+  t.equal(cert.lastSuccessMs, Number((t0 + 3n * DAY_NS) / 1_000_000n));
+  t.ok(cert.renewals >= 2 && cert.renewals <= 4, `renewals ${cert.renewals}: the reports of each commit that brought a newer one`);
+});
