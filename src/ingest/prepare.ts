@@ -67,7 +67,7 @@ export function prepareWrite(body: string, ctx: PrepareContext): PreparedWrite {
     if (point.measurement === ctx.rules.certbotMeasurement) renewals.add(point, ns);
   }
   if (parseErrors.length > 1) parseErrors.sort((a, b) => a.lineNumber - b.lineNumber);
-  return { lines, parseErrors, typeConflicts, schemaRejections, renewals: renewals.observations };
+  return { lines, parseErrors, typeConflicts, schemaRejections, renewals: renewals.observations() };
 }
 
 function lineText(head: string, timestamp: bigint): string {

@@ -23,47 +23,50 @@ export interface RenewalObservation {
 /** The per-host total's domain tag value. */
 export const ALL_DOMAINS = 'all';
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-
 /** Collects one request's observations: one per certificate (its newest report), and every host total. */
 export class RenewalCollector {
-  readonly observations: RenewalObservation[] = [];
-  readonly #byCertificate = new Map<string, Mutable<RenewalObservation>>();
+  readonly #totals: RenewalObservation[] = [];
+  // Per point on the hot path, so only the newest point is remembered; its fields are read once, at the end.
+  readonly #byCertificate = new Map<string, { point: ParsedPoint; atNs: bigint; reports: number }>();
 
   /** Takes a point that already passed checkSchema (tags present, renewed_count numeric, dates integers). */
   add(point: ParsedPoint, atNs: bigint): void {
     const host = point.tags.get('host') as string;
     const domain = point.tags.get('domain') as string;
     if (domain === ALL_DOMAINS) {
-      this.observations.push(observe(point, host, domain, atNs));
+      this.#totals.push(observe(point, atNs, 1));
       return;
     }
-    // Per point on the hot path: read the fields only for a certificate's first or a newer report.
     const key = `${host}\u0000${domain}`;
     const seen = this.#byCertificate.get(key);
     if (seen === undefined) {
-      const first = observe(point, host, domain, atNs);
-      this.#byCertificate.set(key, first);
-      this.observations.push(first);
+      this.#byCertificate.set(key, { point, atNs, reports: 1 });
     } else if (atNs !== seen.atNs) {
       // A line repeating the newest report is the same point; other repeats are rare enough to count.
-      const reports = seen.reports + 1;
-      if (atNs > seen.atNs) Object.assign(seen, observe(point, host, domain, atNs));
-      seen.reports = reports;
+      seen.reports++;
+      if (atNs > seen.atNs) {
+        seen.point = point;
+        seen.atNs = atNs;
+      }
     }
+  }
+
+  observations(): RenewalObservation[] {
+    const certificates = Array.from(this.#byCertificate.values(), (c) => observe(c.point, c.atNs, c.reports));
+    return this.#totals.length === 0 ? certificates : [...this.#totals, ...certificates];
   }
 }
 
-function observe(point: ParsedPoint, host: string, domain: string, atNs: bigint): Mutable<RenewalObservation> {
+function observe(point: ParsedPoint, atNs: bigint, reports: number): RenewalObservation {
   const notAfter = point.fields.get('not_after');
   const notBefore = point.fields.get('not_before');
   return {
-    host,
-    domain,
+    host: point.tags.get('host') as string,
+    domain: point.tags.get('domain') as string,
     atNs,
     renewedCount: Number(point.fields.get('renewed_count')?.value),
-    notAfterS: notAfter === undefined ? undefined : Number(notAfter.value),
-    notBeforeS: notBefore === undefined ? undefined : Number(notBefore.value),
-    reports: 1,
+    ...(notAfter !== undefined && { notAfterS: Number(notAfter.value) }),
+    ...(notBefore !== undefined && { notBeforeS: Number(notBefore.value) }),
+    reports,
   };
 }
