@@ -67,3 +67,17 @@ t.test('the full example in docs/configuration.md is deploy/certrelay.example.to
   t.ok(block, 'the doc has a "Full example" toml block');
   t.equal(block?.[1], example);
 });
+
+t.test("every TOML example in README.md and docs/*.md loads as it is written", async (t) => {
+  const files = ['README.md', 'docs/deployment.md', 'docs/alerting.md', 'docs/configuration.md'];
+  let examples = 0;
+  for (const name of files) {
+    const text = readFileSync(new URL(`../../${name}`, import.meta.url), 'utf8');
+    for (const [, indent, body] of text.matchAll(/^( *)```toml\n([\s\S]*?)^ *```/gm)) {
+      const toml = body.replace(new RegExp(`^ {0,${indent.length}}`, 'gm'), '');
+      const file = `${t.testdir({ 'example.toml': toml })}/example.toml`;
+      t.doesNotThrow(() => loadConfig({ file, env: {} }), `${name}, example ${++examples}`);
+    }
+  }
+  t.ok(examples >= 3, `${examples} examples checked`);
+});
