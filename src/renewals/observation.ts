@@ -12,6 +12,10 @@ export interface RenewalObservation {
   readonly domain: string;
   /** The newest report's timestamp, normalised to nanoseconds: when the renewal happened. */
   readonly atNs: bigint;
+  /** The same in whole milliseconds, worked out here rather than on the main thread (BigInt division allocates). */
+  readonly atMs: number;
+  /** `host NUL domain`: the certificate's key in the renewal store. */
+  readonly key: string;
   readonly renewedCount: number;
   /** Certificate dates in Unix seconds, when the newest report sent them. */
   readonly notAfterS?: number;
@@ -27,20 +31,20 @@ export const ALL_DOMAINS = 'all';
 export class RenewalCollector {
   readonly #totals: RenewalObservation[] = [];
   // Per point on the hot path, so only the newest point is remembered; its fields are read once, at the end.
-  readonly #byCertificate = new Map<string, { point: ParsedPoint; atNs: bigint; reports: number }>();
+  readonly #byCertificate = new Map<string, { point: ParsedPoint; key: string; atNs: bigint; reports: number }>();
 
   /** Takes a point that already passed checkSchema (tags present, renewed_count numeric, dates integers). */
   add(point: ParsedPoint, atNs: bigint): void {
     const host = point.tags.get('host') as string;
     const domain = point.tags.get('domain') as string;
+    const key = certificateKey(host, domain);
     if (domain === ALL_DOMAINS) {
-      this.#totals.push(observe(point, atNs, 1));
+      this.#totals.push(observe(point, key, atNs, 1));
       return;
     }
-    const key = `${host}\u0000${domain}`;
     const seen = this.#byCertificate.get(key);
     if (seen === undefined) {
-      this.#byCertificate.set(key, { point, atNs, reports: 1 });
+      this.#byCertificate.set(key, { point, key, atNs, reports: 1 });
     } else if (atNs !== seen.atNs) {
       // A line repeating the newest report is the same point; other repeats are rare enough to count.
       seen.reports++;
@@ -52,18 +56,25 @@ export class RenewalCollector {
   }
 
   observations(): RenewalObservation[] {
-    const certificates = Array.from(this.#byCertificate.values(), (c) => observe(c.point, c.atNs, c.reports));
+    const certificates = Array.from(this.#byCertificate.values(), (c) => observe(c.point, c.key, c.atNs, c.reports));
     return this.#totals.length === 0 ? certificates : [...this.#totals, ...certificates];
   }
 }
 
-function observe(point: ParsedPoint, atNs: bigint, reports: number): RenewalObservation {
+/** A certificate's key in the renewal store. */
+export function certificateKey(host: string, domain: string): string {
+  return `${host}\u0000${domain}`;
+}
+
+function observe(point: ParsedPoint, key: string, atNs: bigint, reports: number): RenewalObservation {
   const notAfter = point.fields.get('not_after');
   const notBefore = point.fields.get('not_before');
   return {
     host: point.tags.get('host') as string,
     domain: point.tags.get('domain') as string,
     atNs,
+    atMs: Number(atNs / 1_000_000n),
+    key,
     renewedCount: Number(point.fields.get('renewed_count')?.value),
     ...(notAfter !== undefined && { notAfterS: Number(notAfter.value) }),
     ...(notBefore !== undefined && { notBeforeS: Number(notBefore.value) }),

@@ -4,7 +4,7 @@
 // so a 204 means the state has seen them too. The tables are in migration 4.
 import type Database from 'better-sqlite3';
 import type { IncomingBatch, Store } from '../log/store.js';
-import { ALL_DOMAINS, type RenewalObservation } from './observation.js';
+import { ALL_DOMAINS, certificateKey, type RenewalObservation } from './observation.js';
 import { schedule, type CertificateFacts, type RenewalPolicy, type RenewalState } from './policy.js';
 
 const NS_PER_MS = 1_000_000n;
@@ -65,8 +65,10 @@ export class RenewalStore {
   readonly #db: Database.Database;
   readonly #insertHostTotal: Database.Statement<[string, bigint, number, number]>;
   readonly #applyRenewal: Database.Statement<[string, string, number, number, number, number | null, number | null, number, number, number]>;
-  /** host NUL domain of every certificate row: tells a first report from a renewal without asking SQLite (RETURNING doubled the cost). */
-  readonly #known: Set<string>;
+  readonly #renewKnown: Database.Statement<[number, number, number | null, number | null, number, number, number, number]>;
+  readonly #selectId: Database.Statement<[string, string], number>;
+  /** host NUL domain → row id of every certificate: a known one is updated by id, a first report is told apart without asking SQLite. */
+  readonly #ids: Map<string, number>;
   readonly #selectCertificate: Database.Statement<[string, string], CertificateRow>;
   readonly #upsertCertificate: Database.Statement<Record<string, unknown>>;
   readonly #insertTransition: Database.Statement<[string, string, string | null, string, number, string]>;
@@ -97,8 +99,17 @@ export class RenewalStore {
          expected_ms = excluded.expected_ms, overdue_ms = excluded.overdue_ms, retired = 0
        WHERE excluded.last_success_ms > coalesce(certificates.last_success_ms, -1)`,
     );
-    this.#known = new Set(
-      db.prepare<[], { host: string; domain: string }>('SELECT host, domain FROM certificates').all().map((r) => certificateKey(r.host, r.domain)),
+    this.#renewKnown = db.prepare(
+      `UPDATE certificates SET last_success_ms = ?, renewals = renewals + ?, not_after_ms = ?, not_before_ms = ?,
+                               expected_ms = ?, overdue_ms = ?, retired = 0
+        WHERE id = ? AND coalesce(last_success_ms, -1) < ?`,
+    );
+    this.#selectId = db.prepare<[string, string], number>('SELECT id FROM certificates WHERE host = ? AND domain = ?').pluck();
+    this.#ids = new Map(
+      db
+        .prepare<[], { id: number; host: string; domain: string }>('SELECT id, host, domain FROM certificates')
+        .all()
+        .map((r) => [certificateKey(r.host, r.domain), r.id]),
     );
     this.#selectCertificate = db.prepare('SELECT * FROM certificates WHERE host = ? AND domain = ?');
     this.#upsertCertificate = db.prepare(
@@ -162,9 +173,8 @@ export class RenewalStore {
           this.#insertHostTotal.run(o.host, o.atNs, o.renewedCount, receivedAtMs);
           continue;
         }
-        const key = certificateKey(o.host, o.domain);
-        const seen = newestByCertificate.get(key);
-        if (seen === undefined) newestByCertificate.set(key, { newest: o, reports: o.reports, receivedAtMs });
+        const seen = newestByCertificate.get(o.key);
+        if (seen === undefined) newestByCertificate.set(o.key, { newest: o, reports: o.reports, receivedAtMs });
         else {
           seen.reports += o.reports;
           if (o.atNs > seen.newest.atNs) seen.newest = o;
@@ -173,7 +183,7 @@ export class RenewalStore {
     }
     let renewed = 0;
     for (const [key, { newest: o, reports, receivedAtMs }] of newestByCertificate) {
-      const atMs = Number(o.atNs / NS_PER_MS);
+      const atMs = o.atMs;
       const notAfterMs = secondsToMs(o.notAfterS);
       const notBeforeMs = secondsToMs(o.notBeforeS);
       // The report is the newest one when it is applied, so it alone decides the schedule.
@@ -181,15 +191,15 @@ export class RenewalStore {
         { lastSuccessMs: atMs, firstSeenMs: receivedAtMs, renewals: 1, notAfterMs: notAfterMs ?? undefined, notBeforeMs: notBeforeMs ?? undefined, retired: false },
         this.#policy,
       );
-      const applied = this.#applyRenewal.run(
-        o.host, o.domain, receivedAtMs, atMs, reports, notAfterMs, notBeforeMs, due.expectedMs, due.overdueMs, receivedAtMs,
-      );
-      if (applied.changes === 0) continue;
-      renewed++;
-      if (!this.#known.has(key)) {
-        this.#known.add(key);
-        this.#insertTransition.run(o.host, o.domain, null, 'new', receivedAtMs, 'first renewal reported');
+      const id = this.#ids.get(key);
+      if (id !== undefined) {
+        if (this.#renewKnown.run(atMs, reports, notAfterMs, notBeforeMs, due.expectedMs, due.overdueMs, id, atMs).changes > 0) renewed++;
+        continue;
       }
+      this.#applyRenewal.run(o.host, o.domain, receivedAtMs, atMs, reports, notAfterMs, notBeforeMs, due.expectedMs, due.overdueMs, receivedAtMs);
+      this.#ids.set(key, this.#selectId.get(o.host, o.domain) as number);
+      this.#insertTransition.run(o.host, o.domain, null, 'new', receivedAtMs, 'first renewal reported');
+      renewed++;
     }
     return renewed;
   }
@@ -268,7 +278,7 @@ export class RenewalStore {
           host, domain, first_seen_ms: nowMs, last_success_ms: null, renewals: 0, not_after_ms: null, not_before_ms: null,
           expected_ms: 0, overdue_ms: 0, state: 'new', state_since_ms: nowMs, retired: 0, snoozed_until_ms: null, expected_by_config: 1,
         });
-        this.#known.add(certificateKey(host, domain));
+        this.#ids.set(certificateKey(host, domain), this.#selectId.get(host, domain) as number);
         this.#insertTransition.run(host, domain, null, 'new', nowMs, 'expected by configuration, not reported yet');
       }
     });
@@ -287,10 +297,6 @@ export class RenewalStore {
     const s = schedule(toCertificate(row), this.#policy);
     this.#upsertCertificate.run({ ...row, expected_ms: s.expectedMs, overdue_ms: s.overdueMs });
   }
-}
-
-function certificateKey(host: string, domain: string): string {
-  return `${host}\u0000${domain}`;
 }
 
 function secondsToMs(seconds: number | undefined): number | null {
