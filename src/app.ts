@@ -3,7 +3,7 @@
 // on port 0 themselves.
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/defaults.js';
@@ -20,6 +20,7 @@ import { registerWriteV1 } from './ingest/write-v1.js';
 import { registerWriteV2 } from './ingest/write-v2.js';
 import { GroupCommit } from './log/group-commit.js';
 import { Store, isStoreFullError } from './log/store.js';
+import { StoreLock } from './log/store-lock.js';
 import { Metrics } from './ops/metrics.js';
 import { RenewalMonitoring, renewalPolicy } from './renewals/monitoring.js';
 import { RenewalStore } from './renewals/renewal-store.js';
@@ -60,7 +61,15 @@ export interface Relay {
 
 export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   const clock = deps.clock ?? systemClock();
-  const store = Store.open({ dir: config.store.path, maxBytes: config.store.maxBytes, targets: config.targets.map((t) => t.name) });
+  mkdirSync(config.store.path, { recursive: true });
+  const lock = StoreLock.acquire(config.store.path);
+  let store: Store;
+  try {
+    store = Store.open({ dir: config.store.path, maxBytes: config.store.maxBytes, targets: config.targets.map((t) => t.name) });
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   let forwarding: Forwarding | undefined;
   const metrics = new Metrics({
     storeSizeBytes: () => store.sizeBytes(),
@@ -219,6 +228,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
       await forwarding.stop(Math.max(0, deadline - performance.now()));
       await monitoring.stop(Math.max(0, deadline - performance.now()));
       store.close();
+      lock.release();
     })();
     return closed;
   };

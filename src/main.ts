@@ -6,6 +6,8 @@ import { parseArgs } from 'node:util';
 import { buildApp } from './app.js';
 import { commandWord, runCli } from './cli/run.js';
 import { ConfigError, loadConfig } from './config/load.js';
+import { StoreSchemaError } from './log/store.js';
+import { StoreInUseError } from './log/store-lock.js';
 import { RELAY_VERSION } from './version.js';
 
 const USAGE = `usage: certrelay [--config FILE]                       run the relay
@@ -52,7 +54,16 @@ async function main(): Promise<number> {
     throw err;
   }
 
-  const relay = buildApp(config, { logger: { level: config.server.logLevel } });
+  let relay;
+  try {
+    relay = buildApp(config, { logger: { level: config.server.logLevel } });
+  } catch (err) {
+    if (err instanceof StoreInUseError || err instanceof StoreSchemaError) {
+      process.stderr.write(`certrelay: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
   const address = await relay.app.listen({ host: config.server.host, port: config.server.port });
   relay.app.log.info({ address, store: config.store.path, targets: config.targets.length }, 'certrelay listening');
 
