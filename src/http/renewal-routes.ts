@@ -28,6 +28,8 @@ export interface RenewalRouteDeps {
 /** An action body is two names and a time: anything near this size is a mistake. */
 const ACTION_BODY_LIMIT_BYTES = 16 * 1024;
 const HOUR_MS = 3_600_000;
+/** A snooze must end at a time ISO 8601 can write with four digits: the table shows it as one. */
+const LATEST_SNOOZE_END_MS = Date.UTC(10000, 0, 1);
 
 interface ListQuery {
   host?: unknown;
@@ -154,7 +156,9 @@ function snoozeUntil(body: Record<string, unknown>, nowMs: number): number {
     if (typeof forHours !== 'number' || !Number.isFinite(forHours) || forHours <= 0) {
       throw new RelayError('CR_BAD_RENEWAL_REQUEST', '"for_hours" must be a number above zero');
     }
-    return nowMs + Math.round(forHours * HOUR_MS);
+    const untilMs = nowMs + Math.round(forHours * HOUR_MS);
+    if (!(untilMs < LATEST_SNOOZE_END_MS)) throw new RelayError('CR_BAD_RENEWAL_REQUEST', '"for_hours" is too large: the snooze must end before the year 10000');
+    return untilMs;
   }
   const untilMs = typeof until === 'string' && /^\d{4}-\d{2}-\d{2}/.test(until) ? Date.parse(until) : NaN;
   if (Number.isNaN(untilMs)) throw new RelayError('CR_BAD_RENEWAL_REQUEST', '"until" must be an ISO 8601 time, e.g. 2025-07-01T00:00:00Z');

@@ -54,7 +54,8 @@ export function renewalRow(cert: Certificate, renewals: RenewalStore, nowMs: num
     domain: cert.domain,
     host: cert.host,
     last_renewal: iso(cert.lastSuccessMs),
-    age_days: cert.lastSuccessMs === undefined ? null : Math.floor(((nowMs - cert.lastSuccessMs) / DAY_MS) * 10) / 10,
+    // A report may be stamped a few minutes ahead: that is no negative age.
+    age_days: cert.lastSuccessMs === undefined ? null : Math.floor((Math.max(0, nowMs - cert.lastSuccessMs) / DAY_MS) * 10) / 10,
     expected_renewal: new Date(expectedMs).toISOString(),
     overdue_at: new Date(overdueMs).toISOString(),
     state: stateAt(cert, nowMs, renewals.policy),

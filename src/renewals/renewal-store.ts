@@ -206,12 +206,12 @@ export class RenewalStore {
 
   /** Every known certificate, by host and domain. */
   list(): Certificate[] {
-    return this.#selectAll.all().map(toCertificate);
+    return this.#selectAll.all().map((row) => this.#certificate(row));
   }
 
   get(host: string, domain: string): Certificate | undefined {
     const row = this.#selectCertificate.get(host, domain);
-    return row === undefined ? undefined : toCertificate(row);
+    return row === undefined ? undefined : this.#certificate(row);
   }
 
   /** Per host and UTC day since sinceMs: the sum of the host's `domain=all` totals. Days without renewals are absent. */
@@ -263,10 +263,22 @@ export class RenewalStore {
 
   /**
    * Makes sure each configured (host, domain) has a row, so one that never
-   * reports is noticed; rows no longer configured stop being expected.
+   * reports is noticed; rows no longer configured stop being expected. One
+   * that never reported existed only because it was listed: it is forgotten
+   * (else it would stay overdue for ever), with a transition to say so.
    */
   setExpected(pairs: ReadonlyArray<{ readonly host: string; readonly domain: string }>, nowMs: number): void {
+    const listed = new Set(pairs.map(({ host, domain }) => certificateKey(host, domain)));
     this.#store.transaction(() => {
+      const unlisted = this.#db
+        .prepare<[], CertificateRow>('SELECT * FROM certificates WHERE expected_by_config = 1 AND last_success_ms IS NULL')
+        .all()
+        .filter((row) => !listed.has(certificateKey(row.host, row.domain)));
+      for (const row of unlisted) {
+        this.#db.prepare('DELETE FROM certificates WHERE host = ? AND domain = ?').run(row.host, row.domain);
+        this.#ids.delete(certificateKey(row.host, row.domain));
+        this.#insertTransition.run(row.host, row.domain, row.state, 'retired', nowMs, 'no longer in renewals.expected and never reported: forgotten');
+      }
       this.#db.prepare('UPDATE certificates SET expected_by_config = 0 WHERE expected_by_config = 1').run();
       for (const { host, domain } of pairs) {
         const row = this.#selectCertificate.get(host, domain);
@@ -290,6 +302,13 @@ export class RenewalStore {
 
   setMeta(key: string, value: number): void {
     this.#upsertMeta.run(key, value);
+  }
+
+  /** A row with its schedule under the current policy: the stored one is stale after a change of grace_days or default_interval_days. */
+  #certificate(row: CertificateRow): Certificate {
+    const cert = toCertificate(row);
+    const { expectedMs, overdueMs } = schedule(cert, this.#policy);
+    return { ...cert, expectedMs, overdueMs };
   }
 
   /** Writes a row with its schedule recomputed from its facts. */

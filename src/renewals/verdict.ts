@@ -31,6 +31,9 @@ const NOTHING: Verdict = {};
 
 export function judge(input: VerdictInput): Verdict {
   const { cert, nowMs } = input;
+  // A clock set back behind the stored verdict would undo it (a false recovery, then a second overdue
+  // notice): decide nothing until it has caught up.
+  if (nowMs < cert.stateSinceMs) return NOTHING;
   const live = stateAt(cert, nowMs, input.policy);
   const stored = cert.state;
   const wasOverdue = stored === 'overdue' || stored === 'snoozed';

@@ -101,6 +101,13 @@ t.test('the state is computed at the request: 62 days after the last renewal it 
   t.same(body.certificates.map((row) => [row.domain, row.age_days, row.state]), [['y.example', 62.1, 'overdue'], ['x.example', 61.9, 'new']]);
 });
 
+t.test('a report stamped a little ahead (the schema allows minutes) is 0 days old, not a negative age', async (t) => {
+  const relay = relayAt(t);
+  await write(t, relay, [renewal('h', 'ahead.example', -200 / 86_400)]);
+  const { body } = await getJson<RenewalOverview>(relay, '/api/v1/renewals');
+  t.same(body.certificates.map((row) => [row.domain, row.age_days, row.state]), [['ahead.example', 0, 'new']]);
+});
+
 t.test('filters: ?host= and ?state=, alone and together; an unknown state is a 400', async (t) => {
   const relay = relayAt(t);
   await seed(t, relay);
@@ -207,6 +214,10 @@ t.test('an unknown certificate and bad bodies are 400s that say what is wrong', 
     ['snooze', { host: 'h1', domain: 'a.example', for_hours: '24' }, /"for_hours" must be a number above zero/],
     ['snooze', { host: 'h1', domain: 'a.example', until: 'tomorrow' }, /"until" must be an ISO 8601 time/],
     ['snooze', { host: 'h1', domain: 'a.example', until: '2025-05-01T00:00:00Z' }, /"until" is in the past/],
+    // A time past year 9999 is no ISO 8601 time: stored, it broke every later read of the table.
+    ['snooze', { host: 'h1', domain: 'a.example', for_hours: 1e300 }, /the snooze must end before the year 10000/],
+    ['snooze', { host: 'h1', domain: 'a.example', for_hours: 1e9 }, /the snooze must end before the year 10000/],
+    ['snooze', { host: 'h1', domain: 'a.example', for_hours: -1 }, /"for_hours" must be a number above zero/],
   ];
   for (const [action, body, message] of cases) {
     const res = await post(relay, action, body);
@@ -215,6 +226,7 @@ t.test('an unknown certificate and bad bodies are 400s that say what is wrong', 
     t.match(res.body.error, message);
   }
   t.equal(relay.renewals.get('h1', 'a.example')?.snoozedUntilMs, undefined, 'nothing changed');
+  t.equal((await getJson<RenewalOverview>(relay, '/api/v1/renewals')).status, 200, 'the table still reads');
 
   const huge = await post(relay, 'retire', { host: 'h1', domain: 'a.example', padding: 'x'.repeat(20_000) });
   t.equal(huge.status, 413);

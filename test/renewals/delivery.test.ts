@@ -2,6 +2,8 @@
 // recorded; and a restart neither loses nor repeats a notification, because
 // the outbox is part of the store.
 import t from 'tap';
+import type { NotificationChannel } from '../../src/renewals/notify/channel.js';
+import { Notifier } from '../../src/renewals/notify/notifier.js';
 import { fakeClock } from '../support/fake-clock.js';
 import { parsePrometheusText } from '../support/prometheus-text.js';
 import { DAY_MS, START_MS, outboxRows, relayOn, renewalLine, webhookReceiver, write } from '../support/renewal-harness.js';
@@ -91,4 +93,49 @@ t.test('restart in the middle: pending notifications are delivered after it, non
     'each notification exactly once over three runs of the relay',
   );
   t.ok(outboxRows(relay).every((r) => r.delivered_ms !== null));
+});
+
+t.test('a channel stuck in a send does not delay the others: each channel has its own delivery loop', async (t) => {
+  const clock = fakeClock(BigInt(START_MS) * 1_000_000n);
+  const relay = relayOn(t.testdir({}), '', clock);
+  t.teardown(() => relay.close());
+  const outbox = relay.monitoring.outbox;
+  let release: () => void = () => {};
+  const stuckSends: string[] = [];
+  const stuck: NotificationChannel = {
+    name: 'stuck',
+    kind: 'email',
+    // An SMTP server that accepted the connection and went silent: the send ends only at its timeout.
+    send: (n) => (stuckSends.push(n.domain) === 1 ? new Promise<void>((resolve) => (release = resolve)) : Promise.resolve()),
+    close() {},
+  };
+  const quickSends: string[] = [];
+  const quick: NotificationChannel = { name: 'quick', kind: 'webhook', send: async (n) => void quickSends.push(n.domain), close() {} };
+  const notifier = new Notifier({ outbox, channels: [stuck, quick], clock, retry: { initialMs: 10, maxMs: 20 } });
+  const queue = (domain: string) =>
+    relay.store.transaction(() =>
+      outbox.enqueue({ kind: 'overdue', host: 'h', domain, message: 'm', subject: 's', body: 'b', payload: '{}' }, ['stuck', 'quick'], null, clock.nowMs()),
+    );
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+  queue('one.example');
+  notifier.start();
+  await settle();
+  t.same(quickSends, ['one.example']);
+  queue('two.example');
+  notifier.wake();
+  await settle();
+  t.same(quickSends, ['one.example', 'two.example'], 'the second notice is not held back by the stuck channel');
+  t.same(stuckSends, ['one.example'], 'the stuck channel still sends in order, one at a time');
+
+  release();
+  await settle();
+  t.same(stuckSends, ['one.example', 'two.example']);
+  await notifier.stop(100);
+  t.same(outboxRows(relay).map((r) => [r.channel, r.domain, r.delivered_ms !== null]), [
+    ['stuck', 'one.example', true],
+    ['quick', 'one.example', true],
+    ['stuck', 'two.example', true],
+    ['quick', 'two.example', true],
+  ]);
 });

@@ -141,6 +141,32 @@ t.test('a configured (host, domain) that never reports alerts after the grace, a
   t.equal(hook.calls[1].body.overdue_for_seconds, DAY_MS / 1000);
 });
 
+t.test('a never-reported pair taken out of renewals.expected is forgotten: no more alerts, gone from the table', async (t) => {
+  const hook = await webhookReceiver(t);
+  const clock = fakeClock(BigInt(START_MS) * 1_000_000n);
+  const dir = t.testdir({});
+  const channel = `[renewals]\nreminder_interval_hours = 24\n[[notify.webhooks]]\nname = "ops"\nurl = "${hook.url}"\n`;
+  const listed = `[[renewals.expected]]\nhost = "${HOST}"\ndomain = "gone.example"\n[[renewals.expected]]\nhost = "${HOST}"\ndomain = "kept.example"\n`;
+  let relay = relayOn(dir, channel + listed, clock);
+  await write(relay, renewalLine(HOST, 'kept.example', at(0)));
+  clock.advanceNs(BigInt(at(2) - clock.nowMs()) * 1_000_000n);
+  relay.monitoring.evaluator.evaluate();
+  await relay.monitoring.notifier.deliverDue();
+  t.same(hook.calls.map((c) => [c.body.kind, c.body.domain]), [['overdue', 'gone.example']]);
+  await relay.close();
+
+  relay = relayOn(dir, channel, clock);
+  t.teardown(() => relay.close());
+  for (let now = at(2, 0, 15); now <= at(5); now += 15 * MINUTE_MS) {
+    clock.advanceNs(BigInt(now - clock.nowMs()) * 1_000_000n);
+    relay.monitoring.evaluator.evaluate();
+  }
+  await relay.monitoring.notifier.deliverDue();
+  t.same(hook.calls.map((c) => [c.body.kind, c.body.domain]), [['overdue', 'gone.example']], 'no reminders for a pair nobody expects any more');
+  t.equal(relay.renewals.get(HOST, 'gone.example'), undefined);
+  t.match(relay.renewals.get(HOST, 'kept.example'), { expectedByConfig: false, renewals: 1 }, 'a pair that reported stays, as any certificate');
+});
+
 t.test('reminders repeat every reminder_interval_hours while a certificate stays overdue', async (t) => {
   const hook = await webhookReceiver(t);
   const clock = fakeClock(BigInt(START_MS) * 1_000_000n);

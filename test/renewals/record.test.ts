@@ -1,7 +1,12 @@
 // The renewal state is updated by the write itself: after the 204, the
 // certificate row already knows the renewal.
 import t from 'tap';
+import { fakeClock } from '../support/fake-clock.js';
+import { parsePrometheusText } from '../support/prometheus-text.js';
 import { relayFor } from '../support/relay.js';
+import { DAY_MS, START_MS, relayOn, renewalLine, write as writeHarness } from '../support/renewal-harness.js';
+
+const clock = fakeClock(BigInt(START_MS) * 1_000_000n);
 
 const DAY_NS = 86_400_000_000_000n;
 const t0 = 1_700_000_000_000_000_000n; // ns
@@ -51,6 +56,19 @@ t.test('a resent report, or an older one arriving late, changes nothing', async 
   t.equal(cert.renewals, 1);
   t.equal(cert.lastSuccessMs, Number((t0 + 60n * DAY_NS) / 1_000_000n));
   t.equal(cert.firstSeenMs <= Date.now(), true);
+});
+
+t.test('a changed policy (grace_days, default_interval_days) applies to known certificates at once', async (t) => {
+  const dir = t.testdir({});
+  let relay = relayOn(dir, '', clock);
+  await writeHarness(relay, renewalLine('h', 'example.com', START_MS));
+  await relay.close();
+  relay = relayOn(dir, '[renewals]\ngrace_days = 5\ndefault_interval_days = 30\n', clock);
+  t.teardown(() => relay.close());
+  t.match(relay.renewals.get('h', 'example.com'), { expectedMs: START_MS + 30 * DAY_MS, overdueMs: START_MS + 35 * DAY_MS });
+  t.match(relay.renewals.list()[0], { expectedMs: START_MS + 30 * DAY_MS, overdueMs: START_MS + 35 * DAY_MS });
+  const scrape = parsePrometheusText((await relay.app.inject({ method: 'GET', url: '/metrics' })).body);
+  t.equal(scrape.value('certbot_renewal_overdue_timestamp_seconds', { domain: 'example.com', host: 'h' }), (START_MS + 35 * DAY_MS) / 1000);
 });
 
 t.test('a newer report without dates drops the older certificate dates', async (t) => {

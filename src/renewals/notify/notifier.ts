@@ -1,8 +1,8 @@
 // The delivery loop: sends what the outbox holds for each configured channel,
 // oldest first, and records each attempt. A refusal is retried with capped
 // exponential backoff, forever: a notification is dropped only by being
-// delivered. Channels are served side by side, so a dead SMTP server never
-// delays the webhook.
+// delivered. Each channel has its own loop, so a dead or hanging SMTP server
+// never delays the webhook.
 import type { Clock } from '../../clock.js';
 import { backoffMs, type BackoffPolicy } from '../../forward/backoff.js';
 import type { NotificationChannel } from './channel.js';
@@ -28,21 +28,28 @@ export interface NotifierDeps {
   readonly log?: NotifierLog;
 }
 
-/** Notifications one channel sends per round before the others' turn comes round again. */
+/** Notifications one channel sends per round before its next round is queued. */
 const ROUND_SIZE = 50;
+
+/** One channel's delivery loop: its rounds run one after the other, apart from every other channel's. */
+interface Lane {
+  readonly channel: NotificationChannel;
+  // Rounds of a channel are chained, so no notification is ever sent twice at once.
+  chain: Promise<void>;
+  roundQueued: boolean;
+  timer: NodeJS.Timeout | undefined;
+}
 
 export class Notifier {
   readonly #deps: NotifierDeps;
   readonly #channelNames: string[];
+  readonly #lanes: Lane[];
   readonly #stopping = new AbortController();
-  #timer: NodeJS.Timeout | undefined;
-  // Rounds run one after the other, so no notification is ever sent twice at once.
-  #chain: Promise<void> = Promise.resolve();
-  #roundQueued = false;
 
   constructor(deps: NotifierDeps) {
     this.#deps = deps;
     this.#channelNames = deps.channels.map((c) => c.name);
+    this.#lanes = deps.channels.map((channel) => ({ channel, chain: Promise.resolve(), roundQueued: false, timer: undefined }));
   }
 
   get channelNames(): readonly string[] {
@@ -57,38 +64,46 @@ export class Notifier {
 
   /** Delivers what is due soon: call after queueing notifications. */
   wake(): void {
-    if (this.#stopping.signal.aborted || this.#roundQueued) return;
-    this.#roundQueued = true;
-    void this.deliverDue();
+    for (const lane of this.#lanes) this.#wakeLane(lane);
   }
 
   /**
-   * One delivery round after any round under way: every due notification of
-   * every channel is tried once. Resolves when the round is over; never rejects.
+   * One delivery round of every channel, each after its round under way: every
+   * due notification is tried once. Resolves when the rounds are over; never rejects.
    */
-  deliverDue(): Promise<void> {
-    this.#chain = this.#chain.then(() => this.#round());
-    return this.#chain;
+  async deliverDue(): Promise<void> {
+    await Promise.all(this.#lanes.map((lane) => this.#queueRound(lane)));
   }
 
-  /** Stops the loop; waits up to graceMs for sends under way (an unfinished one stays pending). */
+  /** Stops the loops; waits up to graceMs for sends under way (an unfinished one stays pending). */
   async stop(graceMs: number): Promise<void> {
     this.#stopping.abort();
-    clearTimeout(this.#timer);
+    for (const lane of this.#lanes) clearTimeout(lane.timer);
     let giveUp: NodeJS.Timeout | undefined;
-    await Promise.race([this.#chain, new Promise<void>((resolve) => (giveUp = setTimeout(resolve, graceMs)))]);
+    await Promise.race([Promise.all(this.#lanes.map((lane) => lane.chain)), new Promise<void>((resolve) => (giveUp = setTimeout(resolve, graceMs)))]);
     clearTimeout(giveUp);
     for (const channel of this.#deps.channels) channel.close();
   }
 
-  async #round(): Promise<void> {
-    this.#roundQueued = false;
+  #wakeLane(lane: Lane): void {
+    if (this.#stopping.signal.aborted || lane.roundQueued) return;
+    lane.roundQueued = true;
+    void this.#queueRound(lane);
+  }
+
+  #queueRound(lane: Lane): Promise<void> {
+    lane.chain = lane.chain.then(() => this.#round(lane));
+    return lane.chain;
+  }
+
+  async #round(lane: Lane): Promise<void> {
+    lane.roundQueued = false;
     if (this.#stopping.signal.aborted) return;
     try {
-      await Promise.all(this.#deps.channels.map((channel) => this.#serve(channel)));
-      this.#scheduleNext();
+      await this.#serve(lane.channel);
+      this.#scheduleNext(lane);
     } catch (err) {
-      this.#deps.log?.error({ err }, 'notification delivery round failed');
+      this.#deps.log?.error({ err, channel: lane.channel.name }, 'notification delivery round failed');
     }
   }
 
@@ -127,14 +142,13 @@ export class Notifier {
     }
   }
 
-  #scheduleNext(): void {
+  #scheduleNext(lane: Lane): void {
     if (this.#stopping.signal.aborted) return;
-    clearTimeout(this.#timer);
-    const heads = this.#channelNames.flatMap((name) => this.#deps.outbox.pending(name, 1).map((n) => n.nextAttemptMs));
-    if (heads.length === 0) return;
-    const next = Math.min(...heads);
-    const delayMs = Math.min(Math.max(0, next - this.#deps.clock.nowMs()), this.#deps.retry.maxMs);
-    this.#timer = setTimeout(() => this.wake(), delayMs);
-    this.#timer.unref();
+    clearTimeout(lane.timer);
+    const [head] = this.#deps.outbox.pending(lane.channel.name, 1);
+    if (head === undefined) return;
+    const delayMs = Math.min(Math.max(0, head.nextAttemptMs - this.#deps.clock.nowMs()), this.#deps.retry.maxMs);
+    lane.timer = setTimeout(() => this.#wakeLane(lane), delayMs);
+    lane.timer.unref();
   }
 }
