@@ -184,6 +184,8 @@ export const MIGRATIONS: readonly Migration[] = [
         last_error      TEXT
       );
       CREATE INDEX notifications_pending ON notifications (next_attempt_ms) WHERE delivered_ms IS NULL;
+      -- The evaluator asks, per certificate and run, when it was last told about (reminders).
+      CREATE INDEX notifications_by_certificate ON notifications (host, domain, created_ms);
 
       -- Small facts the evaluator keeps between runs (its last run: the heartbeat).
       CREATE TABLE renewal_meta (
