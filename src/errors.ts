@@ -37,6 +37,10 @@ export const ERRORS = {
     status: 401,
     message: 'retire and snooze need a token that is not limited to databases: send one of the [[auth.tokens]] configured without databases',
   },
+  CR_CROSS_SITE_ACTION: {
+    status: 403,
+    message: 'retire and snooze are refused from a web page of another origin (%s): send them from the command line or a script',
+  },
   CR_UNKNOWN_CERTIFICATE: {
     status: 400,
     message: 'no certificate %s on host %s: GET /api/v1/renewals or certrelay renewals lists the known ones',

@@ -73,6 +73,7 @@ export function registerRenewalRoutes(app: FastifyInstance, deps: RenewalRouteDe
 
     const action = (path: string, apply: (name: CertificateName, body: Record<string, unknown>) => boolean, logMessage: string) =>
       api.post<{ Querystring: ListQuery }>(path, async (request): Promise<RenewalRow> => {
+        assertSameSite(request);
         assertMayAdminister(credentialsOf(request));
         const body = parseBody(request.body);
         const name = certificateName(body);
@@ -107,6 +108,27 @@ function adminCheck(tokens: readonly TokenConfig[]): (credentials: Credentials) 
       throw new RelayError('CR_ADMIN_TOKEN_REQUIRED');
     }
   };
+}
+
+/**
+ * Browsers send Origin with every cross-site POST, and a plain-text POST needs
+ * no CORS preflight; without this check any web page open on a machine that
+ * reaches the relay could silence its alerts. curl and scripts send no Origin.
+ */
+function assertSameSite(request: FastifyRequest): void {
+  const { origin, host } = request.headers;
+  if (origin === undefined) return;
+  if (!sameHost(origin, host)) throw new RelayError('CR_CROSS_SITE_ACTION', JSON.stringify(origin));
+}
+
+/** Compares host and port as URLs do, so "http://relay" matches a Host of "relay:80". */
+function sameHost(origin: string, host: string | undefined): boolean {
+  try {
+    const from = new URL(origin);
+    return from.host !== '' && host !== undefined && from.host === new URL(`${from.protocol}//${host}`).host;
+  } catch {
+    return false; // "null" (sandboxed pages, file:) and anything unparsable
+  }
 }
 
 function credentialsOf(request: FastifyRequest<{ Querystring: ListQuery }>): Credentials {
