@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
-import { accountForWrites, describeWrites } from '../fixtures/stored-writes.js';
+import { accountForWrites, describeWrites, renewalStateGaps } from '../fixtures/stored-writes.js';
 import { runWriters, seededRandom, WriteSource, type SentWrite } from '../fixtures/write-load.js';
 import { startRelay } from '../support/relay-process.js';
 
@@ -57,6 +57,7 @@ t.test('every point answered 204 is in the store after SIGKILL at random moments
   t.same(account.duplicated.map((w) => w.id), [], 'no request is stored twice');
   t.same(account.outOfOrder, [], "each client's acknowledged requests are stored in the order it sent them");
   t.equal(account.integrity, 'ok', 'the SQLite file passes integrity_check');
+  t.same(renewalStateGaps(storeDir, record), [], 'the renewal state reflects every acknowledged certbot_renewal point (same transaction)');
   t.same(
     otherStatuses.map((w) => `${w.status} ${w.body ?? ''}`),
     [],
