@@ -36,6 +36,8 @@ declare module 'fastify' {
 export interface AppDeps {
   readonly clock?: Clock;
   readonly logger?: boolean | object;
+  /** Prepares large bodies off the main thread; the relay closes it. For tests (a worker that crashes). */
+  readonly preparePool?: PreparePool;
 }
 
 export interface Relay {
@@ -99,7 +101,8 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     },
   );
   // One worker: on two cores, the main thread (HTTP, commits) and one parser keep both busy.
-  const preparePool = new PreparePool({ workers: availableParallelism() >= 2 ? 1 : 0, minBodyBytes: DEFAULT_MIN_WORKER_BODY_BYTES });
+  const preparePool =
+    deps.preparePool ?? new PreparePool({ workers: availableParallelism() >= 2 ? 1 : 0, minBodyBytes: DEFAULT_MIN_WORKER_BODY_BYTES });
   const intake = new Intake({
     commit: (batches) => groupCommit.submit(batches),
     isStoreFull: () => store.isFull(),

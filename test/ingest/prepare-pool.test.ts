@@ -79,3 +79,19 @@ t.test('large bodies written concurrently over HTTP (so some go to the worker) a
   t.match(partial.body, /partial write: .*dropped=1/s);
   t.same(storedLines(relay).sort(), [...lines, ...lines, ...lines, 'm v="x" 1'].sort());
 });
+
+t.test('a worker crash inside a running relay: the writes it held get 500 and store nothing, the relay goes on', async (t) => {
+  const preparePool = new PreparePool({ workers: 1, minBodyBytes: 1, workerUrl: new URL('../fixtures/crashing-prepare-worker.ts', import.meta.url) });
+  const relay = relayFor(t, '', { clock: fakeClock(NOW_NS), preparePool });
+  const good = Array.from({ length: 2000 }, (_, i) => `cpu,host=server${i % 10} usage=${i} ${1_600_000_000_000_000_000n + BigInt(i)}`).join('\n');
+  const write = (payload: string) => relay.app.inject({ method: 'POST', url: '/write?db=big', payload });
+  // Sent together, so the second is prepared by the worker while the first is in flight.
+  const [first, crashed] = await Promise.all([write(good), write(`${good}\nCRASH v=1 1`)]);
+  t.equal(first.statusCode, 204, 'the write prepared on the main thread is stored');
+  t.equal(crashed.statusCode, 500);
+  t.match(JSON.parse(crashed.body), { error: /crashed on purpose/ });
+  t.notOk(storedLines(relay).includes('CRASH v=1 1'), 'nothing of the crashed write is stored');
+  const [again, alongside] = await Promise.all([write('m v=1 1'), write('m v=2 2')]);
+  t.same([again.statusCode, alongside.statusCode], [204, 204], 'a new worker takes the next writes');
+  t.same(storedLines(relay).filter((l) => l.startsWith('m ')).sort(), ['m v=1 1', 'm v=2 2']);
+});
