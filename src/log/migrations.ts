@@ -133,8 +133,6 @@ export const MIGRATIONS: readonly Migration[] = [
         renewals         INTEGER NOT NULL,        -- distinct renewals reported (a resent point counts once)
         not_after_ms     INTEGER,                 -- dates of the newest renewal's certificate, when sent
         not_before_ms    INTEGER,
-        expected_ms      INTEGER NOT NULL,        -- policy.ts schedule(), kept current on every change
-        overdue_ms       INTEGER NOT NULL,
         state            TEXT    NOT NULL,        -- new | ok | overdue | snoozed | retired
         state_since_ms   INTEGER NOT NULL,
         retired          INTEGER NOT NULL DEFAULT 0,

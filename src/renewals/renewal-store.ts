@@ -9,7 +9,7 @@ import { schedule, type CertificateFacts, type RenewalPolicy, type RenewalState 
 
 const NS_PER_MS = 1_000_000n;
 
-/** A certificate as stored. Times in ms since the epoch. */
+/** A certificate as stored, with its schedule under the current policy. Times in ms since the epoch. */
 export interface Certificate extends CertificateFacts {
   readonly host: string;
   readonly domain: string;
@@ -48,8 +48,6 @@ interface CertificateRow {
   renewals: number;
   not_after_ms: number | null;
   not_before_ms: number | null;
-  expected_ms: number;
-  overdue_ms: number;
   state: RenewalState;
   state_since_ms: number;
   retired: number;
@@ -64,13 +62,13 @@ export class RenewalStore {
   readonly #policy: RenewalPolicy;
   readonly #db: Database.Database;
   readonly #insertHostTotal: Database.Statement<[string, bigint, number, number]>;
-  readonly #applyRenewal: Database.Statement<[string, string, number, number, number, number | null, number | null, number, number, number]>;
-  readonly #renewKnown: Database.Statement<[number, number, number | null, number | null, number, number, number, number]>;
+  readonly #applyRenewal: Database.Statement<[string, string, number, number, number, number | null, number | null, number]>;
+  readonly #renewKnown: Database.Statement<[number, number, number | null, number | null, number, number]>;
   readonly #selectId: Database.Statement<[string, string], number>;
   /** host NUL domain → row id of every certificate: a known one is updated by id, a first report is told apart without asking SQLite. */
   readonly #ids: Map<string, number>;
   readonly #selectCertificate: Database.Statement<[string, string], CertificateRow>;
-  readonly #upsertCertificate: Database.Statement<Record<string, unknown>>;
+  readonly #upsertCertificate: Database.Statement<[CertificateRow]>;
   readonly #insertTransition: Database.Statement<[string, string, string | null, string, number, string]>;
   readonly #selectAll: Database.Statement<[], CertificateRow>;
   readonly #selectDaily: Database.Statement<[bigint], { host: string; day: number; renewals: number }>;
@@ -91,17 +89,15 @@ export class RenewalStore {
     // A retired certificate that renews again is back in service.
     this.#applyRenewal = db.prepare(
       `INSERT INTO certificates (host, domain, first_seen_ms, last_success_ms, renewals, not_after_ms, not_before_ms,
-                                 expected_ms, overdue_ms, state, state_since_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?)
+                                 state, state_since_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'new', ?)
        ON CONFLICT (host, domain) DO UPDATE SET
          last_success_ms = excluded.last_success_ms, renewals = renewals + excluded.renewals,
-         not_after_ms = excluded.not_after_ms, not_before_ms = excluded.not_before_ms,
-         expected_ms = excluded.expected_ms, overdue_ms = excluded.overdue_ms, retired = 0
+         not_after_ms = excluded.not_after_ms, not_before_ms = excluded.not_before_ms, retired = 0
        WHERE excluded.last_success_ms > coalesce(certificates.last_success_ms, -1)`,
     );
     this.#renewKnown = db.prepare(
-      `UPDATE certificates SET last_success_ms = ?, renewals = renewals + ?, not_after_ms = ?, not_before_ms = ?,
-                               expected_ms = ?, overdue_ms = ?, retired = 0
+      `UPDATE certificates SET last_success_ms = ?, renewals = renewals + ?, not_after_ms = ?, not_before_ms = ?, retired = 0
         WHERE id = ? AND coalesce(last_success_ms, -1) < ?`,
     );
     this.#selectId = db.prepare<[string, string], number>('SELECT id FROM certificates WHERE host = ? AND domain = ?').pluck();
@@ -114,13 +110,12 @@ export class RenewalStore {
     this.#selectCertificate = db.prepare('SELECT * FROM certificates WHERE host = ? AND domain = ?');
     this.#upsertCertificate = db.prepare(
       `INSERT INTO certificates (host, domain, first_seen_ms, last_success_ms, renewals, not_after_ms, not_before_ms,
-                                 expected_ms, overdue_ms, state, state_since_ms, retired, snoozed_until_ms, expected_by_config)
+                                 state, state_since_ms, retired, snoozed_until_ms, expected_by_config)
        VALUES (@host, @domain, @first_seen_ms, @last_success_ms, @renewals, @not_after_ms, @not_before_ms,
-               @expected_ms, @overdue_ms, @state, @state_since_ms, @retired, @snoozed_until_ms, @expected_by_config)
+               @state, @state_since_ms, @retired, @snoozed_until_ms, @expected_by_config)
        ON CONFLICT (host, domain) DO UPDATE SET
          first_seen_ms = excluded.first_seen_ms, last_success_ms = excluded.last_success_ms, renewals = excluded.renewals,
          not_after_ms = excluded.not_after_ms, not_before_ms = excluded.not_before_ms,
-         expected_ms = excluded.expected_ms, overdue_ms = excluded.overdue_ms,
          state = excluded.state, state_since_ms = excluded.state_since_ms, retired = excluded.retired,
          snoozed_until_ms = excluded.snoozed_until_ms, expected_by_config = excluded.expected_by_config`,
     );
@@ -186,17 +181,12 @@ export class RenewalStore {
       const atMs = o.atMs;
       const notAfterMs = secondsToMs(o.notAfterS);
       const notBeforeMs = secondsToMs(o.notBeforeS);
-      // The report is the newest one when it is applied, so it alone decides the schedule.
-      const due = schedule(
-        { lastSuccessMs: atMs, firstSeenMs: receivedAtMs, renewals: 1, notAfterMs: notAfterMs ?? undefined, notBeforeMs: notBeforeMs ?? undefined, retired: false },
-        this.#policy,
-      );
       const id = this.#ids.get(key);
       if (id !== undefined) {
-        if (this.#renewKnown.run(atMs, reports, notAfterMs, notBeforeMs, due.expectedMs, due.overdueMs, id, atMs).changes > 0) renewed++;
+        if (this.#renewKnown.run(atMs, reports, notAfterMs, notBeforeMs, id, atMs).changes > 0) renewed++;
         continue;
       }
-      this.#applyRenewal.run(o.host, o.domain, receivedAtMs, atMs, reports, notAfterMs, notBeforeMs, due.expectedMs, due.overdueMs, receivedAtMs);
+      this.#applyRenewal.run(o.host, o.domain, receivedAtMs, atMs, reports, notAfterMs, notBeforeMs, receivedAtMs);
       this.#ids.set(key, this.#selectId.get(o.host, o.domain) as number);
       this.#insertTransition.run(o.host, o.domain, null, 'new', receivedAtMs, 'first renewal reported');
       renewed++;
@@ -288,7 +278,7 @@ export class RenewalStore {
         }
         this.#write({
           host, domain, first_seen_ms: nowMs, last_success_ms: null, renewals: 0, not_after_ms: null, not_before_ms: null,
-          expected_ms: 0, overdue_ms: 0, state: 'new', state_since_ms: nowMs, retired: 0, snoozed_until_ms: null, expected_by_config: 1,
+          state: 'new', state_since_ms: nowMs, retired: 0, snoozed_until_ms: null, expected_by_config: 1,
         });
         this.#ids.set(certificateKey(host, domain), this.#selectId.get(host, domain) as number);
         this.#insertTransition.run(host, domain, null, 'new', nowMs, 'expected by configuration, not reported yet');
@@ -304,17 +294,15 @@ export class RenewalStore {
     this.#upsertMeta.run(key, value);
   }
 
-  /** A row with its schedule under the current policy: the stored one is stale after a change of grace_days or default_interval_days. */
+  /** A row with its schedule under the current policy: derived, never stored, so a change of grace_days or default_interval_days applies at once. */
   #certificate(row: CertificateRow): Certificate {
-    const cert = toCertificate(row);
-    const { expectedMs, overdueMs } = schedule(cert, this.#policy);
-    return { ...cert, expectedMs, overdueMs };
+    const facts = toFacts(row);
+    const { expectedMs, overdueMs } = schedule(facts, this.#policy);
+    return { ...facts, expectedMs, overdueMs };
   }
 
-  /** Writes a row with its schedule recomputed from its facts. */
   #write(row: CertificateRow): void {
-    const s = schedule(toCertificate(row), this.#policy);
-    this.#upsertCertificate.run({ ...row, expected_ms: s.expectedMs, overdue_ms: s.overdueMs });
+    this.#upsertCertificate.run(row);
   }
 }
 
@@ -322,7 +310,8 @@ function secondsToMs(seconds: number | undefined): number | null {
   return seconds === undefined ? null : seconds * 1000;
 }
 
-function toCertificate(row: CertificateRow): Certificate {
+/** Everything of a certificate but its schedule, which depends on the policy. */
+function toFacts(row: CertificateRow): Omit<Certificate, 'expectedMs' | 'overdueMs'> {
   return {
     host: row.host,
     domain: row.domain,
@@ -333,8 +322,6 @@ function toCertificate(row: CertificateRow): Certificate {
     notBeforeMs: row.not_before_ms ?? undefined,
     retired: row.retired === 1,
     snoozedUntilMs: row.snoozed_until_ms ?? undefined,
-    expectedMs: row.expected_ms,
-    overdueMs: row.overdue_ms,
     state: row.state,
     stateSinceMs: row.state_since_ms,
     expectedByConfig: row.expected_by_config === 1,
