@@ -7,8 +7,11 @@ import type { Clock } from '../clock.js';
 import type { Store } from '../log/store.js';
 import { composeNotice } from './notify/message.js';
 import type { Outbox } from './notify/outbox.js';
+import { stateAt, type RenewalState } from './policy.js';
 import type { RenewalStore } from './renewal-store.js';
 import { judge } from './verdict.js';
+
+const OVERDUE_STATES: ReadonlySet<RenewalState> = new Set(['overdue', 'snoozed']);
 
 export const EVALUATOR_LAST_RUN_KEY = 'evaluator_last_run_ms';
 
@@ -73,19 +76,24 @@ export class Evaluator {
   evaluate(): EvaluationResult {
     const { store, renewals, outbox, clock, channels } = this.#deps;
     const nowMs = clock.nowMs();
+    const { reminderIntervalMs } = this.#deps;
     const verdicts = renewals
       .list()
-      .map((cert) => ({
-        cert,
-        verdict: judge({
+      .map((cert) => {
+        // judge() needs the overdue spell and the last notice only around overdue: two queries a certificate
+        // saved on every other one, as the evaluator runs about once a second while renewals pour in.
+        const live = stateAt(cert, nowMs, renewals.policy);
+        const aroundOverdue = OVERDUE_STATES.has(live) || OVERDUE_STATES.has(cert.state);
+        const verdict = judge({
           cert,
           nowMs,
           policy: renewals.policy,
-          reminderIntervalMs: this.#deps.reminderIntervalMs,
-          overdueSinceMs: renewals.overdueSinceMs(cert.host, cert.domain),
-          lastNoticeMs: outbox.lastNoticeMs(cert.host, cert.domain),
-        }),
-      }))
+          reminderIntervalMs,
+          overdueSinceMs: aroundOverdue ? renewals.overdueSinceMs(cert.host, cert.domain) : undefined,
+          lastNoticeMs: live === 'overdue' && reminderIntervalMs > 0 ? outbox.lastNoticeMs(cert.host, cert.domain) : undefined,
+        });
+        return { cert, verdict };
+      })
       .filter(({ verdict }) => verdict.transition !== undefined || verdict.notice !== undefined);
 
     let notifications = 0;
