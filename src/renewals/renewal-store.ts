@@ -62,7 +62,7 @@ export class RenewalStore {
   readonly #policy: RenewalPolicy;
   readonly #db: Database.Database;
   readonly #insertHostTotal: Database.Statement<[string, bigint, number, number]>;
-  readonly #applyRenewal: Database.Statement<[string, string, number, number, number, number | null, number | null, number]>;
+  readonly #insertFirstRenewal: Database.Statement<[string, string, number, number, number, number | null, number | null, number], number>;
   readonly #renewKnown: Database.Statement<[number, number, number | null, number | null, number, number]>;
   readonly #selectId: Database.Statement<[string, string], number>;
   /** host NUL domain → row id of every certificate: a known one is updated by id, a first report is told apart without asking SQLite. */
@@ -85,17 +85,16 @@ export class RenewalStore {
     this.#insertHostTotal = db.prepare(
       `INSERT OR IGNORE INTO renewal_events (host, domain, at_ns, renewed_count, received_ms) VALUES (?, '${ALL_DOMAINS}', ?, ?, ?)`,
     );
+    // Only for a certificate #ids does not know: this store is its only writer, so no row exists yet.
+    this.#insertFirstRenewal = db
+      .prepare<[string, string, number, number, number, number | null, number | null, number], number>(
+        `INSERT INTO certificates (host, domain, first_seen_ms, last_success_ms, renewals, not_after_ms, not_before_ms,
+                                   state, state_since_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'new', ?) RETURNING id`,
+      )
+      .pluck();
     // The dates belong to the newest certificate: a newer report without them must not keep an older one's.
     // A retired certificate that renews again is back in service.
-    this.#applyRenewal = db.prepare(
-      `INSERT INTO certificates (host, domain, first_seen_ms, last_success_ms, renewals, not_after_ms, not_before_ms,
-                                 state, state_since_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'new', ?)
-       ON CONFLICT (host, domain) DO UPDATE SET
-         last_success_ms = excluded.last_success_ms, renewals = renewals + excluded.renewals,
-         not_after_ms = excluded.not_after_ms, not_before_ms = excluded.not_before_ms, retired = 0
-       WHERE excluded.last_success_ms > coalesce(certificates.last_success_ms, -1)`,
-    );
     this.#renewKnown = db.prepare(
       `UPDATE certificates SET last_success_ms = ?, renewals = renewals + ?, not_after_ms = ?, not_before_ms = ?, retired = 0
         WHERE id = ? AND coalesce(last_success_ms, -1) < ?`,
@@ -186,8 +185,7 @@ export class RenewalStore {
         if (this.#renewKnown.run(atMs, reports, notAfterMs, notBeforeMs, id, atMs).changes > 0) renewed++;
         continue;
       }
-      this.#applyRenewal.run(o.host, o.domain, receivedAtMs, atMs, reports, notAfterMs, notBeforeMs, receivedAtMs);
-      this.#ids.set(key, this.#selectId.get(o.host, o.domain) as number);
+      this.#ids.set(key, this.#insertFirstRenewal.get(o.host, o.domain, receivedAtMs, atMs, reports, notAfterMs, notBeforeMs, receivedAtMs) as number);
       this.#insertTransition.run(o.host, o.domain, null, 'new', receivedAtMs, 'first renewal reported');
       renewed++;
     }
