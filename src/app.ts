@@ -21,6 +21,7 @@ import { registerWriteV2 } from './ingest/write-v2.js';
 import { GroupCommit } from './log/group-commit.js';
 import { Store, isStoreFullError } from './log/store.js';
 import { StoreLock } from './log/store-lock.js';
+import { OFF_THREAD_SYNC_MIN_BYTES } from './log/wal-sync.js';
 import { Metrics } from './ops/metrics.js';
 import { RenewalMonitoring, renewalPolicy } from './renewals/monitoring.js';
 import { RenewalStore } from './renewals/renewal-store.js';
@@ -85,11 +86,21 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   let monitoring: RenewalMonitoring | undefined;
   let renewedInCommit = false;
   const groupCommit = new GroupCommit(
-    (batches) =>
-      store.transaction(() => {
+    (batches) => {
+      const write = (): void => {
         store.appendBatches(batches);
-        renewedInCommit = renewals.record(batches) > 0;
-      }),
+        // Or-ed: the next flush may be written before this one's sync completes; the first onCommit reports both.
+        if (renewals.record(batches) > 0) renewedInCommit = true;
+      };
+      let chars = 0;
+      for (const b of batches) chars += b.lines.length;
+      if (chars < OFF_THREAD_SYNC_MIN_BYTES) {
+        store.transaction(write);
+        return;
+      }
+      // The main thread goes on with the next requests while the WAL is fsync'd; the answers wait for it.
+      return store.transactionSyncedOffThread(write).synced;
+    },
     {
       onCommit: ({ durationMs, batches }) => {
         metrics.commitDuration.observe(durationMs / 1000);
@@ -97,6 +108,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
         // An idle forwarder sends at once: one certbot report never waits for a timer.
         forwarding?.wake();
         if (renewedInCommit) monitoring?.renewalsStored();
+        renewedInCommit = false;
       },
     },
   );
