@@ -83,10 +83,15 @@ async function runCell(mode: Mode, strategy: Strategy, concurrency: number, seco
   } else {
     const schedule =
       strategy === 'nextTick' ? (f: () => void) => process.nextTick(f) : (f: () => void) => void setImmediate(f);
-    const group = new GroupCommit((batches) => store.transaction(() => store.appendBatches(batches)), {
-      schedule,
-      onCommit: () => commits++,
-    });
+    const group = new GroupCommit(
+      (batches) => {
+        store.transaction(() => store.appendBatches(batches));
+      },
+      {
+        schedule,
+        onCommit: () => commits++,
+      },
+    );
     commit = (batches) => group.submit(batches);
   }
   try {

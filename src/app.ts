@@ -48,7 +48,7 @@ export interface Relay {
   readonly metrics: Metrics;
   /** One forwarder per configured target, and the log's garbage collector. */
   readonly forwarding: Forwarding;
-  /** Per-certificate renewal state, updated in the transaction that stores the points. */
+  /** Per-certificate renewal state: merged by each commit, written within ~200 ms and before any read of it. */
   readonly renewals: RenewalStore;
   /** The renewal evaluator, the notification outbox and its delivery loop. */
   readonly monitoring: RenewalMonitoring;
@@ -82,15 +82,25 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     evaluatorLastRunMs: () => monitoring?.evaluatorLastRunMs(),
     pendingNotifications: () => monitoring?.pendingNotifications() ?? new Map(),
   });
-  const renewals = new RenewalStore(store, renewalPolicy(config.renewals));
+  let renewals: RenewalStore;
+  let recoveredBatches: number;
+  try {
+    renewals = new RenewalStore(store, renewalPolicy(config.renewals), { certbotMeasurement: config.validation.certbotMeasurement });
+    // Before serving: what a crash left unapplied is written from the log.
+    recoveredBatches = renewals.recover();
+  } catch (err) {
+    store.close();
+    lock.release();
+    throw err;
+  }
   let monitoring: RenewalMonitoring | undefined;
   let renewedInCommit = false;
   const groupCommit = new GroupCommit(
     (batches) => {
       const write = (): void => {
-        store.appendBatches(batches);
+        const lastBatchId = store.appendBatches(batches);
         // Or-ed: the next flush may be written before this one's sync completes; the first onCommit reports both.
-        if (renewals.record(batches) > 0) renewedInCommit = true;
+        if (renewals.record(batches, lastBatchId) > 0) renewedInCommit = true;
       };
       let chars = 0;
       for (const b of batches) chars += b.lines.length;
@@ -109,6 +119,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
         forwarding?.wake();
         if (renewedInCommit) monitoring?.renewalsStored();
         renewedInCommit = false;
+        if (renewals.hasPendingRenewals) monitoring?.applySoon();
       },
     },
   );
@@ -146,7 +157,9 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     forceCloseConnections: 'idle',
   }) as unknown as FastifyInstance;
 
-  forwarding = new Forwarding({ store, targets: config.targets, metrics, log: app.log }).start(app.log);
+  if (recoveredBatches > 0) app.log.info({ batches: recoveredBatches }, 'renewal state: read back from the log the batches it had not taken in (the relay was not stopped cleanly)');
+  // GC keeps every batch the renewal state has not taken in yet; applying first means it never waits.
+  forwarding = new Forwarding({ store, targets: config.targets, metrics, log: app.log, appliedThrough: () => renewals.applyPending() }).start(app.log);
   monitoring = new RenewalMonitoring({ store, renewals, config, clock, counters: metrics, log: app.log }).start();
 
   const routes: string[] = [];
@@ -242,8 +255,13 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
       await preparePool.close();
       await forwarding.stop(Math.max(0, deadline - performance.now()));
       await monitoring.stop(Math.max(0, deadline - performance.now()));
-      store.close();
-      lock.release();
+      try {
+        // Not needed for correctness (a restart replays the log), but it leaves nothing to replay.
+        renewals.applyPending();
+      } finally {
+        store.close();
+        lock.release();
+      }
     })();
     return closed;
   };

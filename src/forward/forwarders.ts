@@ -21,6 +21,8 @@ export interface ForwardingDeps {
   readonly random?: () => number;
   readonly pollIntervalMs?: number;
   readonly gcIntervalMs?: number;
+  /** See GcOptions.appliedThrough: the renewal state's hold on the log. */
+  readonly appliedThrough?: () => number;
 }
 
 export class Forwarding {
@@ -50,6 +52,7 @@ export class Forwarding {
     const names = deps.targets.map((t) => t.name);
     this.gc = new GarbageCollector(deps.store, names, {
       intervalMs: deps.gcIntervalMs ?? GC_INTERVAL_MS,
+      ...(deps.appliedThrough && { appliedThrough: deps.appliedThrough }),
       onResult: (result) => {
         deps.metrics?.gcBatchesDeleted.inc(result.batches);
         deps.metrics?.gcVacuumedBytes.inc(result.vacuumedBytes);

@@ -1,8 +1,9 @@
 // Garbage collection of the log: batches every configured target has passed
-// are deleted, a little at a time so ingest never waits long for the one
-// SQLite connection; once most of the file is free (after an outage has been
-// drained), the free pages go back to the file system (auto_vacuum =
-// INCREMENTAL) and the WAL is truncated, so the file shrinks back.
+// (and the renewal state has taken in) are deleted, a little at a time so
+// ingest never waits long for the one SQLite connection; once most of the
+// file is free (after an outage has been drained), the free pages go back to
+// the file system (auto_vacuum = INCREMENTAL) and the WAL is truncated, so
+// the file shrinks back.
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Store } from '../log/store.js';
 
@@ -30,6 +31,16 @@ export const GC_POLICY: GcPolicy = {
   vacuumStepBytes: 8 * 1024 * 1024,
 };
 
+export interface GcOptions {
+  readonly policy?: GcPolicy;
+  /**
+   * Brings the state derived from the log (the renewal state) up to date and
+   * returns the last batch id it has taken in. Nothing after it is deleted:
+   * after a crash that state is rebuilt from those batches.
+   */
+  readonly appliedThrough?: () => number;
+}
+
 export interface GcResult {
   readonly batches: number;
   readonly points: number;
@@ -41,14 +52,17 @@ export interface GcResult {
  * One collection. With no targets nothing is deleted: the log is then the only
  * copy of what was written. Yields to the event loop between transactions.
  */
-export async function collectGarbage(store: Store, targets: readonly string[], policy: GcPolicy = GC_POLICY): Promise<GcResult> {
+export async function collectGarbage(store: Store, targets: readonly string[], options: GcOptions = {}): Promise<GcResult> {
   if (targets.length === 0) return { batches: 0, points: 0, vacuumedBytes: 0 };
+  const policy = options.policy ?? GC_POLICY;
   let batches = 0;
   let points = 0;
   for (;;) {
-    // Re-read each time: a forwarder may have moved on meanwhile.
-    const horizon = store.minCursor(targets);
-    if (horizon === undefined || horizon <= 0) break;
+    // Re-read each time: a forwarder may have moved on meanwhile, and commits have brought renewals.
+    const delivered = store.minCursor(targets);
+    if (delivered === undefined) break;
+    const horizon = Math.min(delivered, options.appliedThrough?.() ?? delivered);
+    if (horizon <= 0) break;
     const deleted = store.deleteBatchesThrough(horizon, policy.deleteRows, policy.deleteBytes);
     if (deleted.batches === 0) break;
     batches += deleted.batches;
@@ -84,6 +98,7 @@ async function shrink(store: Store, policy: GcPolicy): Promise<number> {
 export class GarbageCollector {
   readonly #store: Store;
   readonly #targets: readonly string[];
+  readonly #options: GcOptions;
   readonly #intervalMs: number;
   readonly #onResult: (result: GcResult) => void;
   readonly #onError: (err: unknown) => void;
@@ -93,10 +108,11 @@ export class GarbageCollector {
   constructor(
     store: Store,
     targets: readonly string[],
-    opts: { intervalMs: number; onResult?: (result: GcResult) => void; onError?: (err: unknown) => void },
+    opts: { intervalMs: number; appliedThrough?: () => number; onResult?: (result: GcResult) => void; onError?: (err: unknown) => void },
   ) {
     this.#store = store;
     this.#targets = targets;
+    this.#options = opts.appliedThrough === undefined ? {} : { appliedThrough: opts.appliedThrough };
     this.#intervalMs = opts.intervalMs;
     this.#onResult = opts.onResult ?? (() => {});
     this.#onError = opts.onError ?? (() => {});
@@ -110,7 +126,7 @@ export class GarbageCollector {
 
   /** One collection now (or the one under way). */
   runOnce(): Promise<void> {
-    this.#running ??= collectGarbage(this.#store, this.#targets)
+    this.#running ??= collectGarbage(this.#store, this.#targets, this.#options)
       .then(this.#onResult, this.#onError)
       .finally(() => {
         this.#running = undefined;

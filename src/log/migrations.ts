@@ -121,7 +121,7 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'renewal monitoring: per-certificate state, renewal history, state transitions, notification outbox',
     sql: `
       -- One row per (host, domain) certificate; domain 'all' (the host's total) is not one.
-      -- Updated in the transaction that stores the point; state is the evaluator's last verdict.
+      -- Applied from the stored points (src/renewals/renewal-store.ts); state is the evaluator's last verdict.
       -- A rowid table: the ingest updates a known certificate by its id (kept in memory), which costs
       -- about half of an upsert on the (host, domain) text key.
       CREATE TABLE certificates (
@@ -185,7 +185,7 @@ export const MIGRATIONS: readonly Migration[] = [
       -- The evaluator asks, per certificate and run, when it was last told about (reminders).
       CREATE INDEX notifications_by_certificate ON notifications (host, domain, created_ms);
 
-      -- Small facts the evaluator keeps between runs (its last run: the heartbeat).
+      -- Small facts kept between runs: the evaluator's last run (the heartbeat), how far the applied state goes.
       CREATE TABLE renewal_meta (
         key   TEXT PRIMARY KEY,
         value INTEGER NOT NULL

@@ -32,7 +32,7 @@ export interface IncomingBatch {
   readonly lines: string;
   readonly points: number;
   readonly receivedAtMs: number;
-  /** The certbot_renewal points among the lines, for the renewal state updated in the same transaction. */
+  /** The certbot_renewal points among the lines, for the renewal state (src/renewals/renewal-store.ts). */
   readonly renewals?: readonly RenewalObservation[];
 }
 
@@ -173,6 +173,9 @@ export class StoreSchemaError extends Error {
 
 type RunInTransaction = (fn: () => unknown) => unknown;
 
+/** Thrown inside withoutCommitting's transaction to roll it back. */
+const ROLL_BACK = Symbol('roll back');
+
 export class Store {
   readonly file: string;
   readonly maxBytes: number;
@@ -186,8 +189,10 @@ export class Store {
   readonly #selectCursor: Database.Statement<[string], number>;
   readonly #insertCursorAtTail: Database.Statement<[string]>;
   readonly #selectLiveBytes: Database.Statement<[], number>;
+  readonly #selectLastBatchId: Database.Statement<[], number>;
   readonly #fwd: ForwardingStatements;
   readonly #walSync: WalSync;
+  readonly #rollbackListeners: Array<() => void> = [];
   // The size estimate behind sizeBytes()/isFull(), refreshed after every
   // outermost transaction (commit or rollback) instead of on every call.
   #sizeBytes = 0;
@@ -257,6 +262,7 @@ export class Store {
                 * (SELECT page_size FROM pragma_page_size())`,
       )
       .pluck();
+    this.#selectLastBatchId = db.prepare<[], number>('SELECT coalesce(max(id), 0) FROM batches').pluck();
     this.#fwd = prepareForwarding(db);
     this.#refreshSize();
   }
@@ -270,10 +276,39 @@ export class Store {
     try {
       return this.#runInTransaction(fn) as T;
     } catch (err) {
+      if (outermost) this.#rolledBack();
       throw toStoreError(err, this);
     } finally {
       if (outermost) this.#refreshSize();
     }
+  }
+
+  /**
+   * Runs fn in a transaction that is always rolled back: what fn reads after
+   * its own writes, without writing anything. For a reader beside the running
+   * relay (the CLI), which must not write state the relay keeps in memory.
+   */
+  withoutCommitting<T>(fn: () => T): T {
+    let result: T | undefined;
+    try {
+      this.#runInTransaction(() => {
+        result = fn();
+        throw ROLL_BACK;
+      });
+    } catch (err) {
+      if (err !== ROLL_BACK) throw toStoreError(err, this);
+    } finally {
+      this.#rolledBack();
+    }
+    return result as T;
+  }
+
+  /**
+   * listener runs after every outermost transaction that rolled back: memory
+   * that mirrors what the transaction wrote must be rebuilt from the database.
+   */
+  onRollback(listener: () => void): void {
+    this.#rollbackListeners.push(listener);
   }
 
   /**
@@ -320,14 +355,24 @@ export class Store {
     return this.#db;
   }
 
-  /** Appends in the given order, inside the current transaction (or its own). */
-  appendBatches(batches: readonly IncomingBatch[]): void {
-    if (batches.length === 0) return;
-    this.transaction(() => {
+  /**
+   * Appends in the given order, inside the current transaction (or its own).
+   * Returns the last one's id, 0 when there were none.
+   */
+  appendBatches(batches: readonly IncomingBatch[]): number {
+    if (batches.length === 0) return 0;
+    return this.transaction(() => {
+      let id = 0;
       for (const b of batches) {
-        this.#insertBatch.run(b.receivedAtMs, b.db, b.rp, b.points, Buffer.byteLength(b.lines, 'utf8'), b.lines);
+        id = Number(this.#insertBatch.run(b.receivedAtMs, b.db, b.rp, b.points, Buffer.byteLength(b.lines, 'utf8'), b.lines).lastInsertRowid);
       }
+      return id;
     });
+  }
+
+  /** The newest batch's id; 0 for an empty log. */
+  lastBatchId(): number {
+    return this.#selectLastBatchId.get() as number;
   }
 
   /** Up to `limit` batches with id > batchId, oldest first. */
@@ -569,6 +614,10 @@ export class Store {
   // Not a prepared statement: SQLite applies this pragma when it is prepared, not when it runs.
   #setSynchronous(level: 'NORMAL' | 'FULL'): void {
     this.#db.pragma(`synchronous = ${level}`);
+  }
+
+  #rolledBack(): void {
+    for (const listener of this.#rollbackListeners) listener();
   }
 
   #refreshSize(): void {

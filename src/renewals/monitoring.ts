@@ -1,6 +1,6 @@
 // Renewal monitoring as configured: the policy from [renewals], the outbox,
-// one channel per [[notify.*]] entry, the evaluator and the notifier,
-// started and stopped together.
+// one channel per [[notify.*]] entry, the evaluator, the notifier and the
+// timer that writes pending renewals, started and stopped together.
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/defaults.js';
 import type { Store } from '../log/store.js';
@@ -9,6 +9,7 @@ import { Evaluator, EVALUATOR_LAST_RUN_KEY } from './evaluator.js';
 import { openChannels } from './notify/channel.js';
 import { Notifier, type DeliveryCounters, type NotifierLog } from './notify/notifier.js';
 import { Outbox } from './notify/outbox.js';
+import { APPLY_INTERVAL_MS } from './pending-renewals.js';
 import { DAY_MS, stateAt, type RenewalPolicy } from './policy.js';
 import type { RenewalStore } from './renewal-store.js';
 
@@ -32,6 +33,8 @@ export class RenewalMonitoring {
   readonly evaluator: Evaluator;
   readonly notifier: Notifier;
   readonly #deps: RenewalMonitoringDeps;
+  #applyTimer: NodeJS.Timeout | undefined;
+  #stopped = false;
 
   constructor(deps: RenewalMonitoringDeps) {
     this.#deps = deps;
@@ -71,6 +74,23 @@ export class RenewalMonitoring {
     this.evaluator.evaluateSoon();
   }
 
+  /**
+   * A commit left renewals pending: they are written within APPLY_INTERVAL_MS
+   * even if no later commit comes to write them. Calls in between share it.
+   */
+  applySoon(): void {
+    if (this.#stopped || this.#applyTimer !== undefined) return;
+    this.#applyTimer = setTimeout(() => {
+      this.#applyTimer = undefined;
+      try {
+        this.#deps.renewals.applyPending();
+      } catch (err) {
+        this.#deps.log?.error({ err }, 'writing the pending renewal state failed; it is retried with the next commit or read');
+      }
+    }, APPLY_INTERVAL_MS);
+    this.#applyTimer.unref();
+  }
+
   /** Known certificates with their live state, for the metrics. */
   certificateGauges(): CertificateGauges[] {
     const { renewals, clock } = this.#deps;
@@ -88,6 +108,8 @@ export class RenewalMonitoring {
 
   /** Stops evaluating; gives sends under way up to graceMs. The store must still be open. */
   async stop(graceMs: number): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#applyTimer);
     this.evaluator.stop();
     await this.notifier.stop(graceMs);
   }

@@ -1,13 +1,27 @@
 // The renewal state in the log's own SQLite database: one row per (host,
 // domain) certificate, every distinct renewal report, and each state
-// transition. record() runs inside the transaction that appends the points,
-// so a 204 means the state has seen them too. The tables are in migration 4.
+// transition. The tables are in migration 4.
+//
+// The ingest commit only merges its renewals in memory (PendingRenewals); they
+// are written at most APPLY_INTERVAL_MS later, inside a commit or by the
+// caller's timer, and always before anything reads or changes the state here,
+// so every read sees every acknowledged point. renewal_meta's
+// applied_through_batch_id says which batches the written state covers; after
+// a crash, recover() merges the batches after it again from the log.
 import type Database from 'better-sqlite3';
 import type { IncomingBatch, Store } from '../log/store.js';
-import { ALL_DOMAINS, certificateKey, type RenewalObservation } from './observation.js';
+import { ALL_DOMAINS, certificateKey } from './observation.js';
+import { PendingRenewals, type PendingCertificate } from './pending-renewals.js';
 import { schedule, type CertificateFacts, type RenewalPolicy, type RenewalState } from './policy.js';
+import { renewalsInStoredLines } from './stored-lines.js';
 
 const NS_PER_MS = 1_000_000n;
+
+/** renewal_meta key: every batch up to this id is in the written state. */
+export const APPLIED_THROUGH_KEY = 'applied_through_batch_id';
+
+/** Batches read back from the log per query: few, as one can hold a whole request body of megabytes. */
+const RECOVERY_CHUNK_BATCHES = 16;
 
 /** A certificate as stored, with its schedule under the current policy. Times in ms since the epoch. */
 export interface Certificate extends CertificateFacts {
@@ -57,16 +71,27 @@ interface CertificateRow {
 
 const DAY_MS = 86_400_000;
 
+/** A certificate's row id and last success, kept in memory for every row: merging asks for them on every commit. */
+interface KnownRow {
+  readonly id: number;
+  readonly lastSuccessMs: number | null;
+}
+
+export interface RenewalStoreOptions {
+  /** config.validation.certbotMeasurement: which stored lines are renewal reports when the log is replayed. */
+  readonly certbotMeasurement: string;
+}
+
 export class RenewalStore {
   readonly #store: Store;
   readonly #policy: RenewalPolicy;
+  readonly #certbotMeasurement: string;
   readonly #db: Database.Database;
   readonly #insertHostTotal: Database.Statement<[string, bigint, number, number]>;
   readonly #insertFirstRenewal: Database.Statement<[string, string, number, number, number, number | null, number | null, number], number>;
   readonly #renewKnown: Database.Statement<[number, number, number | null, number | null, number, number]>;
   readonly #selectId: Database.Statement<[string, string], number>;
-  /** host NUL domain → row id of every certificate: a known one is updated by id, a first report is told apart without asking SQLite. */
-  readonly #ids: Map<string, number>;
+  readonly #selectKnown: Database.Statement<[], KnownRow & { host: string; domain: string }>;
   readonly #selectCertificate: Database.Statement<[string, string], CertificateRow>;
   readonly #upsertCertificate: Database.Statement<[CertificateRow]>;
   readonly #insertTransition: Database.Statement<[string, string, string | null, string, number, string]>;
@@ -76,16 +101,32 @@ export class RenewalStore {
   readonly #selectOverdueSince: Database.Statement<[string, string, string, string], number | null>;
   readonly #selectMeta: Database.Statement<[string], number>;
   readonly #upsertMeta: Database.Statement<[string, number]>;
+  /** host NUL domain → every certificate row: a known one is updated by id, a first report is told apart without asking SQLite. */
+  #known = new Map<string, KnownRow>();
+  #pending = new PendingRenewals(() => undefined, 0);
+  /**
+   * Where a store written before applied_through_batch_id existed counts as
+   * applied: that version wrote the state in the commit. Fixed at
+   * construction, before any commit of ours.
+   */
+  readonly #appliedThroughIfUnrecorded: number;
+  /**
+   * Memory does not match the database (nothing read yet, or a transaction
+   * rolled back what memory took in): it is rebuilt before the next use.
+   */
+  #stale = true;
 
-  constructor(store: Store, policy: RenewalPolicy) {
+  /** Writes nothing; recover() is what brings the written state up to the log. */
+  constructor(store: Store, policy: RenewalPolicy, options: RenewalStoreOptions) {
     this.#store = store;
     this.#policy = policy;
+    this.#certbotMeasurement = options.certbotMeasurement;
     const db = store.connection;
     this.#db = db;
     this.#insertHostTotal = db.prepare(
       `INSERT OR IGNORE INTO renewal_events (host, domain, at_ns, renewed_count, received_ms) VALUES (?, '${ALL_DOMAINS}', ?, ?, ?)`,
     );
-    // Only for a certificate #ids does not know: this store is its only writer, so no row exists yet.
+    // Only for a certificate #known does not know: this store is its only writer, so no row exists yet.
     this.#insertFirstRenewal = db
       .prepare<[string, string, number, number, number, number | null, number | null, number], number>(
         `INSERT INTO certificates (host, domain, first_seen_ms, last_success_ms, renewals, not_after_ms, not_before_ms,
@@ -100,12 +141,7 @@ export class RenewalStore {
         WHERE id = ? AND coalesce(last_success_ms, -1) < ?`,
     );
     this.#selectId = db.prepare<[string, string], number>('SELECT id FROM certificates WHERE host = ? AND domain = ?').pluck();
-    this.#ids = new Map(
-      db
-        .prepare<[], { id: number; host: string; domain: string }>('SELECT id, host, domain FROM certificates')
-        .all()
-        .map((r) => [certificateKey(r.host, r.domain), r.id]),
-    );
+    this.#selectKnown = db.prepare('SELECT id, host, domain, last_success_ms AS lastSuccessMs FROM certificates');
     this.#selectCertificate = db.prepare('SELECT * FROM certificates WHERE host = ? AND domain = ?');
     this.#upsertCertificate = db.prepare(
       `INSERT INTO certificates (host, domain, first_seen_ms, last_success_ms, renewals, not_after_ms, not_before_ms,
@@ -144,6 +180,10 @@ export class RenewalStore {
     this.#upsertMeta = db.prepare(
       'INSERT INTO renewal_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
     );
+    this.#appliedThroughIfUnrecorded = this.meta(APPLIED_THROUGH_KEY) ?? store.lastBatchId();
+    store.onRollback(() => {
+      this.#stale = true;
+    });
   }
 
   get policy(): RenewalPolicy {
@@ -151,70 +191,101 @@ export class RenewalStore {
   }
 
   /**
-   * Takes the renewals of one commit, inside its transaction. Each request's
-   * reports arrive merged per certificate (RenewalCollector); the requests of
-   * the commit are merged here, so a certificate costs one statement per
-   * commit however many clients report it. Only a newest report newer than
-   * the certificate's last success changes it (and counts the reports merged
-   * into it); a resend (hook retry, spool, client replay) or an older report
-   * arriving late changes nothing. Returns how many certificates were renewed.
+   * Writes what the log holds beyond the written state (what a crash left
+   * unapplied) and records how far the state goes, in one transaction. Call
+   * once at start-up, before the relay serves. Returns how many batches were
+   * read back from the log.
    */
-  record(batches: ReadonlyArray<Pick<IncomingBatch, 'renewals' | 'receivedAtMs'>>): number {
-    const newestByCertificate = new Map<string, { newest: RenewalObservation; reports: number; receivedAtMs: number }>();
-    for (const { renewals = [], receivedAtMs } of batches) {
-      for (const o of renewals) {
-        if (o.domain === ALL_DOMAINS) {
-          this.#insertHostTotal.run(o.host, o.atNs, o.renewedCount, receivedAtMs);
-          continue;
-        }
-        const seen = newestByCertificate.get(o.key);
-        if (seen === undefined) newestByCertificate.set(o.key, { newest: o, reports: o.reports, receivedAtMs });
-        else {
-          seen.reports += o.reports;
-          if (o.atNs > seen.newest.atNs) seen.newest = o;
-        }
-      }
-    }
+  recover(): number {
+    return this.#store.transaction(() => {
+      const { batches } = this.#rebuild();
+      this.#apply(true);
+      return batches;
+    });
+  }
+
+  /**
+   * Takes the renewals of one commit, inside its transaction and after the
+   * append; throughBatchId is the last batch it appended. Each request's
+   * reports arrive merged per certificate (RenewalCollector) and are merged
+   * into the pending set request by request (PendingRenewals: only a report
+   * newer than the certificate's last success changes it). The pending set is
+   * written here once it is APPLY_INTERVAL_MS old. Returns how many
+   * certificates the commit renewed.
+   */
+  record(batches: ReadonlyArray<Pick<IncomingBatch, 'renewals' | 'receivedAtMs'>>, throughBatchId: number): number {
+    // A rebuild reads the log as this transaction sees it: this commit's batches included.
+    if (this.#stale) return this.#rebuild().renewed;
     let renewed = 0;
-    for (const [key, { newest: o, reports, receivedAtMs }] of newestByCertificate) {
-      const atMs = o.atMs;
-      const notAfterMs = secondsToMs(o.notAfterS);
-      const notBeforeMs = secondsToMs(o.notBeforeS);
-      const id = this.#ids.get(key);
-      if (id !== undefined) {
-        if (this.#renewKnown.run(atMs, reports, notAfterMs, notBeforeMs, id, atMs).changes > 0) renewed++;
-        continue;
-      }
-      this.#ids.set(key, this.#insertFirstRenewal.get(o.host, o.domain, receivedAtMs, atMs, reports, notAfterMs, notBeforeMs, receivedAtMs) as number);
-      this.#insertTransition.run(o.host, o.domain, null, 'new', receivedAtMs, 'first renewal reported');
-      renewed++;
+    let nowMs = 0;
+    for (const { renewals = [], receivedAtMs } of batches) {
+      renewed += this.#pending.add(renewals, receivedAtMs);
+      if (receivedAtMs > nowMs) nowMs = receivedAtMs;
     }
+    this.#pending.coversThrough(throughBatchId);
+    if (this.#pending.isDue(nowMs)) this.#apply(false);
     return renewed;
+  }
+
+  /** Renewals merged but not yet written: the caller's timer should call applyPending() within APPLY_INTERVAL_MS. */
+  get hasPendingRenewals(): boolean {
+    return this.#pending.hasRenewals;
+  }
+
+  /**
+   * Writes whatever is pending (in the caller's transaction, or in one of its
+   * own without an fsync: the state is rebuilt from the log after a crash,
+   * and the next commit's fsync makes it durable anyway, the WAL being
+   * written in order). Returns the batch id the written state now covers:
+   * the log must keep every batch after it.
+   */
+  applyPending(): number {
+    if (this.#stale) this.#rebuild();
+    if (!this.#pending.isEmpty) this.#store.progressTransaction(() => this.#apply(false));
+    return this.#pending.throughBatchId;
+  }
+
+  /**
+   * The state as it will be once everything in the log is applied, for
+   * `read`, without writing anything: for a reader beside a running relay
+   * (the CLI), which must leave the writing to the relay.
+   */
+  view<T>(read: (renewals: this) => T): T {
+    return this.#store.withoutCommitting(() => {
+      this.#rebuild();
+      this.#apply(false);
+      return read(this);
+    });
   }
 
   /** Every known certificate, by host and domain. */
   list(): Certificate[] {
+    this.applyPending();
     return this.#selectAll.all().map((row) => this.#certificate(row));
   }
 
   get(host: string, domain: string): Certificate | undefined {
+    this.applyPending();
     const row = this.#selectCertificate.get(host, domain);
     return row === undefined ? undefined : this.#certificate(row);
   }
 
   /** Per host and UTC day since sinceMs: the sum of the host's `domain=all` totals. Days without renewals are absent. */
   daily(sinceMs: number): DailyRenewals[] {
+    this.applyPending();
     const since = BigInt(Math.floor(sinceMs / DAY_MS) * DAY_MS) * NS_PER_MS;
     return this.#selectDaily.all(since).map((r) => ({ host: r.host, dayMs: r.day, renewals: r.renewals }));
   }
 
   /** The newest transitions of one certificate first. */
   transitions(host: string, domain: string, limit = 100): Transition[] {
+    this.applyPending();
     return this.#selectTransitions.all(host, domain, limit) as unknown as Transition[];
   }
 
   /** When the certificate's current overdue spell (snoozed time included) began; undefined when it is not in one. */
   overdueSinceMs(host: string, domain: string): number | undefined {
+    this.applyPending();
     return this.#selectOverdueSince.get(host, domain, host, domain) ?? undefined;
   }
 
@@ -223,6 +294,7 @@ export class RenewalStore {
    * transaction. Returns the transition id.
    */
   setState(host: string, domain: string, to: RenewalState, atMs: number, reason: string): number {
+    this.applyPending();
     const row = this.#selectCertificate.get(host, domain);
     if (row === undefined) throw new Error(`no certificate ${domain} on ${host}`);
     this.#write({ ...row, state: to, state_since_ms: atMs });
@@ -231,6 +303,7 @@ export class RenewalStore {
 
   /** Retires (true) or reinstates (false) a certificate; a later renewal reinstates it too. False when unknown. */
   setRetired(host: string, domain: string, retired: boolean): boolean {
+    this.applyPending();
     return this.#store.transaction(() => {
       const row = this.#selectCertificate.get(host, domain);
       if (row === undefined) return false;
@@ -241,6 +314,7 @@ export class RenewalStore {
 
   /** Silences the overdue alert until untilMs (undefined: lifts the snooze). False when unknown. */
   setSnooze(host: string, domain: string, untilMs: number | undefined): boolean {
+    this.applyPending();
     return this.#store.transaction(() => {
       const row = this.#selectCertificate.get(host, domain);
       if (row === undefined) return false;
@@ -256,6 +330,8 @@ export class RenewalStore {
    * (else it would stay overdue for ever), with a transition to say so.
    */
   setExpected(pairs: ReadonlyArray<{ readonly host: string; readonly domain: string }>, nowMs: number): void {
+    // Pending first: a certificate reported but not yet written must not look never reported.
+    this.applyPending();
     const listed = new Set(pairs.map(({ host, domain }) => certificateKey(host, domain)));
     this.#store.transaction(() => {
       const unlisted = this.#db
@@ -264,7 +340,7 @@ export class RenewalStore {
         .filter((row) => !listed.has(certificateKey(row.host, row.domain)));
       for (const row of unlisted) {
         this.#db.prepare('DELETE FROM certificates WHERE host = ? AND domain = ?').run(row.host, row.domain);
-        this.#ids.delete(certificateKey(row.host, row.domain));
+        this.#known.delete(certificateKey(row.host, row.domain));
         this.#insertTransition.run(row.host, row.domain, row.state, 'retired', nowMs, 'no longer in renewals.expected and never reported: forgotten');
       }
       this.#db.prepare('UPDATE certificates SET expected_by_config = 0 WHERE expected_by_config = 1').run();
@@ -278,12 +354,11 @@ export class RenewalStore {
           host, domain, first_seen_ms: nowMs, last_success_ms: null, renewals: 0, not_after_ms: null, not_before_ms: null,
           state: 'new', state_since_ms: nowMs, retired: 0, snoozed_until_ms: null, expected_by_config: 1,
         });
-        this.#ids.set(certificateKey(host, domain), this.#selectId.get(host, domain) as number);
+        this.#known.set(certificateKey(host, domain), { id: this.#selectId.get(host, domain) as number, lastSuccessMs: null });
         this.#insertTransition.run(host, domain, null, 'new', nowMs, 'expected by configuration, not reported yet');
       }
     });
   }
-
   meta(key: string): number | undefined {
     return this.#selectMeta.get(key);
   }
@@ -301,6 +376,62 @@ export class RenewalStore {
 
   #write(row: CertificateRow): void {
     this.#upsertCertificate.run(row);
+  }
+
+  /**
+   * Memory from the database: the rows, then the batches after the written
+   * state merged again from the log. Returns how many batches that was and
+   * how many certificates they renewed.
+   */
+  #rebuild(): { batches: number; renewed: number } {
+    this.#known = new Map(this.#selectKnown.all().map((r) => [certificateKey(r.host, r.domain), { id: r.id, lastSuccessMs: r.lastSuccessMs }]));
+    const through = this.meta(APPLIED_THROUGH_KEY) ?? this.#appliedThroughIfUnrecorded;
+    const pending = new PendingRenewals((key) => this.#known.get(key)?.lastSuccessMs, through);
+    let renewed = 0;
+    let replayed = 0;
+    for (let after = through; ; ) {
+      const chunk = this.#store.readBatchesAfter(after, RECOVERY_CHUNK_BATCHES);
+      if (chunk.length === 0) break;
+      for (const batch of chunk) {
+        renewed += pending.add(renewalsInStoredLines(batch.lines, this.#certbotMeasurement), batch.receivedAtMs);
+        pending.coversThrough(batch.id);
+      }
+      replayed += chunk.length;
+      after = chunk[chunk.length - 1].id;
+    }
+    this.#pending = pending;
+    this.#stale = false;
+    return { batches: replayed, renewed };
+  }
+
+  /** Writes the pending set and how far it goes, in the caller's transaction; `always`: the meta even when nothing is pending. */
+  #apply(always: boolean): void {
+    if (this.#pending.isEmpty && !always) return;
+    const { certificates, hostTotals, throughBatchId } = this.#pending.writes();
+    for (const t of hostTotals) this.#insertHostTotal.run(t.host, t.atNs, t.renewedCount, t.receivedAtMs);
+    for (const c of certificates) this.#writeRenewal(c);
+    this.setMeta(APPLIED_THROUGH_KEY, throughBatchId);
+    this.#pending.clear();
+  }
+
+  /** The statements the commit itself used to run, with the report merged for this certificate. */
+  #writeRenewal(c: PendingCertificate): void {
+    const { atMs } = c.newest;
+    const notAfterMs = secondsToMs(c.newest.notAfterS);
+    const notBeforeMs = secondsToMs(c.newest.notBeforeS);
+    if (c.known) {
+      const row = this.#known.get(c.key);
+      // The guard in SQL, as before; it fails only if the row changed behind memory's back: rebuild memory.
+      if (row === undefined || this.#renewKnown.run(atMs, c.reports, notAfterMs, notBeforeMs, row.id, atMs).changes === 0) {
+        this.#stale = true;
+        return;
+      }
+      this.#known.set(c.key, { id: row.id, lastSuccessMs: atMs });
+      return;
+    }
+    const id = this.#insertFirstRenewal.get(c.host, c.domain, c.receivedAtMs, atMs, c.reports, notAfterMs, notBeforeMs, c.receivedAtMs) as number;
+    this.#insertTransition.run(c.host, c.domain, null, 'new', c.receivedAtMs, 'first renewal reported');
+    this.#known.set(c.key, { id, lastSuccessMs: atMs });
   }
 }
 

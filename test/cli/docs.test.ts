@@ -11,7 +11,6 @@ import { statusJson } from '../../src/cli/status.js';
 import { loadConfig } from '../../src/config/load.js';
 import { Store } from '../../src/log/store.js';
 import { DEFAULT_POLICY } from '../../src/renewals/policy.js';
-import { certificateKey } from '../../src/renewals/observation.js';
 import { RenewalStore } from '../../src/renewals/renewal-store.js';
 import { renewalOverview } from '../../src/renewals/overview.js';
 import { batch } from '../support/fake-target.js';
@@ -44,11 +43,10 @@ t.test('every field of status, renewals, dead-letter and replay JSON is document
 
   const out: string[] = [];
   const io: CliIo = { stdout: { write: (s: string) => out.push(s) }, stderr: { write: () => true }, env: {}, nowMs: Date.now };
-  const renewals = new RenewalStore(store, DEFAULT_POLICY);
-  const nowMs = Date.now();
-  renewals.record([
-    { renewals: [{ host: 'h', domain: 'example.com', key: certificateKey('h', 'example.com'), atNs: BigInt(nowMs) * 1_000_000n, atMs: nowMs, renewedCount: 1, reports: 1 }], receivedAtMs: nowMs },
-  ]);
+  const renewals = new RenewalStore(store, DEFAULT_POLICY, { certbotMeasurement: config.validation.certbotMeasurement });
+  // A renewal in the log, taken into the state the way a restart does.
+  store.appendBatches([batch(`certbot_renewal,domain=example.com,host=h renewed_count=1 ${BigInt(Date.now()) * 1_000_000n}`)]);
+  renewals.recover();
   const fields = new Set([
     ...keysOf(statusJson(store, config, Date.now())),
     ...keysOf(renewalOverview(renewals, Date.now())),

@@ -16,6 +16,9 @@ const KILL_AFTER_MS = { min: 50, max: 400 };
 // Connection errors a client sees when the server dies under it; anything else is a finding.
 const DEATH_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED']);
 
+// What the relay logs at start-up when it read renewals a crash left unapplied back from the log (src/app.ts).
+const RECOVERY_LOG = 'renewal state: read back from the log the batches it had not taken in';
+
 const seed = Number(process.env.CRASH_TEST_SEED ?? Math.floor(Math.random() * 2 ** 32));
 
 t.test('every point answered 204 is in the store after SIGKILL at random moments under concurrent writes', async (t) => {
@@ -26,6 +29,7 @@ t.test('every point answered 204 is in the store after SIGKILL at random moments
   const source = new WriteSource(seededRandom(seed + 1));
   const record: SentWrite[] = [];
   const exits: string[] = [];
+  let recoveries = 0;
 
   for (let cycle = 1; cycle <= CYCLES; cycle++) {
     const relay = await startRelay(t, { storeDir });
@@ -34,6 +38,7 @@ t.test('every point answered 204 is in the store after SIGKILL at random moments
     await sleep(KILL_AFTER_MS.min + Math.floor(delays() * (KILL_AFTER_MS.max - KILL_AFTER_MS.min + 1)));
     killed = true; // no new requests; those in flight end in a 204 or a connection error
     const exit = await relay.kill();
+    if (relay.stdout().includes(RECOVERY_LOG)) recoveries++;
     if (exit.signal !== 'SIGKILL') exits.push(`cycle ${cycle}: exit code ${exit.code} signal ${exit.signal}\n${relay.stderr()}`);
     await load;
   }
@@ -57,7 +62,14 @@ t.test('every point answered 204 is in the store after SIGKILL at random moments
   t.same(account.duplicated.map((w) => w.id), [], 'no request is stored twice');
   t.same(account.outOfOrder, [], "each client's acknowledged requests are stored in the order it sent them");
   t.equal(account.integrity, 'ok', 'the SQLite file passes integrity_check');
-  t.same(renewalStateGaps(storeDir, record), [], 'the renewal state reflects every acknowledged certbot_renewal point (same transaction)');
+  // The state trails the log by up to ~200 ms, so the file may lag right after a SIGKILL; one more start
+  // applies the rest before serving (and commits it durably: it is killed too, not stopped).
+  const lagging = renewalStateGaps(storeDir, record).length;
+  const last = await startRelay(t, { storeDir });
+  if (last.stdout().includes(RECOVERY_LOG)) recoveries++;
+  await last.kill();
+  t.comment(`renewal state: ${lagging} acknowledged certbot_renewal points not yet in the file after the last SIGKILL; ${recoveries} of ${CYCLES} restarts applied renewals from the log`);
+  t.same(renewalStateGaps(storeDir, record), [], 'after a restart, the renewal state reflects every acknowledged certbot_renewal point');
   t.same(
     otherStatuses.map((w) => `${w.status} ${w.body ?? ''}`),
     [],

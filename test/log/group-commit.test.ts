@@ -55,7 +55,9 @@ t.test('concurrent submits share few transactions, and each resolves only once i
 
 t.test('batches keep submit order inside a shared transaction', async (t) => {
   const store = openStore(t);
-  const group = new GroupCommit((batches) => store.transaction(() => store.appendBatches(batches)));
+  const group = new GroupCommit((batches) => {
+    store.transaction(() => store.appendBatches(batches));
+  });
   const lines = Array.from({ length: 20 }, (_, i) => `m seq=${i}i ${i}`);
   await Promise.all(lines.map((l) => group.submit([batch(l)])));
   t.same(store.readBatchesAfter(0, 100).map((b) => b.lines), lines);
@@ -91,7 +93,9 @@ t.test('a failing transaction rejects every submitter of that flush, writes none
 
 t.test('a full store rejects the submitters with StoreFullError, for the HTTP layer to answer 503', async (t) => {
   const store = openStore(t, 128 * 1024);
-  const group = new GroupCommit((batches) => store.transaction(() => store.appendBatches(batches)));
+  const group = new GroupCommit((batches) => {
+    store.transaction(() => store.appendBatches(batches));
+  });
   const big = `big payload="${'x'.repeat(16_000)}" 1`;
   let error: unknown;
   for (let i = 0; i < 200 && error === undefined; i++) {
@@ -120,9 +124,14 @@ t.test('a submit made while a flush runs waits for the next flush', async (t) =>
 t.test('onCommit reports each committed flush', async (t) => {
   const store = openStore(t);
   const infos: CommitInfo[] = [];
-  const group = new GroupCommit((batches) => store.transaction(() => store.appendBatches(batches)), {
-    onCommit: (info) => infos.push(info),
-  });
+  const group = new GroupCommit(
+    (batches) => {
+      store.transaction(() => store.appendBatches(batches));
+    },
+    {
+      onCommit: (info) => infos.push(info),
+    },
+  );
   await Promise.all([group.submit([batch('a v=1 1\na v=2 2', 2)]), group.submit([batch('b v=1 1', 1)])]);
   t.equal(infos.length, 1);
   t.match(infos[0], { batches: 2, points: 3, durationMs: Number });
@@ -131,7 +140,9 @@ t.test('onCommit reports each committed flush', async (t) => {
 
 t.test('drain waits for everything already submitted, failed or not', async (t) => {
   const store = openStore(t);
-  const group = new GroupCommit((batches) => store.transaction(() => store.appendBatches(batches)));
+  const group = new GroupCommit((batches) => {
+    store.transaction(() => store.appendBatches(batches));
+  });
   await group.drain();
 
   let settled = 0;

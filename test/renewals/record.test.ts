@@ -1,5 +1,5 @@
-// The renewal state is updated by the write itself: after the 204, the
-// certificate row already knows the renewal.
+// What a write does to the renewal state: right after the 204, a read of the
+// state already knows the renewal.
 import t from 'tap';
 import { fakeClock } from '../support/fake-clock.js';
 import { parsePrometheusText } from '../support/prometheus-text.js';
@@ -119,5 +119,5 @@ t.test('reports of one certificate from concurrent requests land in one commit w
   t.same(statuses, [204, 204, 204, 204]);
   const [cert] = relay.renewals.list();
   t.equal(cert.lastSuccessMs, Number((t0 + 3n * DAY_NS) / 1_000_000n));
-  t.ok(cert.renewals >= 2 && cert.renewals <= 4, `renewals ${cert.renewals}: the reports of each commit that brought a newer one`);
+  t.ok(cert.renewals >= 2 && cert.renewals <= 4, `renewals ${cert.renewals}: the reports of each request that brought a newer one`);
 });
