@@ -21,7 +21,6 @@ import { registerWriteV2 } from './ingest/write-v2.js';
 import { GroupCommit } from './log/group-commit.js';
 import { Store, isStoreFullError } from './log/store.js';
 import { StoreLock } from './log/store-lock.js';
-import { OFF_THREAD_SYNC_MIN_BYTES } from './log/wal-sync.js';
 import { Metrics } from './ops/metrics.js';
 import { RenewalMonitoring, renewalPolicy } from './renewals/monitoring.js';
 import { RenewalStore } from './renewals/renewal-store.js';
@@ -96,21 +95,11 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   let monitoring: RenewalMonitoring | undefined;
   let renewedInCommit = false;
   const groupCommit = new GroupCommit(
-    (batches) => {
-      const write = (): void => {
+    (batches) =>
+      store.transaction(() => {
         const lastBatchId = store.appendBatches(batches);
-        // Or-ed: the next flush may be written before this one's sync completes; the first onCommit reports both.
-        if (renewals.record(batches, lastBatchId) > 0) renewedInCommit = true;
-      };
-      let chars = 0;
-      for (const b of batches) chars += b.lines.length;
-      if (chars < OFF_THREAD_SYNC_MIN_BYTES) {
-        store.transaction(write);
-        return;
-      }
-      // The main thread goes on with the next requests while the WAL is fsync'd; the answers wait for it.
-      return store.transactionSyncedOffThread(write).synced;
-    },
+        renewedInCommit = renewals.record(batches, lastBatchId) > 0;
+      }),
     {
       onCommit: ({ durationMs, batches }) => {
         metrics.commitDuration.observe(durationMs / 1000);
@@ -118,7 +107,6 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
         // An idle forwarder sends at once: one certbot report never waits for a timer.
         forwarding?.wake();
         if (renewedInCommit) monitoring?.renewalsStored();
-        renewedInCommit = false;
         if (renewals.hasPendingRenewals) monitoring?.applySoon();
       },
     },

@@ -30,7 +30,7 @@ const flushAfterPendingIo = (flush: () => void): void => {
 };
 
 export class GroupCommit {
-  readonly #run: (batches: IncomingBatch[]) => void | Promise<void>;
+  readonly #run: (batches: IncomingBatch[]) => void;
   readonly #onCommit: ((info: CommitInfo) => void) | undefined;
   readonly #schedule: (flush: () => void) => void;
   #batches: IncomingBatch[] = [];
@@ -38,18 +38,13 @@ export class GroupCommit {
   // Set while a flush is scheduled; settles (never rejects) once it has run.
   #flushed: Promise<void> | undefined;
   #settleFlushed: () => void = () => {};
-  // Flushes written but not yet durable; each removes itself once settled.
-  readonly #syncing = new Set<Promise<void>>();
 
   /**
    * @param run executed for each flush with everything submitted since the
    *   previous one, and expected to write it all in one transaction, e.g.
    *   `(b) => store.transaction(() => store.appendBatches(b))`. Throwing fails the whole flush.
-   *   It may return a promise that settles once the transaction is durable
-   *   (Store.transactionSyncedOffThread); the submitters are answered then,
-   *   and the next flush does not wait for it.
    */
-  constructor(run: (batches: IncomingBatch[]) => void | Promise<void>, opts: GroupCommitOptions = {}) {
+  constructor(run: (batches: IncomingBatch[]) => void, opts: GroupCommitOptions = {}) {
     this.#run = run;
     this.#onCommit = opts.onCommit;
     this.#schedule = opts.schedule ?? flushAfterPendingIo;
@@ -69,10 +64,9 @@ export class GroupCommit {
     });
   }
 
-  /** Resolves once everything submitted before the call has committed (durably) or failed. Never rejects. */
-  async drain(): Promise<void> {
-    await this.#flushed;
-    await Promise.all(this.#syncing);
+  /** Resolves once everything submitted before the call has committed or failed. Never rejects. */
+  drain(): Promise<void> {
+    return this.#flushed ?? Promise.resolve();
   }
 
   #scheduleFlush(): void {
@@ -95,33 +89,16 @@ export class GroupCommit {
     this.#flushed = undefined;
 
     const startedMs = performance.now();
-    let synced: void | Promise<void>;
     try {
-      synced = this.#run(batches);
+      this.#run(batches);
     } catch (err) {
       for (const submitter of submitters) submitter.reject(err);
       settleFlushed();
       return;
     }
-    if (synced === undefined) {
-      this.#committed(batches, submitters, startedMs);
-      settleFlushed();
-      return;
-    }
-    const settled = synced.then(
-      () => this.#committed(batches, submitters, startedMs),
-      (err: unknown) => {
-        for (const submitter of submitters) submitter.reject(err);
-      },
-    );
-    this.#syncing.add(settled);
-    void settled.finally(() => this.#syncing.delete(settled));
-    settleFlushed();
-  }
-
-  #committed(batches: readonly IncomingBatch[], submitters: readonly Submitter[], startedMs: number): void {
     const durationMs = performance.now() - startedMs;
     for (const submitter of submitters) submitter.resolve();
+    settleFlushed();
     if (this.#onCommit !== undefined) {
       let points = 0;
       for (const batch of batches) points += batch.points;

@@ -8,7 +8,6 @@ import Database from 'better-sqlite3';
 import type { ErrorCode } from '../errors.js';
 import type { RenewalObservation } from '../renewals/observation.js';
 import { MIGRATIONS } from './migrations.js';
-import { WalSync } from './wal-sync.js';
 
 export const STORE_FILE_NAME = 'certrelay.db';
 
@@ -191,7 +190,6 @@ export class Store {
   readonly #selectLiveBytes: Database.Statement<[], number>;
   readonly #selectLastBatchId: Database.Statement<[], number>;
   readonly #fwd: ForwardingStatements;
-  readonly #walSync: WalSync;
   readonly #rollbackListeners: Array<() => void> = [];
   // The size estimate behind sizeBytes()/isFull(), refreshed after every
   // outermost transaction (commit or rollback) instead of on every call.
@@ -220,7 +218,6 @@ export class Store {
     this.file = file;
     this.maxBytes = maxBytes;
     this.#walFile = `${file}-wal`;
-    this.#walSync = new WalSync(this.#walFile);
 
     if (Number.isFinite(maxBytes)) {
       const pageSize = db.pragma('page_size', { simple: true }) as number;
@@ -321,33 +318,12 @@ export class Store {
    */
   progressTransaction<T>(fn: () => T): T {
     if (this.#db.inTransaction) return this.transaction(fn);
-    this.#setSynchronous('NORMAL');
+    this.#db.pragma('synchronous = NORMAL');
     try {
       return this.transaction(fn);
     } finally {
-      this.#setSynchronous('FULL');
+      this.#db.pragma('synchronous = FULL');
     }
-  }
-
-  /**
-   * A durable transaction whose fsync does not block the event loop: the
-   * commit is written at synchronous=NORMAL, and `synced` resolves once an
-   * fdatasync of the WAL, started after the commit, has completed on the thread
-   * pool (src/log/wal-sync.ts). From then on it survives power loss, exactly as
-   * a synchronous=FULL commit would; until then nobody may be told it is stored.
-   * Checkpoints stay safe: at NORMAL SQLite still syncs the WAL before copying
-   * it into the database and the database before the WAL is reused.
-   */
-  transactionSyncedOffThread<T>(fn: () => T): { readonly value: T; readonly synced: Promise<void> } {
-    if (this.#db.inTransaction) throw new Error('transactionSyncedOffThread cannot be nested in another transaction');
-    this.#setSynchronous('NORMAL');
-    let value: T;
-    try {
-      value = this.transaction(fn);
-    } finally {
-      this.#setSynchronous('FULL');
-    }
-    return { value, synced: this.#walSync.request() };
   }
 
   /** The connection, for repositories that share the log's transactions (src/renewals/). */
@@ -599,7 +575,6 @@ export class Store {
     try {
       this.#db.pragma('wal_checkpoint(TRUNCATE)');
     } finally {
-      this.#walSync.close();
       this.#db.close();
     }
   }
@@ -609,11 +584,6 @@ export class Store {
     this.transaction(() => {
       for (const target of targets) this.#insertCursorAtTail.run(target);
     });
-  }
-
-  // Not a prepared statement: SQLite applies this pragma when it is prepared, not when it runs.
-  #setSynchronous(level: 'NORMAL' | 'FULL'): void {
-    this.#db.pragma(`synchronous = ${level}`);
   }
 
   #rolledBack(): void {

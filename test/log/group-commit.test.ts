@@ -170,38 +170,3 @@ t.test('an empty submit resolves without a transaction', async (t) => {
   await group.submit([]);
   t.equal(runs, 0);
 });
-
-t.test('when the run returns a promise, submitters are answered only once it resolves, and drain waits for it', async (t) => {
-  const store = openStore(t);
-  const syncs: Array<{ resolve: () => void; reject: (err: unknown) => void }> = [];
-  let runs = 0;
-  const group = new GroupCommit((batches) => {
-    runs++;
-    store.transaction(() => store.appendBatches(batches));
-    return new Promise<void>((resolve, reject) => syncs.push({ resolve, reject }));
-  });
-  let answered = false;
-  const first = group.submit([batch('m v=1 1')]).then(() => {
-    answered = true;
-  });
-  await new Promise((r) => setTimeout(r, 20));
-  t.equal(runs, 1, 'the transaction ran');
-  t.notOk(answered, 'not answered while the sync is outstanding');
-
-  const second = group.submit([batch('m v=2 2')]);
-  await new Promise((r) => setTimeout(r, 20));
-  t.equal(runs, 2, 'the next flush did not wait for the first one to be synced');
-  let drained = false;
-  const draining = group.drain().then(() => {
-    drained = true;
-  });
-  syncs[0].resolve();
-  await first;
-  t.ok(answered, 'answered once its sync resolved');
-  await new Promise((r) => setTimeout(r, 20));
-  t.notOk(drained, 'drain still waits for the second sync');
-  syncs[1].reject(new Error('disk gone'));
-  await t.rejects(second, /disk gone/, 'a failed sync fails its submitters');
-  await draining;
-  t.ok(drained);
-});

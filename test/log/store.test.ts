@@ -224,29 +224,3 @@ t.test('forwarding progress commits without its own fsync, and every write commi
   t.throws(() => store.progressTransaction(() => { throw new Error('boom'); }));
   t.equal(store.durability().synchronous, 2, 'FULL again after a failed one');
 });
-
-t.test('a transaction synced off the thread commits at NORMAL, resolves once synced, and leaves the connection at FULL', async (t) => {
-  const dir = t.testdir({});
-  const store = Store.open({ dir, maxBytes: 1 << 30 });
-  t.teardown(() => store.close());
-  let inside: number | undefined;
-  const { value, synced } = store.transactionSyncedOffThread(() => {
-    inside = store.durability().synchronous;
-    store.appendBatches([batch('m v=1 1')]);
-    return 'written';
-  });
-  t.equal(value, 'written');
-  t.equal(inside, 1, 'NORMAL while committing: SQLite does not fsync on this thread');
-  t.equal(store.durability().synchronous, 2, 'FULL again for every other transaction');
-  await synced;
-  t.equal(peek(dir, (db) => db.prepare<[], number>('SELECT count(*) FROM batches').pluck().get()), 1, 'visible to another connection');
-
-  t.throws(() => store.transactionSyncedOffThread(() => { throw new Error('boom'); }), /boom/, 'a failing body throws, nothing to wait for');
-  t.equal(store.durability().synchronous, 2, 'FULL again after a failed one');
-  t.equal(store.stats().batches, 1, 'the failed one was rolled back');
-  t.throws(
-    () => store.transaction(() => store.transactionSyncedOffThread(() => undefined)),
-    /cannot be nested/,
-    'its sync would cover nothing the outer transaction has not committed yet',
-  );
-});
