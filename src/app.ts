@@ -15,7 +15,7 @@ import { registerQueryStub } from './http/query-stub.js';
 import { registerRenewalRoutes } from './http/renewal-routes.js';
 import { registerStatusRoutes } from './http/status-routes.js';
 import { Intake } from './ingest/intake.js';
-import { DEFAULT_MIN_WORKER_BODY_BYTES, PreparePool } from './ingest/prepare-pool.js';
+import { DEFAULT_MIN_WORKER_BODY_BYTES, PreparePool, workersFor } from './ingest/prepare-pool.js';
 import { registerWriteV1 } from './ingest/write-v1.js';
 import { registerWriteV2 } from './ingest/write-v2.js';
 import { GroupCommit } from './log/group-commit.js';
@@ -111,9 +111,8 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
       },
     },
   );
-  // One worker: on two cores, the main thread (HTTP, commits) and one parser keep both busy.
   const preparePool =
-    deps.preparePool ?? new PreparePool({ workers: availableParallelism() >= 2 ? 1 : 0, minBodyBytes: DEFAULT_MIN_WORKER_BODY_BYTES });
+    deps.preparePool ?? new PreparePool({ workers: workersFor(availableParallelism()), minBodyBytes: DEFAULT_MIN_WORKER_BODY_BYTES });
   const intake = new Intake({
     commit: (batches) => groupCommit.submit(batches),
     isStoreFull: () => store.isFull(),

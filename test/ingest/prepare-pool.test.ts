@@ -1,6 +1,6 @@
 import t from 'tap';
 import { prepareBody, type PrepareJob } from '../../src/ingest/prepare-job.js';
-import { DEFAULT_MIN_WORKER_BODY_BYTES, PreparePool } from '../../src/ingest/prepare-pool.js';
+import { DEFAULT_MIN_WORKER_BODY_BYTES, PreparePool, workersFor } from '../../src/ingest/prepare-pool.js';
 import { fakeClock } from '../support/fake-clock.js';
 import { relayFor, storedLines } from '../support/relay.js';
 
@@ -51,6 +51,30 @@ t.test('only bodies of at least minBodyBytes go to a worker, and none without wo
   await pool.close();
   t.notOk(pool.wants(100));
   await t.rejects(pool.prepare(job(Buffer.from('m v=1 1'))), { name: 'PrepareWorkerError', message: /closed/ });
+});
+
+t.test('an idle worker is stopped after idleTimeoutMs, a busy one is not, and the next job starts a new one', async (t) => {
+  const pool = new PreparePool({ workers: 2, minBodyBytes: 1, idleTimeoutMs: 200 });
+  t.teardown(() => pool.close());
+  t.equal(pool.runningWorkers, 0, 'started on demand');
+  const together = await Promise.all([pool.prepare(job(mixedBody())), pool.prepare(job(mixedBody()))]);
+  t.same(together[1], together[0]);
+  t.equal(pool.runningWorkers, 2, 'two jobs at once use both workers');
+
+  // Keep one worker busy past the timeout with jobs that follow each other.
+  const until = Date.now() + 700;
+  while (Date.now() < until) await pool.prepare(job(Buffer.from('m v=1 1')));
+  t.equal(pool.runningWorkers, 1, 'the worker without jobs was stopped, the busy one kept');
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  t.equal(pool.runningWorkers, 0, 'both stopped once idle');
+  t.equal((await pool.prepare(job(Buffer.from('m v=2 2')))).stored, 'm v=2 2', 'a new worker takes the next job');
+  t.equal(pool.runningWorkers, 1);
+});
+
+t.test('one worker per core on a multi-core machine, none on one core', async (t) => {
+  t.equal(workersFor(1), 0);
+  t.equal(workersFor(2), 2);
+  t.equal(workersFor(8), 8);
 });
 
 t.test('a worker crash fails only the jobs it held, and the next job gets a new worker', async (t) => {
