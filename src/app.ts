@@ -146,7 +146,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
 
   if (recoveredBatches > 0) app.log.info({ batches: recoveredBatches }, 'renewal state: read back from the log the batches it had not taken in (the relay was not stopped cleanly)');
   // GC keeps every batch the renewal state has not taken in yet; applying first means it never waits.
-  forwarding = new Forwarding({ store, targets: config.targets, metrics, log: app.log, appliedThrough: () => renewals.applyPending() }).start(app.log);
+  forwarding = new Forwarding({ store, targets: config.targets, metrics, log: app.log, appliedThrough: () => renewals.deletableThrough() }).start(app.log);
   monitoring = new RenewalMonitoring({ store, renewals, config, clock, counters: metrics, log: app.log }).start();
 
   const routes: string[] = [];
@@ -243,8 +243,11 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
       await forwarding.stop(Math.max(0, deadline - performance.now()));
       await monitoring.stop(Math.max(0, deadline - performance.now()));
       try {
-        // Not needed for correctness (a restart replays the log), but it leaves nothing to replay.
+        // Not needed for correctness (a restart replays the log), but it leaves nothing to replay;
+        // so a failure (a full store) is no failure of the stop.
         renewals.applyPending();
+      } catch (err) {
+        app.log.error({ err }, 'the pending renewal state could not be written; the next start applies it from the log');
       } finally {
         store.close();
         lock.release();

@@ -34,9 +34,10 @@ export const GC_POLICY: GcPolicy = {
 export interface GcOptions {
   readonly policy?: GcPolicy;
   /**
-   * Brings the state derived from the log (the renewal state) up to date and
-   * returns the last batch id it has taken in. Nothing after it is deleted:
-   * after a crash that state is rebuilt from those batches.
+   * Brings the state derived from the log (the renewal state) up to date when
+   * the store has room for it, and returns the last batch id it has taken in.
+   * Nothing after it is deleted: after a crash that state is rebuilt from
+   * those batches.
    */
   readonly appliedThrough?: () => number;
 }

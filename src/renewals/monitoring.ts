@@ -3,7 +3,7 @@
 // timer that writes pending renewals, started and stopped together.
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/defaults.js';
-import type { Store } from '../log/store.js';
+import { isStoreFullError, type Store } from '../log/store.js';
 import type { CertificateGauges } from '../ops/metrics.js';
 import { Evaluator, EVALUATOR_LAST_RUN_KEY } from './evaluator.js';
 import { openChannels } from './notify/channel.js';
@@ -63,7 +63,14 @@ export class RenewalMonitoring {
 
   /** Registers the expected certificates, delivers what waited over a restart, evaluates now and then periodically. */
   start(): this {
-    this.#deps.renewals.setExpected(this.#deps.config.renewals.expected, this.#deps.clock.nowMs());
+    try {
+      this.#deps.renewals.setExpected(this.#deps.config.renewals.expected, this.#deps.clock.nowMs());
+    } catch (err) {
+      // It writes the pending renewals first, which a full store may have no room for; the relay
+      // must start all the same, its forwarders being what drains the store.
+      if (!isStoreFullError(err)) throw err;
+      this.#deps.log?.error({ err }, 'renewals.expected is not registered, the store being full: the list of the previous start stays in effect until the next one');
+    }
     this.notifier.start();
     this.evaluator.start();
     return this;

@@ -9,7 +9,7 @@
 // applied_through_batch_id says which batches the written state covers; after
 // a crash, recover() merges the batches after it again from the log.
 import type Database from 'better-sqlite3';
-import type { IncomingBatch, Store } from '../log/store.js';
+import { isStoreFullError, type IncomingBatch, type Store } from '../log/store.js';
 import { ALL_DOMAINS, certificateKey } from './observation.js';
 import { PendingRenewals, type PendingCertificate } from './pending-renewals.js';
 import { schedule, type CertificateFacts, type RenewalPolicy, type RenewalState } from './policy.js';
@@ -197,11 +197,18 @@ export class RenewalStore {
    * read back from the log.
    */
   recover(): number {
-    return this.#store.transaction(() => {
-      const { batches } = this.#rebuild();
-      this.#apply(true);
-      return batches;
-    });
+    let batches = 0;
+    try {
+      this.#store.transaction(() => {
+        batches = this.#rebuild().batches;
+        this.#apply(true);
+      });
+    } catch (err) {
+      // A full store must still start: its forwarders and garbage collection are what drain it. The
+      // batches stay in the log, pending, until collection has made room (deletableThrough).
+      if (!isStoreFullError(err)) throw err;
+    }
+    return batches;
   }
 
   /**
@@ -246,6 +253,19 @@ export class RenewalStore {
   }
 
   /**
+   * How far garbage collection may delete the log: through the batches the
+   * written state covers. What is pending is written first, so collection
+   * never waits for it; a store too full for that still gets the batches the
+   * written state covers deleted, which is what makes room for the rest.
+   */
+  deletableThrough(): number {
+    this.#applyIfRoom();
+    // With nothing pending, a batch after the written state is one no commit recorded: a dead letter
+    // put back in the log (Store.replayDeadLetters), whose lines were taken in when first stored.
+    return this.#pending.isEmpty && !this.#stale ? this.#store.lastBatchId() : this.#writtenThrough();
+  }
+
+  /**
    * The state as it will be once everything in the log is applied, for
    * `read`, without writing anything: for a reader beside a running relay
    * (the CLI), which must leave the writing to the relay.
@@ -253,39 +273,39 @@ export class RenewalStore {
   view<T>(read: (renewals: this) => T): T {
     return this.#store.withoutCommitting(() => {
       this.#rebuild();
-      this.#apply(false);
+      this.#applyIfRoom();
       return read(this);
     });
   }
 
   /** Every known certificate, by host and domain. */
   list(): Certificate[] {
-    this.applyPending();
+    this.#applyIfRoom();
     return this.#selectAll.all().map((row) => this.#certificate(row));
   }
 
   get(host: string, domain: string): Certificate | undefined {
-    this.applyPending();
+    this.#applyIfRoom();
     const row = this.#selectCertificate.get(host, domain);
     return row === undefined ? undefined : this.#certificate(row);
   }
 
   /** Per host and UTC day since sinceMs: the sum of the host's `domain=all` totals. Days without renewals are absent. */
   daily(sinceMs: number): DailyRenewals[] {
-    this.applyPending();
+    this.#applyIfRoom();
     const since = BigInt(Math.floor(sinceMs / DAY_MS) * DAY_MS) * NS_PER_MS;
     return this.#selectDaily.all(since).map((r) => ({ host: r.host, dayMs: r.day, renewals: r.renewals }));
   }
 
   /** The newest transitions of one certificate first. */
   transitions(host: string, domain: string, limit = 100): Transition[] {
-    this.applyPending();
+    this.#applyIfRoom();
     return this.#selectTransitions.all(host, domain, limit) as unknown as Transition[];
   }
 
   /** When the certificate's current overdue spell (snoozed time included) began; undefined when it is not in one. */
   overdueSinceMs(host: string, domain: string): number | undefined {
-    this.applyPending();
+    this.#applyIfRoom();
     return this.#selectOverdueSince.get(host, domain, host, domain) ?? undefined;
   }
 
@@ -385,7 +405,7 @@ export class RenewalStore {
    */
   #rebuild(): { batches: number; renewed: number } {
     this.#known = new Map(this.#selectKnown.all().map((r) => [certificateKey(r.host, r.domain), { id: r.id, lastSuccessMs: r.lastSuccessMs }]));
-    const through = this.meta(APPLIED_THROUGH_KEY) ?? this.#appliedThroughIfUnrecorded;
+    const through = this.#writtenThrough();
     const pending = new PendingRenewals((key) => this.#known.get(key)?.lastSuccessMs, through);
     let renewed = 0;
     let replayed = 0;
@@ -402,6 +422,28 @@ export class RenewalStore {
     this.#pending = pending;
     this.#stale = false;
     return { batches: replayed, renewed };
+  }
+
+  /**
+   * Writes what is pending, before a read or a garbage collection. A store
+   * too full for that leaves it pending: reads then answer with the state as
+   * written (the page, the API and the metrics, whose store gauges say why,
+   * must not go dark while the store is full), and collection deletes what
+   * that state covers, which makes the room. Changes to the state still fail.
+   */
+  #applyIfRoom(): void {
+    try {
+      this.applyPending();
+    } catch (err) {
+      if (!isStoreFullError(err)) throw err;
+      // Inside a caller's transaction no rollback is reported, yet memory took in what was undone.
+      this.#stale = true;
+    }
+  }
+
+  /** The last batch the written state covers. */
+  #writtenThrough(): number {
+    return this.meta(APPLIED_THROUGH_KEY) ?? this.#appliedThroughIfUnrecorded;
   }
 
   /** Writes the pending set and how far it goes, in the caller's transaction; `always`: the meta even when nothing is pending. */
