@@ -10,32 +10,17 @@ import { join } from 'node:path';
 import t from 'tap';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
-import { prepareWrite } from '../../src/ingest/prepare.js';
 import { Store, isStoreFullError, type IncomingBatch } from '../../src/log/store.js';
 import { DEFAULT_POLICY } from '../../src/renewals/policy.js';
 import { RenewalStore } from '../../src/renewals/renewal-store.js';
 import { relayFor } from '../support/relay.js';
+import { CERTBOT_MEASUREMENT as MEASUREMENT, commit, request } from '../support/renewal-commits.js';
 
-const MEASUREMENT = 'certbot_renewal';
 const T0_NS = 1_700_000_000_000n * 1_000_000n;
 const RECEIVED_MS = Date.UTC(2026, 0, 1);
 const CERTIFICATES = 300;
 // A small store, so that filling it is quick; one unreachable target, whose cursor the tests move.
 const TOML = '[server]\nmax_body_bytes = 65536\n[store]\nmax_bytes = 524288\n[[targets]]\nname = "sink"\nkind = "influxdb-v1"\nurl = "http://127.0.0.1:9"\n';
-
-function request(lines: readonly string[], receivedAtMs: number): IncomingBatch {
-  const prepared = prepareWrite(lines.join('\n'), {
-    precision: 'ns',
-    nowNs: BigInt(receivedAtMs) * 1_000_000n,
-    rules: { certbotMeasurement: MEASUREMENT, maxFutureNs: 300_000_000_000n },
-  });
-  return { db: 'telegraf', rp: '', lines: prepared.lines.join('\n'), points: prepared.lines.length, receivedAtMs, renewals: prepared.renewals };
-}
-
-/** The relay's group commit: append, then merge the renewals, in one transaction. */
-function commit(store: Store, renewals: RenewalStore, batches: IncomingBatch[]): void {
-  store.transaction(() => renewals.record(batches, store.appendBatches(batches)));
-}
 
 /**
  * Some batches whose state is written, then CERTIFICATES first reports left

@@ -12,15 +12,14 @@ import { runRenewals } from '../../src/cli/renewals.js';
 import type { CliIo } from '../../src/cli/output.js';
 import { loadConfig } from '../../src/config/load.js';
 import { collectGarbage } from '../../src/forward/gc.js';
-import { prepareWrite } from '../../src/ingest/prepare.js';
 import { STORE_FILE_NAME, Store, type IncomingBatch } from '../../src/log/store.js';
 import { APPLY_INTERVAL_MS } from '../../src/renewals/pending-renewals.js';
 import { DEFAULT_POLICY } from '../../src/renewals/policy.js';
 import { APPLIED_THROUGH_KEY, RenewalStore } from '../../src/renewals/renewal-store.js';
 import { fakeClock } from '../support/fake-clock.js';
 import { relayFor } from '../support/relay.js';
+import { CERTBOT_MEASUREMENT as MEASUREMENT, commit, request } from '../support/renewal-commits.js';
 
-const MEASUREMENT = 'certbot_renewal';
 const DAY_MS = 86_400_000;
 const T0_MS = 1_700_000_000_000;
 const HOST = 'h';
@@ -30,21 +29,6 @@ function report(domain: string, day: number, opts: { dates?: boolean; count?: nu
   const atMs = T0_MS + day * DAY_MS;
   const dates = opts.dates === true ? `,not_before=${atMs / 1000}i,not_after=${atMs / 1000 + 90 * 86_400}i` : '';
   return `${MEASUREMENT},domain=${domain},host=${HOST} renewed_count=${opts.count ?? 1}${dates} ${BigInt(atMs) * 1_000_000n}`;
-}
-
-/** A request's batch as the ingest builds it: the same prepareWrite, so the same observations. */
-function request(lines: readonly string[], receivedAtMs: number): IncomingBatch {
-  const prepared = prepareWrite(lines.join('\n'), {
-    precision: 'ns',
-    nowNs: BigInt(receivedAtMs) * 1_000_000n,
-    rules: { certbotMeasurement: MEASUREMENT, maxFutureNs: 300_000_000_000n },
-  });
-  return { db: 'telegraf', rp: '', lines: prepared.lines.join('\n'), points: prepared.lines.length, receivedAtMs, renewals: prepared.renewals };
-}
-
-/** The relay's group commit: append, then merge the renewals, in one transaction. */
-function commit(store: Store, renewals: RenewalStore, batches: IncomingBatch[]): number {
-  return store.transaction(() => renewals.record(batches, store.appendBatches(batches)));
 }
 
 function open(dir: string): { store: Store; renewals: RenewalStore } {
