@@ -8,6 +8,7 @@ import type { Precision } from '../line-protocol/precision.js';
 import { decodeBody } from './decode-body.js';
 import { prepareWrite, type Rejection } from './prepare.js';
 import type { RenewalObservation } from '../renewals/observation.js';
+import { fromColumns, toColumns, type ObservationColumns } from '../renewals/observation-columns.js';
 import type { SchemaRules } from './validate.js';
 
 export interface PrepareJob {
@@ -45,4 +46,19 @@ export function prepareBody(job: PrepareJob): PreparedBody {
     schemaRejections: prepared.schemaRejections,
     renewals: prepared.renewals,
   };
+}
+
+/** A PreparedBody as a prepare worker sends it back: the renewals in columns (src/renewals/observation-columns.ts). */
+export interface PreparedBodyMessage extends Omit<PreparedBody, 'renewals'> {
+  readonly renewals: ObservationColumns;
+}
+
+/** prepareBody, in the form a worker posts. */
+export function prepareBodyMessage(job: PrepareJob): PreparedBodyMessage {
+  const prepared = prepareBody(job);
+  return { ...prepared, renewals: toColumns(prepared.renewals) };
+}
+
+export function fromMessage(message: PreparedBodyMessage): PreparedBody {
+  return { ...message, renewals: fromColumns(message.renewals) };
 }

@@ -1,12 +1,12 @@
 // Worker threads that prepare large write bodies off the main thread, so
 // parsing one 5000-line request doesn't stall every other connection and the
-// relay can use a second core. Small bodies stay on the main thread: a
+// relay can use the other cores. Small bodies stay on the main thread: a
 // round trip to a worker costs more than parsing a few lines.
 //
 // A worker that dies fails only the jobs it held (their requests get a 500,
 // nothing of them was stored) and is replaced on the next job.
 import { Worker } from 'node:worker_threads';
-import type { PreparedBody, PrepareJob } from './prepare-job.js';
+import { fromMessage, type PreparedBody, type PreparedBodyMessage, type PrepareJob } from './prepare-job.js';
 import type { PrepareRequest } from './prepare-worker.js';
 
 export interface PreparePoolOptions {
@@ -52,7 +52,7 @@ interface Slot {
   idleTimer: NodeJS.Timeout | undefined;
 }
 
-type Reply = { id: number; result: PreparedBody } | { id: number; error: string };
+type Reply = { id: number; result: PreparedBodyMessage } | { id: number; error: string };
 
 export class PrepareWorkerError extends Error {
   override readonly name = 'PrepareWorkerError';
@@ -129,7 +129,7 @@ export class PreparePool {
       if (pending === undefined) return;
       slot.pending.delete(reply.id);
       if ('error' in reply) pending.reject(new PrepareWorkerError(`prepare worker failed: ${reply.error}`));
-      else pending.resolve(reply.result);
+      else pending.resolve(fromMessage(reply.result));
       if (slot.pending.size === 0) this.#stopWhenIdle(slot, worker);
     });
     worker.on('error', (err) => fail(err.message));

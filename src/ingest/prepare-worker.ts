@@ -1,7 +1,7 @@
 // A prepare worker thread: answers each { id, job } from the pool with
 // { id, result } or { id, error }. Loaded by PreparePool, never imported.
 import { parentPort } from 'node:worker_threads';
-import { prepareBody, type PrepareJob } from './prepare-job.js';
+import { prepareBodyMessage, type PrepareJob } from './prepare-job.js';
 
 export interface PrepareRequest {
   readonly id: number;
@@ -12,7 +12,7 @@ const port = parentPort;
 if (port === null) throw new Error('prepare-worker must run in a worker thread');
 port.on('message', ({ id, job }: PrepareRequest) => {
   try {
-    port.postMessage({ id, result: prepareBody(job) });
+    port.postMessage({ id, result: prepareBodyMessage(job) });
   } catch (err) {
     port.postMessage({ id, error: err instanceof Error ? err.message : String(err) });
   }

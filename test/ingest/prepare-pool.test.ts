@@ -29,6 +29,21 @@ t.test('a worker prepares a body exactly as the main thread does', async (t) => 
   t.same(await pool.prepare(job(mixedBody())), expected);
 });
 
+t.test('renewal observations come back from a worker exactly as the main thread makes them, dates or none', async (t) => {
+  const pool = new PreparePool({ workers: 1, minBodyBytes: 1 });
+  t.teardown(() => pool.close());
+  const lines = [
+    'certbot_renewal,domain=all,host=web-1 renewed_count=2 1656169934438253518',
+    'certbot_renewal,domain=example.com,host=web-1 renewed_count=1,not_before=1656169934i,not_after=1663945934i 1656169934438253518',
+    'certbot_renewal,domain=*.example.org,host=web\\ 2 renewed_count=1 1656169934438253519',
+    'certbot_renewal,domain=example.com,host=web-1 renewed_count=1 1656169934438253517',
+  ];
+  const body = (): Buffer => Buffer.from(lines.join('\n'));
+  const expected = prepareBody(job(body()));
+  t.equal(expected.renewals.length, 3, 'a host total and two certificates, the older report merged');
+  t.same(await pool.prepare(job(body())), expected);
+});
+
 t.test('the body buffer is transferred, or copied when it is a view into a larger buffer', async (t) => {
   const pool = new PreparePool({ workers: 1, minBodyBytes: 1 });
   t.teardown(() => pool.close());
