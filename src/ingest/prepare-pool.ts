@@ -32,14 +32,19 @@ export const DEFAULT_MIN_WORKER_BODY_BYTES = 64 * 1024;
 export const DEFAULT_WORKER_IDLE_TIMEOUT_MS = 5_000;
 
 /**
- * Workers for a machine with this many cores: one per core, none on one core.
- * Measured on 2 cores, 5000-line bodies, 8 / 32 clients: one worker 702–755k /
- * 663–699k points/s, two 849–869k / 845–902k, three 835k / 836k. The main
- * thread does HTTP and commits, which leaves room for a second parser.
+ * Workers for a machine with this many cores: one per core, none on one core,
+ * at most MAX_WORKERS. Measured on 2 cores, 5000-line bodies, 8 / 32 clients:
+ * one worker 702–755k / 663–699k points/s, two 849–869k / 845–902k, three
+ * 835k / 836k. The main thread does HTTP and commits, which leaves room for a
+ * second parser.
  */
 export function workersFor(cores: number): number {
-  return cores >= 2 ? cores : 0;
+  return cores >= 2 ? Math.min(cores, MAX_WORKERS) : 0;
 }
+
+// Not measured beyond 2 cores: the one main thread (HTTP, commits) bounds what
+// more parsers can add, and each running worker holds its own heap (~25 MB).
+const MAX_WORKERS = 4;
 
 interface Pending {
   readonly resolve: (result: PreparedBody) => void;
