@@ -69,15 +69,17 @@ export function certificateKey(host: string, domain: string): string {
 function observe(point: ParsedPoint, key: string, atNs: bigint, reports: number): RenewalObservation {
   const notAfter = point.fields.get('not_after');
   const notBefore = point.fields.get('not_before');
-  return {
+  // Assigned, not spread in: a spread builds and copies a temporary object per observation.
+  const observation: { -readonly [K in keyof RenewalObservation]: RenewalObservation[K] } = {
     host: point.tags.get('host') as string,
     domain: point.tags.get('domain') as string,
     atNs,
     atMs: Number(atNs / 1_000_000n),
     key,
     renewedCount: Number(point.fields.get('renewed_count')?.value),
-    ...(notAfter !== undefined && { notAfterS: Number(notAfter.value) }),
-    ...(notBefore !== undefined && { notBeforeS: Number(notBefore.value) }),
     reports,
   };
+  if (notAfter !== undefined) observation.notAfterS = Number(notAfter.value);
+  if (notBefore !== undefined) observation.notBeforeS = Number(notBefore.value);
+  return observation;
 }
