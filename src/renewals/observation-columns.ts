@@ -4,7 +4,7 @@
 // deserialize as objects, ~14 µs as columns), and that side is the main
 // thread, which every request waits for. Rebuilding the objects there is
 // plain JS and cheap.
-import { certificateKey, type RenewalObservation } from './observation.js';
+import { certificateKey, type ObservationDraft, type RenewalObservation } from './observation.js';
 
 export interface ObservationColumns {
   readonly hosts: string[];
@@ -50,7 +50,7 @@ export function fromColumns(columns: ObservationColumns): RenewalObservation[] {
     const domain = columns.domains[i];
     const notAfterS = columns.notAfterS[i];
     const notBeforeS = columns.notBeforeS[i];
-    out[i] = {
+    const observation: ObservationDraft = {
       host,
       domain,
       atNs: columns.atNs[i],
@@ -58,9 +58,10 @@ export function fromColumns(columns: ObservationColumns): RenewalObservation[] {
       key: certificateKey(host, domain),
       renewedCount: columns.renewedCounts[i],
       reports: columns.reports[i],
-      ...(!Number.isNaN(notAfterS) && { notAfterS }),
-      ...(!Number.isNaN(notBeforeS) && { notBeforeS }),
     };
+    if (!Number.isNaN(notAfterS)) observation.notAfterS = notAfterS;
+    if (!Number.isNaN(notBeforeS)) observation.notBeforeS = notBeforeS;
+    out[i] = observation;
   }
   return out;
 }

@@ -24,6 +24,9 @@ export interface RenewalObservation {
   readonly reports: number;
 }
 
+/** An observation being built: its optional dates are assigned, not spread in (a spread copies a temporary object). */
+export type ObservationDraft = { -readonly [K in keyof RenewalObservation]: RenewalObservation[K] };
+
 /** The per-host total's domain tag value. */
 export const ALL_DOMAINS = 'all';
 
@@ -69,8 +72,7 @@ export function certificateKey(host: string, domain: string): string {
 function observe(point: ParsedPoint, key: string, atNs: bigint, reports: number): RenewalObservation {
   const notAfter = point.fields.get('not_after');
   const notBefore = point.fields.get('not_before');
-  // Assigned, not spread in: a spread builds and copies a temporary object per observation.
-  const observation: { -readonly [K in keyof RenewalObservation]: RenewalObservation[K] } = {
+  const observation: ObservationDraft = {
     host: point.tags.get('host') as string,
     domain: point.tags.get('domain') as string,
     atNs,
