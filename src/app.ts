@@ -146,7 +146,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
 
   if (recoveredBatches > 0) app.log.info({ batches: recoveredBatches }, 'renewal state: read back from the log the batches it had not taken in (the relay was not stopped cleanly)');
   // GC keeps every batch the renewal state has not taken in yet; applying first means it never waits.
-  forwarding = new Forwarding({ store, targets: config.targets, metrics, log: app.log, appliedThrough: () => renewals.deletableThrough() }).start(app.log);
+  forwarding = new Forwarding({ store, targets: config.targets, metrics, log: app.log, deletableThrough: () => renewals.deletableThrough() }).start(app.log);
   monitoring = new RenewalMonitoring({ store, renewals, config, clock, counters: metrics, log: app.log }).start();
 
   const routes: string[] = [];

@@ -21,8 +21,8 @@ export interface ForwardingDeps {
   readonly random?: () => number;
   readonly pollIntervalMs?: number;
   readonly gcIntervalMs?: number;
-  /** See GcOptions.appliedThrough: the renewal state's hold on the log. */
-  readonly appliedThrough?: () => number;
+  /** See GcOptions.deletableThrough: the renewal state's hold on the log. */
+  readonly deletableThrough?: () => number;
 }
 
 export class Forwarding {
@@ -52,7 +52,7 @@ export class Forwarding {
     const names = deps.targets.map((t) => t.name);
     this.gc = new GarbageCollector(deps.store, names, {
       intervalMs: deps.gcIntervalMs ?? GC_INTERVAL_MS,
-      ...(deps.appliedThrough && { appliedThrough: deps.appliedThrough }),
+      ...(deps.deletableThrough && { deletableThrough: deps.deletableThrough }),
       onResult: (result) => {
         deps.metrics?.gcBatchesDeleted.inc(result.batches);
         deps.metrics?.gcVacuumedBytes.inc(result.vacuumedBytes);

@@ -34,12 +34,12 @@ export const GC_POLICY: GcPolicy = {
 export interface GcOptions {
   readonly policy?: GcPolicy;
   /**
-   * Brings the state derived from the log (the renewal state) up to date when
-   * the store has room for it, and returns the last batch id it has taken in.
+   * The last batch the state derived from the log (the renewal state) lets go
+   * of, once it has brought itself up to date where the store has room.
    * Nothing after it is deleted: after a crash that state is rebuilt from
    * those batches.
    */
-  readonly appliedThrough?: () => number;
+  readonly deletableThrough?: () => number;
 }
 
 export interface GcResult {
@@ -62,7 +62,7 @@ export async function collectGarbage(store: Store, targets: readonly string[], o
     // Re-read each time: a forwarder may have moved on meanwhile, and commits have brought renewals.
     const delivered = store.minCursor(targets);
     if (delivered === undefined) break;
-    const horizon = Math.min(delivered, options.appliedThrough?.() ?? delivered);
+    const horizon = Math.min(delivered, options.deletableThrough?.() ?? delivered);
     if (horizon <= 0) break;
     const deleted = store.deleteBatchesThrough(horizon, policy.deleteRows, policy.deleteBytes);
     if (deleted.batches === 0) break;
@@ -109,11 +109,11 @@ export class GarbageCollector {
   constructor(
     store: Store,
     targets: readonly string[],
-    opts: { intervalMs: number; appliedThrough?: () => number; onResult?: (result: GcResult) => void; onError?: (err: unknown) => void },
+    opts: { intervalMs: number; deletableThrough?: () => number; onResult?: (result: GcResult) => void; onError?: (err: unknown) => void },
   ) {
     this.#store = store;
     this.#targets = targets;
-    this.#options = opts.appliedThrough === undefined ? {} : { appliedThrough: opts.appliedThrough };
+    this.#options = opts.deletableThrough === undefined ? {} : { deletableThrough: opts.deletableThrough };
     this.#intervalMs = opts.intervalMs;
     this.#onResult = opts.onResult ?? (() => {});
     this.#onError = opts.onError ?? (() => {});

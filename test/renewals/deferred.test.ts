@@ -297,11 +297,11 @@ t.test('garbage collection never deletes a batch whose renewals are not written'
   t.same(written(store.connection).certificates, [], 'the target has everything; the renewal state nothing yet');
 
   // A state that has not taken in the last batch holds it back, whatever the cursor says.
-  await collectGarbage(store, ['t'], { appliedThrough: () => tail - 1 });
-  t.same(store.readBatchHeadsAfter(0, 10).map((b) => b.id), [tail], 'the batch after appliedThrough is kept');
+  await collectGarbage(store, ['t'], { deletableThrough: () => tail - 1 });
+  t.same(store.readBatchHeadsAfter(0, 10).map((b) => b.id), [tail], 'the batch after deletableThrough is kept');
 
   // As the relay wires it: applying is the hook's job, so the delete waits for nothing.
-  await collectGarbage(store, ['t'], { appliedThrough: () => renewals.applyPending() });
+  await collectGarbage(store, ['t'], { deletableThrough: () => renewals.applyPending() });
   t.equal(store.stats().batches, 0, 'everything delivered and applied is deleted');
   t.match(written(store.connection).certificates, [{ domain: 'a.example', renewals: 2, last_success_ms: dayMs(2) }], 'written before the delete');
   t.equal(appliedThrough(store), tail);
