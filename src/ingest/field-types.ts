@@ -16,26 +16,25 @@ export class RequestFieldTypes {
 
   /** Records the point's field types; returns the first conflict with an earlier line, if any. */
   check(point: ParsedPoint): FieldTypeConflict | undefined {
-    const types = this.#typesOf(point.measurement);
-    let conflict: FieldTypeConflict | undefined;
-    let unseen = false;
-    point.fields.forEach((field: FieldValue, key: string) => {
-      const existing = types.get(key);
-      if (existing === undefined) unseen = true;
-      else if (existing !== field.type && conflict === undefined) {
-        conflict = {
-          lineNumber: point.lineNumber,
-          message: `field type conflict: input field "${key}" on measurement "${point.measurement}" is type ${field.type}, already exists as type ${existing}`,
-        };
-      }
-    });
+    visit.types = this.#typesOf(point.measurement);
+    visit.conflictKey = undefined;
+    visit.unseen = false;
+    point.fields.forEach(compareType);
+    const { types, conflictKey, conflictType, existingType } = visit;
+    visit.types = NO_TYPES; // keeps no request's map alive
+    if (conflictKey !== undefined) {
+      return {
+        lineNumber: point.lineNumber,
+        message: `field type conflict: input field "${conflictKey}" on measurement "${point.measurement}" is type ${conflictType}, already exists as type ${existingType}`,
+      };
+    }
     // A refused line teaches nothing: its other fields were not stored.
-    if (conflict === undefined && unseen) {
+    if (visit.unseen) {
       point.fields.forEach((field: FieldValue, key: string) => {
         if (!types.has(key)) types.set(key, field.type);
       });
     }
-    return conflict;
+    return undefined;
   }
 
   #typesOf(measurement: string): Map<string, FieldType> {
@@ -48,5 +47,26 @@ export class RequestFieldTypes {
     this.#lastMeasurement = measurement;
     this.#lastTypes = types;
     return types;
+  }
+}
+
+// The state of one check's walk over a point's fields, in module scope so that the
+// callback is one function for every point (a closure per point is garbage per line).
+const NO_TYPES = new Map<string, FieldType>();
+const visit = {
+  types: NO_TYPES,
+  unseen: false,
+  conflictKey: undefined as string | undefined,
+  conflictType: '',
+  existingType: '',
+};
+
+function compareType(field: FieldValue, key: string): void {
+  const existing = visit.types.get(key);
+  if (existing === undefined) visit.unseen = true;
+  else if (existing !== field.type && visit.conflictKey === undefined) {
+    visit.conflictKey = key;
+    visit.conflictType = field.type;
+    visit.existingType = existing;
   }
 }

@@ -63,7 +63,8 @@ export function prepareWrite(body: string, ctx: PrepareContext): PreparedWrite {
       typeConflicts.push({ lineNumber: conflict.lineNumber, reason: 'type-conflict', message: conflict.message });
       continue;
     }
-    lines.push(`${point.head} ${ns}`);
+    // As received when that is already the stored form: no BigInt printed, no string built per line.
+    lines.push(ctx.precision === 'ns' && point.nsLine !== undefined ? point.nsLine : `${point.head} ${ns}`);
     if (point.measurement === ctx.rules.certbotMeasurement) renewals.add(point, ns);
   }
   if (parseErrors.length > 1) parseErrors.sort((a, b) => a.lineNumber - b.lineNumber);

@@ -2,7 +2,7 @@
 // Other measurements pass through: the relay validates only what its renewal
 // monitoring depends on.
 import { domainToASCII } from 'node:url';
-import type { ParsedPoint } from '../line-protocol/point.js';
+import type { FieldValue, ParsedPoint } from '../line-protocol/point.js';
 
 export interface SchemaRules {
   readonly certbotMeasurement: string;
@@ -22,46 +22,46 @@ const ASCII_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
 /** Returns why the point breaks the schema, or undefined when it is acceptable. `timestampNs` is after normalisation. */
 export function checkSchema(point: ParsedPoint, timestampNs: bigint, nowNs: bigint, rules: SchemaRules): SchemaRejection | undefined {
   if (point.measurement !== rules.certbotMeasurement) return undefined;
-  const reject = (rule: string, detail: string): SchemaRejection => ({
-    lineNumber: point.lineNumber,
-    rule,
-    message: `line ${point.lineNumber}: ${rules.certbotMeasurement} ${detail}`,
-  });
-
+  // Runs for every certbot line: each tag and field is looked up once, and nothing is allocated unless the line is refused.
   const domain = point.tags.get('domain');
-  if (domain === undefined || domain === '') return reject('domain-required', 'needs a non-empty tag "domain"');
+  if (domain === undefined || domain === '') return reject(point, rules, 'domain-required', 'needs a non-empty tag "domain"');
   if (!isCertificateDomain(domain)) {
-    return reject('domain-format', `tag "domain" must be a DNS name, a wildcard name or "all", got ${JSON.stringify(domain)}`);
+    return reject(point, rules, 'domain-format', `tag "domain" must be a DNS name, a wildcard name or "all", got ${JSON.stringify(domain)}`);
   }
   const host = point.tags.get('host');
-  if (host === undefined || host === '') return reject('host-required', 'needs a non-empty tag "host"');
+  if (host === undefined || host === '') return reject(point, rules, 'host-required', 'needs a non-empty tag "host"');
 
   const count = point.fields.get('renewed_count');
-  if (count === undefined) return reject('renewed-count-required', 'needs the field "renewed_count"');
+  if (count === undefined) return reject(point, rules, 'renewed-count-required', 'needs the field "renewed_count"');
   if (count.type !== 'float' && count.type !== 'integer' && count.type !== 'unsigned') {
-    return reject('renewed-count-numeric', `field "renewed_count" must be numeric, got ${count.type} ${JSON.stringify(String(count.value))}`);
+    return reject(point, rules, 'renewed-count-numeric', `field "renewed_count" must be numeric, got ${count.type} ${JSON.stringify(String(count.value))}`);
   }
   if (!(Number(count.value) >= 1)) {
-    return reject('renewed-count-min', `field "renewed_count" must be >= 1, got ${String(count.value)}`);
+    return reject(point, rules, 'renewed-count-min', `field "renewed_count" must be >= 1, got ${String(count.value)}`);
   }
 
-  for (const key of ['not_after', 'not_before']) {
-    const date = point.fields.get(key);
-    if (date !== undefined && date.type !== 'integer' && date.type !== 'unsigned') {
-      return reject(`${key.replace('_', '-')}-integer`, `field "${key}" must be an integer of Unix seconds (e.g. ${key}=1700000000i), got ${date.type} ${JSON.stringify(String(date.value))}`);
-    }
-  }
   const notAfter = point.fields.get('not_after');
   const notBefore = point.fields.get('not_before');
+  const dateRejection = checkDateType(point, rules, 'not_after', notAfter) ?? checkDateType(point, rules, 'not_before', notBefore);
+  if (dateRejection !== undefined) return dateRejection;
   if (notAfter !== undefined && notBefore !== undefined && notAfter.value <= notBefore.value) {
-    return reject('certificate-dates-order', `field "not_after" (${String(notAfter.value)}) must be later than "not_before" (${String(notBefore.value)})`);
+    return reject(point, rules, 'certificate-dates-order', `field "not_after" (${String(notAfter.value)}) must be later than "not_before" (${String(notBefore.value)})`);
   }
 
   if (timestampNs - nowNs > rules.maxFutureNs) {
     const seconds = (timestampNs - nowNs) / NS_PER_SECOND;
-    return reject('timestamp-future', `timestamp ${timestampNs} is ${seconds} s in the future (at most ${rules.maxFutureNs / NS_PER_SECOND} s allowed): check the host's clock and the precision`);
+    return reject(point, rules, 'timestamp-future', `timestamp ${timestampNs} is ${seconds} s in the future (at most ${rules.maxFutureNs / NS_PER_SECOND} s allowed): check the host's clock and the precision`);
   }
   return undefined;
+}
+
+function checkDateType(point: ParsedPoint, rules: SchemaRules, key: 'not_after' | 'not_before', date: FieldValue | undefined): SchemaRejection | undefined {
+  if (date === undefined || date.type === 'integer' || date.type === 'unsigned') return undefined;
+  return reject(point, rules, `${key.replace('_', '-')}-integer`, `field "${key}" must be an integer of Unix seconds (e.g. ${key}=1700000000i), got ${date.type} ${JSON.stringify(String(date.value))}`);
+}
+
+function reject(point: ParsedPoint, rules: SchemaRules, rule: string, detail: string): SchemaRejection {
+  return { lineNumber: point.lineNumber, rule, message: `line ${point.lineNumber}: ${rules.certbotMeasurement} ${detail}` };
 }
 
 /**

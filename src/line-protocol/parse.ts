@@ -73,6 +73,7 @@ const SMALL_INTEGERS: readonly FieldValue[] = Array.from({ length: SMALL_VALUES 
 let failure = '';
 let scannedValue: FieldValue = TRUE;
 let scannedTimestamp: bigint | undefined;
+let canonicalTimestampEnd = -1; // where a timestamp written as String(value) would print it ends, else -1
 let embeddedNewlines = 0;
 // The last timestamp decoded, by value: batches often share one timestamp, and BigInt is dear.
 let lastTimestampHigh = NaN; // NaN equals nothing, so the first timestamp is always decoded
@@ -273,6 +274,7 @@ function parsePoint(body: string, s: number, end: number, mayEscape: boolean, li
     fields: fieldBuffer.take(),
     timestamp: scannedTimestamp,
     head: body.slice(s, fieldsEnd),
+    nsLine: canonicalTimestampEnd < 0 ? undefined : body.slice(s, canonicalTimestampEnd),
   };
 }
 
@@ -680,6 +682,7 @@ function scanTimestamp(body: string, from: number, end: number): number {
     if (c === MINUS && i === start) continue;
     if (c < DIGIT_0 || c > DIGIT_9) return fail('bad timestamp');
   }
+  canonicalTimestampEnd = -1;
   if (i === start) {
     scannedTimestamp = undefined;
     return i;
@@ -687,6 +690,9 @@ function scanTimestamp(body: string, from: number, end: number): number {
   const negative = body.charCodeAt(start) === MINUS;
   const first = negative ? start + 1 : start;
   const digits = i - first;
+  // One blank before it, and no leading zero ("0" itself, but not "-0"): the text is what String(timestamp) gives.
+  const leadingZero = body.charCodeAt(first) === DIGIT_0 && (digits > 1 || negative);
+  if (start === from + 1 && body.charCodeAt(from) === SPACE && digits > 0 && !leadingZero) canonicalTimestampEnd = i;
   if (digits === 0) return fail('strconv.ParseInt: parsing "-": invalid syntax');
   if (digits > 19) {
     // Leading zeros or out of range: rare, so let BigInt read it.

@@ -23,6 +23,12 @@ export interface ParsedPoint {
   readonly timestamp: bigint | undefined;
   /** The line exactly as received, from the measurement to the end of the field set (no timestamp, no trailing blanks). */
   readonly head: string;
+  /**
+   * The line as received, timestamp included, when it is already `${head} ${timestamp}`
+   * (one space, the digits String(timestamp) prints): in ns precision, the line to store as is.
+   * Undefined otherwise, and when the line has no timestamp.
+   */
+  readonly nsLine?: string;
 }
 
 export interface ParseError {

@@ -69,7 +69,7 @@ export function parsePrecisionV2(q: string | undefined): Precision | undefined {
  * result falls outside influxd's valid range (influxd answers TIME_OUT_OF_RANGE).
  */
 export function toNanoseconds(ts: bigint, p: Precision): bigint | undefined {
-  const ns = ts * NS_PER_UNIT[p];
+  const ns = p === 'ns' ? ts : ts * NS_PER_UNIT[p]; // a BigInt product is a new BigInt, even times 1n
   return ns < MIN_NANO_TIME || ns > MAX_NANO_TIME ? undefined : ns;
 }
 

@@ -33,21 +33,24 @@ export const ALL_DOMAINS = 'all';
 /** Collects one request's observations: one per certificate (its newest report), and every host total. */
 export class RenewalCollector {
   readonly #totals: RenewalObservation[] = [];
-  // Per point on the hot path, so only the newest point is remembered; its fields are read once, at the end.
-  readonly #byCertificate = new Map<string, { point: ParsedPoint; key: string; atNs: bigint; reports: number }>();
+  // Per point on the hot path: certificates by host, then by domain, so no key string is built per
+  // line; only the newest point is remembered, and its fields are read once, at the end.
+  readonly #byHost = new Map<string, Map<string, NewestReport>>();
+  #lastHost: string | undefined;
+  #lastHostReports: Map<string, NewestReport> | undefined;
 
   /** Takes a point that already passed checkSchema (tags present, renewed_count numeric, dates integers). */
   add(point: ParsedPoint, atNs: bigint): void {
     const host = point.tags.get('host') as string;
     const domain = point.tags.get('domain') as string;
-    const key = certificateKey(host, domain);
     if (domain === ALL_DOMAINS) {
-      this.#totals.push(observe(point, key, atNs, 1));
+      this.#totals.push(observe(point, certificateKey(host, domain), atNs, 1));
       return;
     }
-    const seen = this.#byCertificate.get(key);
+    const reports = this.#reportsOf(host);
+    const seen = reports.get(domain);
     if (seen === undefined) {
-      this.#byCertificate.set(key, { point, key, atNs, reports: 1 });
+      reports.set(domain, { point, atNs, reports: 1 });
     } else if (atNs !== seen.atNs) {
       // A line repeating the newest report is the same point; other repeats are rare enough to count.
       seen.reports++;
@@ -59,9 +62,31 @@ export class RenewalCollector {
   }
 
   observations(): RenewalObservation[] {
-    const certificates = Array.from(this.#byCertificate.values(), (c) => observe(c.point, c.key, c.atNs, c.reports));
-    return this.#totals.length === 0 ? certificates : [...this.#totals, ...certificates];
+    const observations = [...this.#totals];
+    for (const [host, reports] of this.#byHost) {
+      for (const [domain, c] of reports) observations.push(observe(c.point, certificateKey(host, domain), c.atNs, c.reports));
+    }
+    return observations;
   }
+
+  #reportsOf(host: string): Map<string, NewestReport> {
+    // A certbot hook's lines come from one host: skip the outer lookup while the host repeats.
+    if (host === this.#lastHost && this.#lastHostReports !== undefined) return this.#lastHostReports;
+    let reports = this.#byHost.get(host);
+    if (reports === undefined) {
+      reports = new Map();
+      this.#byHost.set(host, reports);
+    }
+    this.#lastHost = host;
+    this.#lastHostReports = reports;
+    return reports;
+  }
+}
+
+interface NewestReport {
+  point: ParsedPoint;
+  atNs: bigint;
+  reports: number;
 }
 
 /** A certificate's key in the renewal store. */

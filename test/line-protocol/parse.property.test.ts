@@ -220,3 +220,27 @@ t.test('what the relay forwards, head + explicit timestamp, parses back to the s
     { numRuns: RUNS * 2 },
   );
 });
+
+t.test('nsLine is the line as received exactly when that is head + one space + the printed timestamp', async (t) => {
+  // Timestamps as written: leading zeros, "-0", a "+" (refused), and the blanks before and after them.
+  const writtenTimestamp = fc.tuple(fc.bigInt({ min: INT64_MIN + 2n, max: INT64_MAX - 1n }), fc.constantFrom('', '0', '00')).map(([v, zeros]) =>
+    v < 0n ? `-${zeros}${-v}` : `${zeros}${v}`,
+  );
+  const blanks = fc.constantFrom(' ', '  ', '\t', ' \t', '\u0000');
+  fc.assert(
+    fc.property(point, blanks, writtenTimestamp, fc.constantFrom('', ' ', '  '), (p, before, ts, after) => {
+      const text = `${head(p)}${before}${ts}${after}`;
+      const { points } = parseLines(text);
+      if (points.length !== 1) return true; // e.g. a value out of range after leading zeros: not this property's concern
+      const parsed = points[0];
+      const printed = `${parsed.head} ${parsed.timestamp}`;
+      const canonical = before === ' ' && ts === String(parsed.timestamp);
+      return canonical ? parsed.nsLine === printed : parsed.nsLine === undefined;
+    }),
+    { numRuns: RUNS },
+  );
+  const withoutTimestamp = parseLines('m f=1').points[0];
+  t.equal(withoutTimestamp.nsLine, undefined, 'a line without a timestamp has none');
+  t.equal(parseLines('m f=1 -0').points[0]?.nsLine, undefined, '"-0" is not what String(0n) prints');
+  t.equal(parseLines('m f=1 0').points[0]?.nsLine, 'm f=1 0', '"0" is');
+});
