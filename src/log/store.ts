@@ -15,6 +15,11 @@ const BUSY_TIMEOUT_MS = 5_000;
 // Once a checkpoint has reset the WAL, SQLite truncates the file to this size;
 // without it the WAL keeps its high-water mark forever and counts against maxBytes.
 const WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024;
+// Commits re-stat the WAL at most this often, or once this much was appended since.
+// The live-bytes query already counts every page a commit adds (the WAL holds
+// copies of them), so the figure lags only by the WAL's growth in that window.
+const WAL_STAT_INTERVAL_MS = 250;
+const WAL_STAT_APPENDED_BYTES = 1024 * 1024;
 // isFull() is the soft limit, checked before a request is admitted; admitted
 // requests can still overshoot it, and the forwarders' bookkeeping (cursors,
 // dead letters) must still fit while writers are refused. SQLite itself refuses
@@ -194,6 +199,12 @@ export class Store {
   // The size estimate behind sizeBytes()/isFull(), refreshed after every
   // outermost transaction (commit or rollback) instead of on every call.
   #sizeBytes = 0;
+  // The WAL file's size as last stat'ed. A stat right after a commit's fsync
+  // takes ~40 µs (a third of a one-row commit), so commits re-stat only now and
+  // then; the pages they add are counted at once by the live-bytes query.
+  #walBytes = 0;
+  #walStatAtMs = -Infinity;
+  #appendedSinceWalStat = 0;
 
   static open(options: StoreOptions): Store {
     mkdirSync(options.dir, { recursive: true });
@@ -340,7 +351,9 @@ export class Store {
     return this.transaction(() => {
       let id = 0;
       for (const b of batches) {
-        id = Number(this.#insertBatch.run(b.receivedAtMs, b.db, b.rp, b.points, Buffer.byteLength(b.lines, 'utf8'), b.lines).lastInsertRowid);
+        const bytes = Buffer.byteLength(b.lines, 'utf8');
+        id = Number(this.#insertBatch.run(b.receivedAtMs, b.db, b.rp, b.points, bytes, b.lines).lastInsertRowid);
+        this.#appendedSinceWalStat += bytes;
       }
       return id;
     });
@@ -502,13 +515,13 @@ export class Store {
   /** Returns up to `pages` free pages to the file system (auto_vacuum = INCREMENTAL). */
   incrementalVacuum(pages: number): void {
     this.#db.pragma(`incremental_vacuum(${Math.max(1, Math.floor(pages))})`);
-    this.#refreshSize();
+    this.#refreshSize(true);
   }
 
   /** Copies the WAL into the database; TRUNCATE also empties the WAL file. */
   checkpoint(mode: 'PASSIVE' | 'TRUNCATE' = 'PASSIVE'): void {
     this.#db.pragma(`wal_checkpoint(${mode})`);
-    this.#refreshSize();
+    this.#refreshSize(true);
   }
 
   pageSize(): number {
@@ -590,10 +603,17 @@ export class Store {
     for (const listener of this.#rollbackListeners) listener();
   }
 
-  #refreshSize(): void {
-    const walBytes = statSync(this.#walFile, { throwIfNoEntry: false })?.size ?? 0;
-    this.#sizeBytes = (this.#selectLiveBytes.get() as number) + walBytes;
+  /** statWal: re-read the WAL file's size now (after a checkpoint or vacuum), else only when it may have moved much. */
+  #refreshSize(statWal = false): void {
+    const now = performance.now();
+    if (statWal || now - this.#walStatAtMs >= WAL_STAT_INTERVAL_MS || this.#appendedSinceWalStat >= WAL_STAT_APPENDED_BYTES) {
+      this.#walBytes = statSync(this.#walFile, { throwIfNoEntry: false })?.size ?? 0;
+      this.#walStatAtMs = now;
+      this.#appendedSinceWalStat = 0;
+    }
+    this.#sizeBytes = (this.#selectLiveBytes.get() as number) + this.#walBytes;
   }
+
 }
 
 function setPragmas(db: Database.Database, file: string): void {

@@ -165,6 +165,35 @@ t.test('isFull turns true once the database and WAL reach maxBytes', (t) => {
   t.end();
 });
 
+t.test('the size estimate counts the WAL file: re-read after 1 MiB of appends, a checkpoint or 250 ms', async (t) => {
+  const dir = t.testdir();
+  const store = Store.open({ dir, maxBytes: 64 * MiB });
+  const walBytes = (): number => statSync(join(dir, `${STORE_FILE_NAME}-wal`), { throwIfNoEntry: false })?.size ?? 0;
+  store.checkpoint('TRUNCATE');
+  t.equal(walBytes(), 0, 'the WAL is empty after a TRUNCATE checkpoint');
+  const empty = store.sizeBytes();
+
+  // 1.5 MiB in one commit: past the re-read threshold, so the WAL's copy of those pages counts at once.
+  const big = `big,host=a payload="${'x'.repeat(1.5 * MiB)}" 1732780800000000000`;
+  store.appendBatches([batch(big)]);
+  const wal = walBytes();
+  t.ok(wal > 1.5 * MiB, `the WAL holds the commit (${wal} bytes)`);
+  t.ok(store.sizeBytes() >= empty + 1.5 * MiB + wal, `database pages and WAL both counted (${store.sizeBytes()} bytes)`);
+
+  store.checkpoint('TRUNCATE');
+  t.equal(walBytes(), 0);
+  const afterCheckpoint = store.sizeBytes();
+  t.ok(afterCheckpoint < empty + 1.7 * MiB, `a checkpoint re-reads the WAL at once (${afterCheckpoint} bytes)`);
+
+  // Small commits within 250 ms of the last re-read may leave the WAL's growth out; the next one after that counts it.
+  for (let i = 0; i < 20; i++) store.appendBatches([batch(`small v=${i} ${i}`)]);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  store.appendBatches([batch('small v=20 20')]);
+  const pagesCounted = store.sizeBytes() - afterCheckpoint;
+  t.ok(pagesCounted >= walBytes(), `after 250 ms the WAL's ${walBytes()} bytes are in the estimate (it grew by ${pagesCounted})`);
+  store.close();
+});
+
 t.test('running out of space surfaces as StoreFullError and writes nothing of that transaction', (t) => {
   const store = Store.open({ dir: t.testdir(), maxBytes: 256 * 1024 });
   const line = `big,host=a payload="${'x'.repeat(4000)}" 1732780800000000000`;
