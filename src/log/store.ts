@@ -613,7 +613,6 @@ export class Store {
     }
     this.#sizeBytes = (this.#selectLiveBytes.get() as number) + this.#walBytes;
   }
-
 }
 
 function setPragmas(db: Database.Database, file: string): void {
