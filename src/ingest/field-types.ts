@@ -2,6 +2,7 @@
 // two types. We keep the first type seen in the request and refuse the lines
 // that disagree, with influxd's own words.
 import type { FieldType, FieldValue, ParsedPoint } from '../line-protocol/point.js';
+import { MapsByKey } from './maps-by-key.js';
 
 export interface FieldTypeConflict {
   readonly lineNumber: number;
@@ -9,14 +10,11 @@ export interface FieldTypeConflict {
 }
 
 export class RequestFieldTypes {
-  readonly #byMeasurement = new Map<string, Map<string, FieldType>>();
-  // Consecutive lines are mostly of one measurement: skip the outer lookup for them.
-  #lastMeasurement: string | undefined;
-  #lastTypes = new Map<string, FieldType>();
+  readonly #byMeasurement = new MapsByKey<FieldType>();
 
   /** Records the point's field types; returns the first conflict with an earlier line, if any. */
   check(point: ParsedPoint): FieldTypeConflict | undefined {
-    visit.types = this.#typesOf(point.measurement);
+    visit.types = this.#byMeasurement.of(point.measurement);
     visit.conflictKey = undefined;
     visit.unseen = false;
     point.fields.forEach(compareType);
@@ -35,18 +33,6 @@ export class RequestFieldTypes {
       });
     }
     return undefined;
-  }
-
-  #typesOf(measurement: string): Map<string, FieldType> {
-    if (measurement === this.#lastMeasurement) return this.#lastTypes;
-    let types = this.#byMeasurement.get(measurement);
-    if (types === undefined) {
-      types = new Map();
-      this.#byMeasurement.set(measurement, types);
-    }
-    this.#lastMeasurement = measurement;
-    this.#lastTypes = types;
-    return types;
   }
 }
 

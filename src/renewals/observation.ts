@@ -5,6 +5,7 @@
 // bodies), so the commit on the main thread handles one entry per
 // certificate. `domain=all` is the host's total, not a certificate; each one
 // is kept, for the per-host daily counts.
+import { MapsByKey } from '../ingest/maps-by-key.js';
 import type { ParsedPoint } from '../line-protocol/point.js';
 
 export interface RenewalObservation {
@@ -35,9 +36,7 @@ export class RenewalCollector {
   readonly #totals: RenewalObservation[] = [];
   // Per point on the hot path: certificates by host, then by domain, so no key string is built per
   // line; only the newest point is remembered, and its fields are read once, at the end.
-  readonly #byHost = new Map<string, Map<string, NewestReport>>();
-  #lastHost: string | undefined;
-  #lastHostReports: Map<string, NewestReport> | undefined;
+  readonly #byHost = new MapsByKey<NewestReport>();
 
   /** Takes a point that already passed checkSchema (tags present, renewed_count numeric, dates integers). */
   add(point: ParsedPoint, atNs: bigint): void {
@@ -47,7 +46,7 @@ export class RenewalCollector {
       this.#totals.push(observe(point, certificateKey(host, domain), atNs, 1));
       return;
     }
-    const reports = this.#reportsOf(host);
+    const reports = this.#byHost.of(host);
     const seen = reports.get(domain);
     if (seen === undefined) {
       reports.set(domain, { point, atNs, reports: 1 });
@@ -63,23 +62,10 @@ export class RenewalCollector {
 
   observations(): RenewalObservation[] {
     const observations = [...this.#totals];
-    for (const [host, reports] of this.#byHost) {
+    for (const [host, reports] of this.#byHost.entries()) {
       for (const [domain, c] of reports) observations.push(observe(c.point, certificateKey(host, domain), c.atNs, c.reports));
     }
     return observations;
-  }
-
-  #reportsOf(host: string): Map<string, NewestReport> {
-    // A certbot hook's lines come from one host: skip the outer lookup while the host repeats.
-    if (host === this.#lastHost && this.#lastHostReports !== undefined) return this.#lastHostReports;
-    let reports = this.#byHost.get(host);
-    if (reports === undefined) {
-      reports = new Map();
-      this.#byHost.set(host, reports);
-    }
-    this.#lastHost = host;
-    this.#lastHostReports = reports;
-    return reports;
   }
 }
 
