@@ -13,7 +13,7 @@ import { bodyOf, countPoints, halve, pieceOf, planLanes, planRound, type Budget,
 import { answerStatus, answerText, classify, type Answer, type Outcome, type OutcomeClass } from './classify.js';
 import { routeFor, type Destination } from './routing.js';
 import { readTargetStatus, type HeldDestination as HeldDestinationStatus, type TargetStatus } from './status.js';
-import { TargetClient } from './wire.js';
+import { compressLines, TargetClient } from './wire.js';
 
 /** The subset of pino the forwarders use. */
 export interface ForwardLog {
@@ -340,13 +340,15 @@ export class Forwarder {
     let failures = 0;
     let suspect = 0;
     let triedCreate = false;
+    let body: Buffer | undefined; // compressed once for all the retries
     for (;;) {
       const heldDestination = this.#heldDestinations.get(destination.key);
       if (heldDestination !== undefined) {
         this.#keepAside(pieces, heldDestination, deadLetters);
         return 0;
       }
-      const { answer, outcome } = await this.#send(destination, bodyOf(pieces));
+      body ??= await compressLines(bodyOf(pieces));
+      const { answer, outcome } = await this.#send(destination, body);
       switch (outcome.action) {
         case 'advance':
           this.#recover();
@@ -402,7 +404,7 @@ export class Forwarder {
     return delivered + (await this.#deliver(destination, second, deadLetters, suspectAfter));
   }
 
-  async #send(destination: Destination, body: string): Promise<{ answer: Answer; outcome: Outcome }> {
+  async #send(destination: Destination, body: Buffer): Promise<{ answer: Answer; outcome: Outcome }> {
     const started = performance.now();
     const answer = await this.#client.write(destination.path, body, this.#abort.signal);
     const outcome = classify(answer);
@@ -412,7 +414,7 @@ export class Forwarder {
   }
 
   async #acceptsEmptyWrite(destination: Destination): Promise<boolean> {
-    const { outcome } = await this.#send(destination, '');
+    const { outcome } = await this.#send(destination, await compressLines(''));
     return outcome.action === 'advance';
   }
 
@@ -498,7 +500,7 @@ export class Forwarder {
     if (held.outcome === 'database_not_found' && this.target.createDatabase && destination.database !== undefined) {
       await this.#createDatabase(destination.database);
     }
-    const { answer, outcome } = await this.#send(destination, '');
+    const { answer, outcome } = await this.#send(destination, await compressLines(''));
     if (outcome.action === 'advance') return true;
     if (outcome.action === 'hold' && DESTINATION_HOLDS.includes(outcome.class)) {
       held.outcome = outcome.class;

@@ -23,6 +23,11 @@ const KEEP_ALIVE_MS = 30_000;
 
 export type TargetWire = Pick<TargetConfig, 'name' | 'kind' | 'url' | 'username' | 'password' | 'token' | 'timeoutMs'>;
 
+/** Line protocol as a request body: gzip'd once, then sent as often as the retries need. */
+export function compressLines(lines: string): Promise<Buffer> {
+  return gzip(Buffer.from(lines, 'utf8'), { level: GZIP_LEVEL });
+}
+
 export class TargetClient {
   readonly #target: TargetWire;
   readonly #agent: http.Agent;
@@ -41,9 +46,8 @@ export class TargetClient {
     }
   }
 
-  /** POSTs line protocol, gzip'd, to a write path from routing.ts. An empty body probes the destination. */
-  async write(path: string, body: string, signal: AbortSignal): Promise<Answer> {
-    const compressed = await gzip(Buffer.from(body, 'utf8'), { level: GZIP_LEVEL });
+  /** POSTs line protocol from compressLines to a write path from routing.ts. An empty body probes the destination. */
+  write(path: string, compressed: Buffer, signal: AbortSignal): Promise<Answer> {
     return this.#post(path, compressed, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Encoding': 'gzip' }, signal);
   }
 

@@ -76,7 +76,7 @@ export class Intake {
     }
   }
 
-  async #commit(endpoint: Endpoint, destination: Destination, stored: string, prepared: WriteOutcome, options: WriteOptions): Promise<WriteOutcome> {
+  async #commit(endpoint: Endpoint, destination: Destination, stored: string | Uint8Array, prepared: WriteOutcome, options: WriteOptions): Promise<WriteOutcome> {
     const { clock, metrics } = this.#deps;
     const rejected = (reason: string, count: number): void => {
       if (count > 0) metrics.pointsRejected.inc({ endpoint, reason }, count);

@@ -1,12 +1,14 @@
 // One write body, from bytes to what Intake needs to commit and answer: the
-// stored text (accepted lines joined by "\n") and the refusals. The same
+// stored text (accepted lines joined by "\n") and the refusals. When the body is
+// ASCII and every line was accepted as received, the stored text is the body's
+// own bytes: no string is built, and none crosses back from a worker. The same
 // function runs on the main thread for small bodies and in a prepare worker
 // for large ones, so both paths give the same answer. Plain data in and out:
 // a job and its result cross a worker boundary by structured clone.
 import type { ParseError } from '../line-protocol/point.js';
 import type { Precision } from '../line-protocol/precision.js';
 import { decodeBody } from './decode-body.js';
-import { prepareWrite, type Rejection } from './prepare.js';
+import { prepareWrite, type PreparedWrite, type Rejection } from './prepare.js';
 import type { RenewalObservation } from '../renewals/observation.js';
 import { fromColumns, toColumns, type ObservationColumns } from '../renewals/observation-columns.js';
 import type { SchemaRules } from './validate.js';
@@ -19,8 +21,8 @@ export interface PrepareJob {
 }
 
 export interface PreparedBody {
-  /** The accepted lines joined by "\n"; '' when none. */
-  readonly stored: string;
+  /** The accepted lines joined by "\n", as text or as its UTF-8 bytes (a view of the body); '' when none. */
+  readonly stored: string | Uint8Array;
   /** How many lines `stored` holds. */
   readonly accepted: number;
   readonly parseErrors: ParseError[];
@@ -39,13 +41,21 @@ export function prepareBody(job: PrepareJob): PreparedBody {
     prepared.parseErrors.sort((a, b) => a.lineNumber - b.lineNumber);
   }
   return {
-    stored: prepared.lines.join('\n'),
+    stored: storedForm(body, text, invalid.length === 0, prepared),
     accepted: prepared.lines.length,
     parseErrors: prepared.parseErrors,
     typeConflicts: prepared.typeConflicts,
     schemaRejections: prepared.schemaRejections,
     renewals: prepared.renewals,
   };
+}
+
+function storedForm(body: Buffer, text: string, decodedWhole: boolean, prepared: PreparedWrite): string | Uint8Array {
+  const span = prepared.verbatim;
+  if (span === undefined || !decodedWhole) return prepared.lines.join('\n');
+  // Every character one byte: the text's indexes are the body's.
+  if (text.length === body.length) return body.subarray(span.start, span.end);
+  return text.slice(span.start, span.end);
 }
 
 /** A PreparedBody as a prepare worker sends it back: the renewals in columns (src/renewals/observation-columns.ts). */

@@ -12,7 +12,10 @@ const port = parentPort;
 if (port === null) throw new Error('prepare-worker must run in a worker thread');
 port.on('message', ({ id, job }: PrepareRequest) => {
   try {
-    port.postMessage({ id, result: prepareBodyMessage(job) });
+    const result = prepareBodyMessage(job);
+    // Stored as the body's own bytes: the body's buffer goes back, not a copy.
+    const transfer = typeof result.stored === 'string' ? [] : [result.stored.buffer as ArrayBuffer];
+    port.postMessage({ id, result }, transfer);
   } catch (err) {
     port.postMessage({ id, error: err instanceof Error ? err.message : String(err) });
   }

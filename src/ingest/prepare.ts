@@ -3,7 +3,7 @@
 // have none), check field types and the certbot_renewal schema. Pure: the
 // clock and the rules come in as arguments.
 import { parseLines } from '../line-protocol/parse.js';
-import type { ParseError } from '../line-protocol/point.js';
+import type { ParseError, ParsedPoint } from '../line-protocol/point.js';
 import { receiveTimeNs, TIME_OUT_OF_RANGE, toNanoseconds, type Precision } from '../line-protocol/precision.js';
 import { RequestFieldTypes } from './field-types.js';
 import { RenewalCollector, type RenewalObservation } from '../renewals/observation.js';
@@ -24,6 +24,12 @@ export interface PreparedWrite {
   readonly schemaRejections: Rejection[];
   /** The accepted certbot_renewal points, one entry per certificate, for the renewal state. */
   readonly renewals: RenewalObservation[];
+  /**
+   * Set when `lines.join('\n')` is `body.slice(start, end)`: every line of the body was
+   * accepted as received, one "\n" apart (no comments, blank lines, CRs or leading blanks
+   * between them). The stored text is then the body's own bytes, and needs no join.
+   */
+  readonly verbatim?: { readonly start: number; readonly end: number };
 }
 
 export interface PrepareContext {
@@ -42,6 +48,9 @@ export function prepareWrite(body: string, ctx: PrepareContext): PreparedWrite {
   const renewals = new RenewalCollector();
   const fieldTypes = new RequestFieldTypes();
   const receivedAt = receiveTimeNs(ctx.nowNs, ctx.precision);
+  // Every point kept as received so far, and their total length with one separator each.
+  let asReceived = ctx.precision === 'ns';
+  let storedLength = -1;
 
   for (const point of points) {
     let ns = receivedAt;
@@ -64,11 +73,31 @@ export function prepareWrite(body: string, ctx: PrepareContext): PreparedWrite {
       continue;
     }
     // As received when that is already the stored form: no BigInt printed, no string built per line.
-    lines.push(ctx.precision === 'ns' && point.nsLine !== undefined ? point.nsLine : `${point.head} ${ns}`);
+    if (ctx.precision === 'ns' && point.nsLine !== undefined) {
+      lines.push(point.nsLine);
+      storedLength += point.nsLine.length + 1;
+    } else {
+      lines.push(`${point.head} ${ns}`);
+      asReceived = false;
+    }
     if (point.measurement === ctx.rules.certbotMeasurement) renewals.add(point, ns);
   }
   if (parseErrors.length > 1) parseErrors.sort((a, b) => a.lineNumber - b.lineNumber);
-  return { lines, parseErrors, typeConflicts, schemaRejections, renewals: renewals.observations() };
+  const prepared = { lines, parseErrors, typeConflicts, schemaRejections, renewals: renewals.observations() };
+  const verbatim = asReceived && lines.length === points.length && lines.length > 0 ? spanOf(points, storedLength) : undefined;
+  return verbatim === undefined ? prepared : { ...prepared, verbatim };
+}
+
+/**
+ * The lines appear in order and apart, at least one line terminator between two: when
+ * the span from the first to the end of the last is exactly as long as the lines with one
+ * separator each, that separator is all there is between them.
+ */
+function spanOf(points: readonly ParsedPoint[], storedLength: number): { start: number; end: number } | undefined {
+  const start = points[0].offset;
+  const last = points[points.length - 1];
+  const end = last.offset + (last.nsLine as string).length;
+  return end - start === storedLength ? { start, end } : undefined;
 }
 
 function lineText(head: string, timestamp: bigint): string {

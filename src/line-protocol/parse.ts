@@ -273,6 +273,7 @@ function parsePoint(body: string, s: number, end: number, mayEscape: boolean, li
     tags: tagBuffer.take(),
     fields: fieldBuffer.take(),
     timestamp: scannedTimestamp,
+    offset: s,
     head: body.slice(s, fieldsEnd),
     nsLine: canonicalTimestampEnd < 0 ? undefined : body.slice(s, canonicalTimestampEnd),
   };

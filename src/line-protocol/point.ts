@@ -21,6 +21,8 @@ export interface ParsedPoint {
   readonly fields: ReadonlyMap<string, FieldValue>;
   /** The timestamp as written, in the request's precision units; undefined when the line has none. */
   readonly timestamp: bigint | undefined;
+  /** Where the line starts in the body: the index of its first character after leading blanks. */
+  readonly offset: number;
   /** The line exactly as received, from the measurement to the end of the field set (no timestamp, no trailing blanks). */
   readonly head: string;
   /**

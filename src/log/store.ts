@@ -32,8 +32,8 @@ export interface IncomingBatch {
   readonly db: string;
   /** '' = the database's default retention policy. */
   readonly rp: string;
-  /** Normalised lines joined by "\n", timestamps in nanoseconds. */
-  readonly lines: string;
+  /** Normalised lines joined by "\n", timestamps in nanoseconds: as text, or as its UTF-8 bytes. */
+  readonly lines: string | Uint8Array;
   readonly points: number;
   readonly receivedAtMs: number;
   /** The certbot_renewal points among the lines, for the renewal state (src/renewals/renewal-store.ts). */
@@ -186,7 +186,7 @@ export class Store {
   readonly #db: Database.Database;
   readonly #walFile: string;
   readonly #runInTransaction: RunInTransaction;
-  readonly #insertBatch: Database.Statement<[number, string, string, number, number, string]>;
+  readonly #insertBatch: Database.Statement<[number, string, string, number, number, string | Uint8Array]>;
   readonly #selectBatchesAfter: Database.Statement<[number, number], StoredBatch>;
   readonly #selectStats: Database.Statement<[], StoreStats>;
   readonly #selectPoints: Database.Statement<[], number>;
@@ -238,8 +238,9 @@ export class Store {
     // One wrapper for every transaction; IMMEDIATE takes the write lock up
     // front, so the busy timeout applies and a commit never fails on upgrade.
     this.#runInTransaction = db.transaction((fn: () => unknown) => fn()).immediate;
-    this.#insertBatch = db.prepare<[number, string, string, number, number, string]>(
-      'INSERT INTO batches (received_at_ms, db, rp, points, bytes, lines) VALUES (?, ?, ?, ?, ?, ?)',
+    // Lines given as UTF-8 bytes are stored as the same text: no string is made of them.
+    this.#insertBatch = db.prepare<[number, string, string, number, number, string | Uint8Array]>(
+      'INSERT INTO batches (received_at_ms, db, rp, points, bytes, lines) VALUES (?, ?, ?, ?, ?, CAST(? AS TEXT))',
     );
     this.#selectBatchesAfter = db.prepare<[number, number], StoredBatch>(
       `SELECT id, received_at_ms AS receivedAtMs, db, rp, points, bytes, lines
@@ -351,7 +352,7 @@ export class Store {
     return this.transaction(() => {
       let id = 0;
       for (const b of batches) {
-        const bytes = Buffer.byteLength(b.lines, 'utf8');
+        const bytes = typeof b.lines === 'string' ? Buffer.byteLength(b.lines, 'utf8') : b.lines.byteLength;
         id = Number(this.#insertBatch.run(b.receivedAtMs, b.db, b.rp, b.points, bytes, b.lines).lastInsertRowid);
         this.#appendedSinceWalStat += bytes;
       }

@@ -3,6 +3,7 @@ import { prepareBody, type PrepareJob } from '../../src/ingest/prepare-job.js';
 import { DEFAULT_MIN_WORKER_BODY_BYTES, PreparePool, workersFor } from '../../src/ingest/prepare-pool.js';
 import { fakeClock } from '../support/fake-clock.js';
 import { relayFor, storedLines } from '../support/relay.js';
+import { storedText } from '../support/stored-text.js';
 
 const NOW_NS = 1_700_000_000_123_456_789n;
 const RULES = { certbotMeasurement: 'certbot_renewal', maxFutureNs: 600_000_000_000n };
@@ -50,11 +51,12 @@ t.test('the body buffer is transferred, or copied when it is a view into a large
   const whole = Buffer.from(new ArrayBuffer(9));
   whole.write('m v=1 12\n');
   const result = await pool.prepare(job(whole));
-  t.equal(result.stored, 'm v=1 12');
+  t.equal(storedText(result.stored), 'm v=1 12');
   t.equal(whole.buffer.byteLength, 0, 'transferred');
+  t.ok(result.stored instanceof Uint8Array && result.stored.buffer.byteLength === 9, 'stored as the body\'s own bytes: its buffer came back');
   const outer = Buffer.from('xxxxm v=2 13yyyy');
   const view = outer.subarray(4, 12);
-  t.equal((await pool.prepare(job(view))).stored, 'm v=2 13');
+  t.equal(storedText((await pool.prepare(job(view))).stored), 'm v=2 13');
   t.equal(outer.toString(), 'xxxxm v=2 13yyyy', 'the larger buffer is untouched');
 });
 
@@ -82,7 +84,7 @@ t.test('an idle worker is stopped after idleTimeoutMs, a busy one is not, and th
   t.equal(pool.runningWorkers, 1, 'the worker without jobs was stopped, the busy one kept');
   await new Promise((resolve) => setTimeout(resolve, 500));
   t.equal(pool.runningWorkers, 0, 'both stopped once idle');
-  t.equal((await pool.prepare(job(Buffer.from('m v=2 2')))).stored, 'm v=2 2', 'a new worker takes the next job');
+  t.equal(storedText((await pool.prepare(job(Buffer.from('m v=2 2')))).stored), 'm v=2 2', 'a new worker takes the next job');
   t.equal(pool.runningWorkers, 1);
 });
 
@@ -98,7 +100,7 @@ t.test('a worker crash fails only the jobs it held, and the next job gets a new 
   t.teardown(() => pool.close());
   t.equal((await pool.prepare(job(Buffer.from('m v=1 1')))).accepted, 1);
   await t.rejects(pool.prepare(job(Buffer.from('m v=1 1\nCRASH v=1 2'))), { name: 'PrepareWorkerError', message: /crashed on purpose/ });
-  t.equal((await pool.prepare(job(Buffer.from('m v=3 3')))).stored, 'm v=3 3');
+  t.equal(storedText((await pool.prepare(job(Buffer.from('m v=3 3')))).stored), 'm v=3 3');
 });
 
 t.test('large bodies written concurrently over HTTP (so some go to the worker) are answered and stored like small ones', async (t) => {

@@ -5,7 +5,7 @@ import { Store, StoreFullError, type IncomingBatch } from '../../src/log/store.j
 
 const MiB = 1024 * 1024;
 
-function batch(lines: string, points = 1): IncomingBatch {
+function batch(lines: string, points = 1): IncomingBatch & { lines: string } {
   return { db: 'telegraf', rp: '', lines, points, receivedAtMs: Date.now() };
 }
 
@@ -108,7 +108,7 @@ t.test('a full store rejects the submitters with StoreFullError, for the HTTP la
 
 t.test('a submit made while a flush runs waits for the next flush', async (t) => {
   const store = openStore(t);
-  const runs: string[][] = [];
+  const runs: Array<Array<IncomingBatch['lines']>> = [];
   let late: Promise<void> | undefined;
   const group = new GroupCommit((batches) => {
     runs.push(batches.map((b) => b.lines));

@@ -14,7 +14,7 @@ import {
 
 const MiB = 1024 * 1024;
 
-function batch(lines: string, overrides: Partial<IncomingBatch> = {}): IncomingBatch {
+function batch(lines: string, overrides: Partial<Omit<IncomingBatch, 'lines'>> = {}): IncomingBatch & { lines: string } {
   return { db: 'telegraf', rp: '', lines, points: lines.split('\n').length, receivedAtMs: 1_732_780_800_000, ...overrides };
 }
 
@@ -115,6 +115,25 @@ t.test('batches read back in arrival order, byte for byte', (t) => {
       .pluck()
       .all();
     t.same(onDisk, written.map((b) => Buffer.from(b.lines, 'utf8')), 'stored as the exact UTF-8 bytes');
+  });
+  store.close();
+  t.end();
+});
+
+t.test('lines given as UTF-8 bytes are stored as the same text', (t) => {
+  const dir = t.testdir();
+  const store = Store.open({ dir, maxBytes: 64 * MiB });
+  const text = 'cpu,host=a usage=1.5 1732780800123456789\ntemp,city=Zürich value="日本語" 1732780800123456790';
+  // A view into a larger buffer, as the ingest hands over a span of the request body.
+  const body = Buffer.from(`# comment\n${text}\n`, 'utf8');
+  const start = body.indexOf('cpu');
+  const lines = body.subarray(start, start + Buffer.byteLength(text, 'utf8'));
+  store.appendBatches([{ db: 'telegraf', rp: '', lines, points: 2, receivedAtMs: 1 }, batch('m v=1 1')]);
+  const read = store.readBatchesAfter(0, 10);
+  t.same(read.map((b) => b.lines), [text, 'm v=1 1'], 'read back as the text, not as a blob');
+  t.same(read.map((b) => b.bytes), [Buffer.byteLength(text, 'utf8'), 7], 'bytes counts the view, not its buffer');
+  peek(dir, (db) => {
+    t.same(db.prepare('SELECT typeof(lines) FROM batches ORDER BY id').pluck().all(), ['text', 'text'], 'stored with the text type');
   });
   store.close();
   t.end();
