@@ -29,7 +29,7 @@ export interface PreparedWrite {
    * accepted as received, one "\n" apart (no comments, blank lines, CRs or leading blanks
    * between them). The stored text is then the body's own bytes, and needs no join.
    */
-  readonly verbatim?: { readonly start: number; readonly end: number };
+  readonly verbatim: { readonly start: number; readonly end: number } | undefined;
 }
 
 export interface PrepareContext {
@@ -83,9 +83,8 @@ export function prepareWrite(body: string, ctx: PrepareContext): PreparedWrite {
     if (point.measurement === ctx.rules.certbotMeasurement) renewals.add(point, ns);
   }
   if (parseErrors.length > 1) parseErrors.sort((a, b) => a.lineNumber - b.lineNumber);
-  const prepared = { lines, parseErrors, typeConflicts, schemaRejections, renewals: renewals.observations() };
   const verbatim = asReceived && lines.length === points.length && lines.length > 0 ? spanOf(points, storedLength) : undefined;
-  return verbatim === undefined ? prepared : { ...prepared, verbatim };
+  return { lines, parseErrors, typeConflicts, schemaRejections, renewals: renewals.observations(), verbatim };
 }
 
 /**
