@@ -41,7 +41,7 @@ export function prepareBody(job: PrepareJob): PreparedBody {
     prepared.parseErrors.sort((a, b) => a.lineNumber - b.lineNumber);
   }
   return {
-    stored: storedForm(body, text, invalid.length === 0, prepared),
+    stored: storedForm(body, text, prepared),
     accepted: prepared.lines.length,
     parseErrors: prepared.parseErrors,
     typeConflicts: prepared.typeConflicts,
@@ -50,10 +50,10 @@ export function prepareBody(job: PrepareJob): PreparedBody {
   };
 }
 
-function storedForm(body: Buffer, text: string, decodedWhole: boolean, prepared: PreparedWrite): string | Uint8Array {
+function storedForm(body: Buffer, text: string, prepared: PreparedWrite): string | Uint8Array {
   const span = prepared.verbatim;
-  if (span === undefined || !decodedWhole) return prepared.lines.join('\n');
-  // Every character one byte: the text's indexes are the body's.
+  if (span === undefined) return prepared.lines.join('\n');
+  // Every character one byte (ASCII, no line blanked for invalid UTF-8): the text's indexes are the body's.
   if (text.length === body.length) return body.subarray(span.start, span.end);
   return text.slice(span.start, span.end);
 }

@@ -48,8 +48,8 @@ export function prepareWrite(body: string, ctx: PrepareContext): PreparedWrite {
   const renewals = new RenewalCollector();
   const fieldTypes = new RequestFieldTypes();
   const receivedAt = receiveTimeNs(ctx.nowNs, ctx.precision);
-  // Every point kept as received so far, and their total length with one separator each.
-  let asReceived = ctx.precision === 'ns';
+  // Every line kept as received so far (only ns precision keeps any), and their total length with one separator each.
+  let asReceived = true;
   let storedLength = -1;
 
   for (const point of points) {
