@@ -5,7 +5,7 @@
 import type { Clock } from '../clock.js';
 import { RelayError } from '../errors.js';
 import type { Precision } from '../line-protocol/precision.js';
-import type { IncomingBatch } from '../log/store.js';
+import type { IncomingBatch, StoredLines } from '../log/store.js';
 import type { Endpoint, Metrics } from '../ops/metrics.js';
 import { prepareBody, type PreparedBody, type PrepareJob } from './prepare-job.js';
 import type { PreparePool } from './prepare-pool.js';
@@ -76,7 +76,7 @@ export class Intake {
     }
   }
 
-  async #commit(endpoint: Endpoint, destination: Destination, stored: string | Uint8Array, prepared: WriteOutcome, options: WriteOptions): Promise<WriteOutcome> {
+  async #commit(endpoint: Endpoint, destination: Destination, stored: StoredLines, prepared: WriteOutcome, options: WriteOptions): Promise<WriteOutcome> {
     const { clock, metrics } = this.#deps;
     const rejected = (reason: string, count: number): void => {
       if (count > 0) metrics.pointsRejected.inc({ endpoint, reason }, count);

@@ -6,6 +6,7 @@
 // for large ones, so both paths give the same answer. Plain data in and out:
 // a job and its result cross a worker boundary by structured clone.
 import type { ParseError } from '../line-protocol/point.js';
+import type { StoredLines } from '../log/store.js';
 import type { Precision } from '../line-protocol/precision.js';
 import { decodeBody } from './decode-body.js';
 import { prepareWrite, type PreparedWrite, type Rejection } from './prepare.js';
@@ -21,8 +22,8 @@ export interface PrepareJob {
 }
 
 export interface PreparedBody {
-  /** The accepted lines joined by "\n", as text or as its UTF-8 bytes (a view of the body); '' when none. */
-  readonly stored: string | Uint8Array;
+  /** The accepted lines (bytes: a view of the body); '' when none. */
+  readonly stored: StoredLines;
   /** How many lines `stored` holds. */
   readonly accepted: number;
   readonly parseErrors: ParseError[];
@@ -50,7 +51,7 @@ export function prepareBody(job: PrepareJob): PreparedBody {
   };
 }
 
-function storedForm(body: Buffer, text: string, prepared: PreparedWrite): string | Uint8Array {
+function storedForm(body: Buffer, text: string, prepared: PreparedWrite): StoredLines {
   const span = prepared.verbatim;
   if (span === undefined) return prepared.lines.join('\n');
   // Every character one byte (ASCII, no line blanked for invalid UTF-8): the text's indexes are the body's.

@@ -27,13 +27,15 @@ const WAL_STAT_APPENDED_BYTES = 1024 * 1024;
 // StoreFullError (503) instead of a full disk.
 const HARD_LIMIT_HEADROOM = 0.25;
 
+/** Normalised lines joined by "\n", timestamps in nanoseconds: as text, or as its UTF-8 bytes. */
+export type StoredLines = string | Uint8Array;
+
 /** One request's accepted points, as the ingest hands them to the log. */
 export interface IncomingBatch {
   readonly db: string;
   /** '' = the database's default retention policy. */
   readonly rp: string;
-  /** Normalised lines joined by "\n", timestamps in nanoseconds: as text, or as its UTF-8 bytes. */
-  readonly lines: string | Uint8Array;
+  readonly lines: StoredLines;
   readonly points: number;
   readonly receivedAtMs: number;
   /** The certbot_renewal points among the lines, for the renewal state (src/renewals/renewal-store.ts). */
@@ -186,7 +188,7 @@ export class Store {
   readonly #db: Database.Database;
   readonly #walFile: string;
   readonly #runInTransaction: RunInTransaction;
-  readonly #insertBatch: Database.Statement<[number, string, string, number, number, string | Uint8Array]>;
+  readonly #insertBatch: Database.Statement<[number, string, string, number, number, StoredLines]>;
   readonly #selectBatchesAfter: Database.Statement<[number, number], StoredBatch>;
   readonly #selectStats: Database.Statement<[], StoreStats>;
   readonly #selectPoints: Database.Statement<[], number>;
@@ -239,7 +241,7 @@ export class Store {
     // front, so the busy timeout applies and a commit never fails on upgrade.
     this.#runInTransaction = db.transaction((fn: () => unknown) => fn()).immediate;
     // Lines given as UTF-8 bytes are stored as the same text: no string is made of them.
-    this.#insertBatch = db.prepare<[number, string, string, number, number, string | Uint8Array]>(
+    this.#insertBatch = db.prepare<[number, string, string, number, number, StoredLines]>(
       'INSERT INTO batches (received_at_ms, db, rp, points, bytes, lines) VALUES (?, ?, ?, ?, ?, CAST(? AS TEXT))',
     );
     this.#selectBatchesAfter = db.prepare<[number, number], StoredBatch>(
