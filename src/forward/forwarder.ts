@@ -4,12 +4,12 @@
 // target refused. Each forwarder has its own queue, connections, timeouts and
 // retry timers, so a slow or dead target only ever delays itself.
 import PQueue from 'p-queue';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 import type { TargetConfig } from '../config/defaults.js';
 import type { BatchHead, NewDeadLetter, PassedTotals, Store } from '../log/store.js';
 import type { Metrics } from '../ops/metrics.js';
 import { retryDelayMs, type BackoffPolicy } from './backoff.js';
-import { bodyOf, countPoints, halve, pieceOf, planLanes, planRound, type Budget, type Piece } from './batcher.js';
+import { bodyOf, countPoints, halve, pieceOf, planLanes, planRound, type Budget, type Piece, type Request } from './batcher.js';
 import { answerStatus, answerText, classify, type Answer, type Outcome, type OutcomeClass } from './classify.js';
 import { routeFor, type Destination } from './routing.js';
 import { readTargetStatus, type HeldDestination as HeldDestinationStatus, type TargetStatus } from './status.js';
@@ -187,8 +187,26 @@ export class Forwarder {
 
   async #pump(): Promise<void> {
     try {
-      while (await this.#round()) {
-        // more is pending: go on at once
+      let next = this.#prepareRound(this.#cursor);
+      while (next !== undefined) {
+        const round = next;
+        // The next round is read, laned and compressed while this one is on the wire, so the target
+        // is not left idle between rounds. Only the sends and the cursor moves keep to log order.
+        const sent = ignoreRejection(this.#runRound(round));
+        let ahead: PreparedRound | undefined;
+        if (round.more) {
+          try {
+            await yieldToLoop(); // this round's requests go out first
+            ahead = this.#prepareRound(round.lastId);
+          } catch (err) {
+            await sent.catch(() => undefined); // never two rounds in flight: the retry starts after this one ends
+            throw err;
+          }
+        }
+        const more = await sent;
+        // A released destination's lines go back at the end of the log, after what `ahead` covers: plan again.
+        const released = this.#release();
+        next = ahead !== undefined && !released ? ahead : more || released ? this.#prepareRound(this.#cursor) : undefined;
       }
     } catch (err) {
       if (err instanceof StopError || this.#abort.signal.aborted) return;
@@ -202,35 +220,40 @@ export class Forwarder {
     }
   }
 
-  /** One round, then the release of any held destination found accepting writes. Returns whether more is pending. */
-  async #round(): Promise<boolean> {
-    const more = await this.#sendRound();
-    return this.#release() || more;
-  }
-
-  /** Sends one round: pending batches up to the budget. Returns whether more is pending. */
-  async #sendRound(): Promise<boolean> {
+  /**
+   * Reads and plans the round after `afterId` without changing any state: the
+   * pending batches up to the budget, their lanes, and their request bodies
+   * (compressing on the thread pool from now on). Undefined when nothing is pending.
+   */
+  #prepareRound(afterId: number): PreparedRound | undefined {
     const limit = Math.max(this.#roundBudget.maxPoints, MIN_HEADS_PER_ROUND);
-    const heads = this.#store.readBatchHeadsAfter(this.#cursor, limit);
-    if (heads.length === 0) return false;
+    const heads = this.#store.readBatchHeadsAfter(afterId, limit);
+    if (heads.length === 0) return undefined;
     const plan = planRound(heads, (h) => this.#takes(h), this.#roundBudget, this.name);
     const more = heads.length === limit || plan.lastId !== heads[heads.length - 1].id;
-    if (plan.chosen.length === 0) {
-      this.#skip(plan.lastId, plan.passed);
-      return more;
-    }
+    if (plan.chosen.length === 0) return { lastId: plan.lastId, passed: plan.passed, more, lanes: [] };
     const pieces = this.#readPieces(plan.chosen, heads);
-    const lanes = planLanes(pieces, (p) => this.#route(p.db, p.rp)!, this.#budget, this.target.concurrency);
+    const lanes = planLanes(pieces, (p) => this.#route(p.db, p.rp)!, this.#budget, this.target.concurrency).map((lane) =>
+      lane.map((request) => ({ ...request, body: ignoreRejection(compressLines(bodyOf(request.pieces))) })),
+    );
+    return { lastId: plan.lastId, passed: plan.passed, more, lanes };
+  }
 
+  /** Sends a prepared round and moves the cursor past it. Returns whether more is pending. */
+  async #runRound(round: PreparedRound): Promise<boolean> {
+    if (round.lanes.length === 0) {
+      this.#skip(round.lastId, round.passed);
+      return round.more;
+    }
     // Lanes in parallel, each lane's requests in order. Every lane settles before the
     // round ends, so a failing lane never leaves another one sending into the next round.
     const deadLetters: NewDeadLetter[] = [];
     const queue = new PQueue({ concurrency: this.target.concurrency });
     const results = await Promise.allSettled(
-      lanes.map((lane) =>
+      round.lanes.map((lane) =>
         queue.add(async () => {
           let points = 0;
-          for (const request of lane) points += await this.#deliver(request.destination, request.pieces, deadLetters);
+          for (const request of lane) points += await this.#deliver(request.destination, request.pieces, deadLetters, POISON_SUSPECT_FAILURES, request.body);
           return points;
         }),
       ),
@@ -241,9 +264,9 @@ export class Forwarder {
       delivered += result.value ?? 0;
     }
 
-    this.#store.advanceCursor(this.name, plan.lastId, this.#withSkipped(plan.passed), deadLetters, this.#nowMs(), delivered > 0);
+    this.#store.advanceCursor(this.name, round.lastId, this.#withSkipped(round.passed), deadLetters, this.#nowMs(), delivered > 0);
     this.#takeSkipped(); // written with this advance
-    this.#cursor = plan.lastId;
+    this.#cursor = round.lastId;
     const refused = deadLetters.filter((d) => d.held !== true);
     if (refused.length > 0) {
       const [first] = refused;
@@ -253,7 +276,7 @@ export class Forwarder {
       );
     }
     if (delivered > 0) this.#metrics?.forwardPointsDelivered.inc({ target: this.name }, delivered);
-    return more;
+    return round.more;
   }
 
   #skip(lastId: number, passed: readonly PassedTotals[]): void {
@@ -335,20 +358,26 @@ export class Forwarder {
    * in `deadLetters`, written with the cursor). Returns the points delivered.
    * Throws only when stopping.
    */
-  async #deliver(destination: Destination, pieces: Piece[], deadLetters: NewDeadLetter[], suspectAfter = POISON_SUSPECT_FAILURES): Promise<number> {
+  async #deliver(
+    destination: Destination,
+    pieces: Piece[],
+    deadLetters: NewDeadLetter[],
+    suspectAfter = POISON_SUSPECT_FAILURES,
+    compressed?: Promise<Buffer>,
+  ): Promise<number> {
     const points = countPoints(pieces);
     let failures = 0;
     let suspect = 0;
     let triedCreate = false;
-    let body: Buffer | undefined; // compressed once for all the retries
+    let body = compressed; // compressed once for all the retries
     for (;;) {
       const heldDestination = this.#heldDestinations.get(destination.key);
       if (heldDestination !== undefined) {
         this.#keepAside(pieces, heldDestination, deadLetters);
         return 0;
       }
-      body ??= await compressLines(bodyOf(pieces));
-      const { answer, outcome } = await this.#send(destination, body);
+      body ??= compressLines(bodyOf(pieces));
+      const { answer, outcome } = await this.#send(destination, await body);
       switch (outcome.action) {
         case 'advance':
           this.#recover();
@@ -563,6 +592,22 @@ export class Forwarder {
       this.#waiting--;
     }
   }
+}
+
+/** A round read and planned ahead of its turn; nothing of it is in the store yet. */
+interface PreparedRound {
+  /** The cursor after this round. */
+  readonly lastId: number;
+  readonly passed: readonly PassedTotals[];
+  readonly more: boolean;
+  /** Empty when the round only passes over batches for other databases. */
+  readonly lanes: ReadonlyArray<ReadonlyArray<Request<Destination> & { readonly body: Promise<Buffer> }>>;
+}
+
+/** The promise as is, with a handler so that a round abandoned by a stop leaves no unhandled rejection. */
+function ignoreRejection<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
 }
 
 class StopError extends Error {

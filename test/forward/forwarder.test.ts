@@ -368,6 +368,42 @@ t.test('with concurrency 4 a backlog goes out as parallel requests, each series 
   await until(t, 'the cursor reaches the tail', () => s.store.cursor('influx-a') === tail(s.store));
 });
 
+t.test('a round prepared ahead waits for the round on the wire: never two rounds in flight, even through retries', async (t) => {
+  // 10 batches of 10 lines, rounds of 2 × 10 points: line i belongs to round floor(i / 20).
+  const roundOf = (line: string) => Math.floor(Number(/ v=(\d+)i /.exec(line)![1]) / 20);
+  const inFlight = new Map<number, number>(); // round → requests in flight
+  const overlaps: string[] = [];
+  let attempts = 0;
+  const s = await setup(
+    t,
+    async (req) => {
+      const rounds = new Set(req.lines.map(roundOf));
+      const [round] = rounds;
+      if (rounds.size !== 1) overlaps.push(`one request spans rounds ${[...rounds].join(', ')}`);
+      for (const [other, n] of inFlight) if (other !== round && n > 0) overlaps.push(`round ${round} sent while round ${other} was in flight`);
+      inFlight.set(round, (inFlight.get(round) ?? 0) + 1);
+      await new Promise((r) => setTimeout(r, 15));
+      inFlight.set(round, inFlight.get(round)! - 1);
+      // The first round's first two attempts fail: the prepared second round must wait for the retries.
+      return round === 0 && attempts++ < 2 ? { status: 503, body: '{"error":"busy"}' } : ok;
+    },
+    { concurrency: 2, batchMaxPoints: 10, retryInitialMs: 20, retryMaxMs: 40 },
+  );
+  await new Promise((r) => setTimeout(r, 20));
+  const all = Array.from({ length: 100 }, (_, i) => `cpu,host=h${i % 7} v=${i}i ${1_700_000_000_000_000_000n + BigInt(i)}`);
+  s.store.appendBatches(Array.from({ length: 10 }, (_, b) => batch(all.slice(b * 10, b * 10 + 10))));
+  s.forwarding.wake();
+  await until(t, 'everything arrives', () => s.fake.accepted.length === 100);
+  t.same(overlaps, [], 'no request of a later round overlapped an earlier one');
+  t.ok(attempts > 2, `the first round was refused twice, then taken (${attempts} requests)`);
+  t.same([...s.fake.accepted].sort(), [...all].sort(), 'every line once');
+  for (let h = 0; h < 7; h++) {
+    const series = (l: string) => l.startsWith(`cpu,host=h${h} `);
+    t.same(s.fake.accepted.filter(series), all.filter(series), `series h${h} arrived in order`);
+  }
+  await until(t, 'the cursor reaches the tail', () => s.store.cursor('influx-a') === tail(s.store));
+});
+
 t.test('with concurrency, a refused line in one lane is still isolated and the other lanes deliver', async (t) => {
   const s = await setup(t, (req) => (req.lines.some((l) => l.includes('bad')) ? { status: 400, body: '{"error":"field type conflict"}' } : ok), {
     concurrency: 3,
