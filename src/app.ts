@@ -9,6 +9,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/defaults.js';
 import { RelayError } from './errors.js';
 import { Forwarding } from './forward/forwarders.js';
+import type { RoundJob } from './forward/round-job.js';
 import { Authorizer } from './http/auth.js';
 import { sendError, sendRelayError, type Api } from './http/error-reply.js';
 import { registerQueryStub } from './http/query-stub.js';
@@ -146,7 +147,14 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
 
   if (recoveredBatches > 0) app.log.info({ batches: recoveredBatches }, 'renewal state: read back from the log the batches it had not taken in (the relay was not stopped cleanly)');
   // GC keeps every batch the renewal state has not taken in yet; applying first means it never waits.
-  forwarding = new Forwarding({ store, targets: config.targets, metrics, log: app.log, deletableThrough: () => renewals.deletableThrough() }).start(app.log);
+  forwarding = new Forwarding({
+    store,
+    targets: config.targets,
+    metrics,
+    log: app.log,
+    deletableThrough: () => renewals.deletableThrough(),
+    ...(preparePool.workers > 0 && { roundBuilder: (job: RoundJob) => preparePool.buildRound(job) }),
+  }).start(app.log);
   monitoring = new RenewalMonitoring({ store, renewals, config, clock, counters: metrics, log: app.log }).start();
 
   const routes: string[] = [];
@@ -239,8 +247,8 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
         clearTimeout(cut);
       }
       await groupCommit.drain();
-      await preparePool.close();
       await forwarding.stop(Math.max(0, deadline - performance.now()));
+      await preparePool.close(); // after the forwarders: they build large rounds on its workers while draining
       await monitoring.stop(Math.max(0, deadline - performance.now()));
       try {
         // Not needed for correctness (a restart replays the log), but it leaves nothing to replay;

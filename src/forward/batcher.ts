@@ -58,12 +58,39 @@ export interface Piece {
   readonly rp: string;
   /** Normalised lines joined by "\n". */
   readonly text: string;
+  /** The same lines as UTF-8, when the piece was made from bytes (a worker building a round). */
+  readonly data?: Uint8Array;
   readonly points: number;
   readonly bytes: number;
 }
 
-export function pieceOf(head: BatchHead, text: string): Piece {
+export function pieceOf(head: Pick<BatchHead, 'id' | 'db' | 'rp' | 'points' | 'bytes'>, text: string): Piece {
   return { batchId: head.id, db: head.db, rp: head.rp, text, points: head.points, bytes: head.bytes };
+}
+
+/** pieceOf for stored lines read as UTF-8 bytes; the text is decoded only if it is needed. */
+export function pieceOfBytes(head: Pick<BatchHead, 'id' | 'db' | 'rp' | 'points'>, data: Uint8Array): Piece {
+  return pieceInBody(data, { batchId: head.id, db: head.db, rp: head.rp, points: head.points, start: 0, end: data.byteLength });
+}
+
+/** A piece whose lines are body[start, end), decoded only if they are needed as text (a bisection, a dead letter). */
+export function pieceInBody(
+  body: Uint8Array,
+  at: { readonly batchId: number; readonly db: string; readonly rp: string; readonly points: number; readonly start: number; readonly end: number },
+): Piece {
+  let text: string | undefined;
+  const data = body.subarray(at.start, at.end);
+  return {
+    batchId: at.batchId,
+    db: at.db,
+    rp: at.rp,
+    points: at.points,
+    bytes: data.byteLength,
+    data,
+    get text() {
+      return (text ??= Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'));
+    },
+  };
 }
 
 /**
@@ -193,6 +220,10 @@ export function planLanes<D extends { readonly key: string }>(
 export function spreadBySeries(pieces: readonly Piece[], lanes: number): Piece[][] {
   const out: Piece[][] = Array.from({ length: lanes }, () => []);
   for (const piece of pieces) {
+    if (piece.data !== undefined && piece.data.indexOf(QUOTE) < 0 && piece.data.indexOf(BACKSLASH) < 0) {
+      spreadBytes(piece, piece.data, lanes, out);
+      continue;
+    }
     const byLane: string[][] = Array.from({ length: lanes }, () => []);
     for (const line of splitLines(piece.text, piece.points)) byLane[laneOf(line, lanes)].push(line);
     byLane.forEach((lines, lane) => {
@@ -202,21 +233,102 @@ export function spreadBySeries(pieces: readonly Piece[], lanes: number): Piece[]
   return out;
 }
 
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const SPACE = 0x20;
+const NEWLINE = 0x0a;
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
 /**
- * The lane of a line: a hash (FNV-1a) of its series key, everything before the
- * first unescaped space. Tags written in another order hash differently; every
- * client we know writes them in one order (Telegraf sorts them).
+ * spreadBySeries for lines as bytes with neither a quote nor a backslash: then
+ * every "\n" ends a line and the first space ends its series key. One pass
+ * records each line's range in its lane, then each lane's lines are copied
+ * into a buffer of their own: no string per line (~0.1 µs per line instead of
+ * ~0.4 with strings, measured on certbot lines).
+ */
+function spreadBytes(piece: Piece, data: Uint8Array, lanes: number, out: Piece[][]): void {
+  const ranges = Array.from({ length: lanes }, () => new Int32Array(2 * piece.points + 2));
+  const filled = new Int32Array(lanes);
+  const sizes = new Int32Array(lanes);
+  const end = data.byteLength;
+  let start = 0;
+  while (start < end) {
+    let hash = FNV_OFFSET;
+    let i = start;
+    for (; i < end; i++) {
+      const c = data[i];
+      if (c === SPACE || c === NEWLINE) break;
+      hash = Math.imul(hash ^ c, FNV_PRIME);
+    }
+    let lineEnd = data.indexOf(NEWLINE, i);
+    if (lineEnd < 0) lineEnd = end;
+    const lane = (hash >>> 0) % lanes;
+    let r = ranges[lane];
+    if (filled[lane] + 2 > r.length) {
+      // More lines than the head said: never for the log's own batches, but stay correct.
+      const grown = new Int32Array(r.length * 2);
+      grown.set(r);
+      ranges[lane] = r = grown;
+    }
+    r[filled[lane]++] = start;
+    r[filled[lane]++] = lineEnd;
+    sizes[lane] += lineEnd - start + 1;
+    start = lineEnd + 1;
+  }
+  for (let lane = 0; lane < lanes; lane++) {
+    if (filled[lane] === 0) continue;
+    const body = new Uint8Array(sizes[lane] - 1);
+    const r = ranges[lane];
+    let at = 0;
+    for (let k = 0; k < filled[lane]; k += 2) {
+      if (at > 0) body[at++] = NEWLINE;
+      body.set(data.subarray(r[k], r[k + 1]), at);
+      at += r[k + 1] - r[k];
+    }
+    out[lane].push(pieceInBody(body, { batchId: piece.batchId, db: piece.db, rp: piece.rp, points: filled[lane] / 2, start: 0, end: body.byteLength }));
+  }
+}
+
+/**
+ * The lane of a line: a hash (FNV-1a) of its series key's UTF-8 bytes,
+ * everything before the first unescaped space; the same as spreadBytes gives
+ * the same line as bytes. Tags written in another order hash differently;
+ * every client we know writes them in one order (Telegraf sorts them).
  */
 export function laneOf(line: string, lanes: number): number {
-  let hash = 0x811c9dc5;
+  let hash = FNV_OFFSET;
   for (let i = 0; i < line.length; i++) {
-    const c = line.charCodeAt(i);
-    if (c === 32) break;
-    hash = Math.imul(hash ^ c, 0x01000193);
-    if (c === 92 && i + 1 < line.length) {
-      i++;
-      hash = Math.imul(hash ^ line.charCodeAt(i), 0x01000193);
+    let c = line.charCodeAt(i);
+    if (c === SPACE) break;
+    if (c === BACKSLASH && i + 1 < line.length) {
+      hash = Math.imul(hash ^ c, FNV_PRIME);
+      c = line.charCodeAt(++i);
     }
+    if (c < 0x80) {
+      hash = Math.imul(hash ^ c, FNV_PRIME);
+      continue;
+    }
+    // UTF-8 of the code point, byte by byte.
+    let cp = c;
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < line.length) {
+      const low = line.charCodeAt(i + 1);
+      if (low >= 0xdc00 && low <= 0xdfff) {
+        cp = 0x10000 + ((c - 0xd800) << 10) + (low - 0xdc00);
+        i++;
+      }
+    }
+    if (cp < 0x800) {
+      hash = Math.imul(hash ^ (0xc0 | (cp >> 6)), FNV_PRIME);
+    } else if (cp < 0x10000) {
+      hash = Math.imul(hash ^ (0xe0 | (cp >> 12)), FNV_PRIME);
+      hash = Math.imul(hash ^ (0x80 | ((cp >> 6) & 0x3f)), FNV_PRIME);
+    } else {
+      hash = Math.imul(hash ^ (0xf0 | (cp >> 18)), FNV_PRIME);
+      hash = Math.imul(hash ^ (0x80 | ((cp >> 12) & 0x3f)), FNV_PRIME);
+      hash = Math.imul(hash ^ (0x80 | ((cp >> 6) & 0x3f)), FNV_PRIME);
+    }
+    hash = Math.imul(hash ^ (0x80 | (cp & 0x3f)), FNV_PRIME);
   }
   return (hash >>> 0) % lanes;
 }
@@ -230,6 +342,22 @@ export function countPoints(pieces: readonly Piece[]): number {
 /** The request body: the pieces' lines, one per line. */
 export function bodyOf(pieces: readonly Piece[]): string {
   return pieces.length === 1 ? pieces[0].text : pieces.map((p) => p.text).join('\n');
+}
+
+/** bodyOf as UTF-8, from the pieces' bytes where they have them. */
+export function bodyBytesOf(pieces: readonly Piece[]): Uint8Array {
+  const parts = pieces.map((p) => p.data ?? Buffer.from(p.text, 'utf8'));
+  if (parts.length === 1) return parts[0];
+  let size = parts.length - 1;
+  for (const part of parts) size += part.byteLength;
+  const body = new Uint8Array(size);
+  let at = 0;
+  for (const part of parts) {
+    if (at > 0) body[at++] = NEWLINE;
+    body.set(part, at);
+    at += part.byteLength;
+  }
+  return body;
 }
 
 /**

@@ -4,7 +4,7 @@ import type { TargetConfig } from '../config/defaults.js';
 import type { HealthCheck } from '../http/status-routes.js';
 import type { Store } from '../log/store.js';
 import type { Metrics } from '../ops/metrics.js';
-import { Forwarder, type ForwardLog } from './forwarder.js';
+import { Forwarder, type ForwarderDeps, type ForwardLog } from './forwarder.js';
 import { GarbageCollector } from './gc.js';
 import { healthProblem, type TargetStatus } from './status.js';
 
@@ -23,6 +23,8 @@ export interface ForwardingDeps {
   readonly gcIntervalMs?: number;
   /** See GcOptions.deletableThrough: the renewal state's hold on the log. */
   readonly deletableThrough?: () => number;
+  /** See ForwarderDeps.roundBuilder. */
+  readonly roundBuilder?: ForwarderDeps['roundBuilder'];
 }
 
 export class Forwarding {
@@ -47,6 +49,7 @@ export class Forwarding {
           ...(deps.log && { log: deps.log }),
           ...(deps.nowMs && { nowMs: deps.nowMs }),
           ...(deps.random && { random: deps.random }),
+          ...(deps.roundBuilder && { roundBuilder: deps.roundBuilder }),
         }),
     );
     const names = deps.targets.map((t) => t.name);

@@ -5,7 +5,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { promisify } from 'node:util';
-import { gzip as gzipCallback, constants as zlib } from 'node:zlib';
+import { gzip as gzipCallback, gzipSync, constants as zlib } from 'node:zlib';
 import type { TargetConfig } from '../config/defaults.js';
 import { RELAY_VERSION } from '../version.js';
 import type { Answer } from './classify.js';
@@ -26,6 +26,11 @@ export type TargetWire = Pick<TargetConfig, 'name' | 'kind' | 'url' | 'username'
 /** Line protocol as a request body: gzip'd once, then sent as often as the retries need. */
 export function compressLines(lines: string): Promise<Buffer> {
   return gzip(Buffer.from(lines, 'utf8'), { level: GZIP_LEVEL });
+}
+
+/** compressLines for a worker thread (forward/round-job.ts), where blocking costs no other request anything. */
+export function compressBytesSync(bytes: Uint8Array): Buffer {
+  return gzipSync(bytes, { level: GZIP_LEVEL });
 }
 
 export class TargetClient {

@@ -1,13 +1,16 @@
 // Worker threads that prepare large write bodies off the main thread, so
 // parsing one 5000-line request doesn't stall every other connection and the
 // relay can use the other cores. Small bodies stay on the main thread: a
-// round trip to a worker costs more than parsing a few lines.
+// round trip to a worker costs more than parsing a few lines. The same
+// workers build large forwarding rounds (forward/round-job.ts): one pool of
+// heaps for both, as both are the same kind of work on the same lines.
 //
 // A worker that dies fails only the jobs it held (their requests get a 500,
 // nothing of them was stored) and is replaced on the next job.
 import { Worker } from 'node:worker_threads';
+import { transferables, type BuiltRound, type RoundJob } from '../forward/round-job.js';
 import { fromMessage, type PreparedBody, type PreparedBodyMessage, type PrepareJob } from './prepare-job.js';
-import type { PrepareRequest } from './prepare-worker.js';
+import type { WorkerRequest } from './prepare-worker.js';
 
 export interface PreparePoolOptions {
   /** Worker threads; 0 prepares everything on the main thread. */
@@ -47,7 +50,7 @@ export function workersFor(cores: number): number {
 const MAX_WORKERS = 4;
 
 interface Pending {
-  readonly resolve: (result: PreparedBody) => void;
+  readonly resolve: (result: unknown) => void;
   readonly reject: (err: Error) => void;
 }
 
@@ -57,7 +60,7 @@ interface Slot {
   idleTimer: NodeJS.Timeout | undefined;
 }
 
-type Reply = { id: number; result: PreparedBodyMessage } | { id: number; error: string };
+type Reply = { id: number; result: unknown } | { id: number; error: string };
 
 export class PrepareWorkerError extends Error {
   override readonly name = 'PrepareWorkerError';
@@ -80,6 +83,11 @@ export class PreparePool {
     this.#slots = Array.from({ length: Math.max(0, options.workers) }, () => ({ worker: undefined, pending: new Map(), idleTimer: undefined }));
   }
 
+  /** Worker threads this pool may run (0: everything stays on the main thread). */
+  get workers(): number {
+    return this.#slots.length;
+  }
+
   /** Workers running now (started on demand, stopped when idle). */
   get runningWorkers(): number {
     return this.#slots.filter((s) => s.worker !== undefined).length;
@@ -94,7 +102,20 @@ export class PreparePool {
   }
 
   /** Prepares the job in the least busy worker. The job's body buffer is transferred (unusable afterwards). */
-  prepare(job: PrepareJob): Promise<PreparedBody> {
+  async prepare(job: PrepareJob): Promise<PreparedBody> {
+    const { body } = job;
+    const whole = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer;
+    const buffer = whole ? (body.buffer as ArrayBuffer) : (body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer);
+    const result = await this.#run({ job: { ...job, body: new Uint8Array(buffer) } }, [buffer]);
+    return fromMessage(result as PreparedBodyMessage);
+  }
+
+  /** Builds a forwarding round in the least busy worker. Batch buffers that own their memory are transferred. */
+  async buildRound(job: RoundJob): Promise<BuiltRound> {
+    return (await this.#run({ round: job }, transferables(job.batches.map((b) => b.lines)))) as BuiltRound;
+  }
+
+  #run(request: Omit<WorkerRequest, 'id'>, transfer: ArrayBuffer[]): Promise<unknown> {
     if (this.#closed) return Promise.reject(new PrepareWorkerError('prepare pool is closed'));
     let slot = this.#slots[0];
     for (const s of this.#slots) if (s.pending.size < slot.pending.size) slot = s;
@@ -102,13 +123,9 @@ export class PreparePool {
     slot.idleTimer = undefined;
     const worker = (slot.worker ??= this.#start(slot));
     const id = this.#nextId++;
-    const { body } = job;
-    const whole = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer;
-    const buffer = whole ? (body.buffer as ArrayBuffer) : (body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer);
-    const request: PrepareRequest = { id, job: { ...job, body: new Uint8Array(buffer) } };
-    return new Promise<PreparedBody>((resolve, reject) => {
+    return new Promise<unknown>((resolve, reject) => {
       slot.pending.set(id, { resolve, reject });
-      worker.postMessage(request, [buffer]);
+      worker.postMessage({ id, ...request }, transfer);
     });
   }
 
@@ -134,7 +151,7 @@ export class PreparePool {
       if (pending === undefined) return;
       slot.pending.delete(reply.id);
       if ('error' in reply) pending.reject(new PrepareWorkerError(`prepare worker failed: ${reply.error}`));
-      else pending.resolve(fromMessage(reply.result));
+      else pending.resolve(reply.result);
       if (slot.pending.size === 0) this.#stopWhenIdle(slot, worker);
     });
     worker.on('error', (err) => fail(err.message));

@@ -420,6 +420,11 @@ export class Store {
     return this.#fwd.selectLinesBetween.all(fromId, toId);
   }
 
+  /** readBatchLines as UTF-8 bytes, each in a buffer of its own: for a worker thread, without decoding them here. */
+  readBatchBytes(fromId: number, toId: number): Array<{ readonly id: number; readonly lines: Buffer }> {
+    return this.#fwd.selectBytesBetween.all(fromId, toId);
+  }
+
   /**
    * Moves the target's cursor to lastBatchId and records what it passed and the
    * lines the target refused, in one durable transaction: a crash leaves either
@@ -718,6 +723,9 @@ function prepareForwarding(db: Database.Database) {
     ),
     selectLinesBetween: db.prepare<[number, number], { id: number; lines: string }>(
       'SELECT id, lines FROM batches WHERE id >= ? AND id <= ? ORDER BY id',
+    ),
+    selectBytesBetween: db.prepare<[number, number], { id: number; lines: Buffer }>(
+      'SELECT id, CAST(lines AS BLOB) AS lines FROM batches WHERE id >= ? AND id <= ? ORDER BY id',
     ),
     moveCursor: db.prepare<[number, string, number]>('UPDATE cursors SET last_batch_id = ? WHERE target = ? AND last_batch_id < ?'),
     addPassed: db.prepare<[string, string, number, number, number]>(

@@ -3,6 +3,7 @@
 // the store (cursor, backlog, dead letters, target state).
 import t from 'tap';
 import { Forwarding } from '../../src/forward/forwarders.js';
+import { PreparePool } from '../../src/ingest/prepare-pool.js';
 import { Store } from '../../src/log/store.js';
 import { batch, ok, startFakeTarget, targetConfig, until, type Handler } from '../support/fake-target.js';
 import { lastBatchId as tail, numberedLines as lines, setupForwarding as setup } from '../support/forwarding-setup.js';
@@ -404,6 +405,49 @@ t.test('a round prepared ahead waits for the round on the wire: never two rounds
   await until(t, 'the cursor reaches the tail', () => s.store.cursor('influx-a') === tail(s.store));
 });
 
+t.test('a large round is built by the round builder (a prepare worker); each series in order, a refused line still isolated', async (t) => {
+  const pool = new PreparePool({ workers: 1, minBodyBytes: 1 });
+  t.teardown(() => pool.close());
+  let built = 0;
+  const s = await setup(
+    t,
+    (req) => (req.lines.some((l) => l.includes('bad')) ? { status: 400, body: '{"error":"field type conflict"}' } : ok),
+    { concurrency: 3, batchMaxPoints: 1000 },
+    50,
+    { roundBuilder: (job) => (built++, pool.buildRound(job)) },
+  );
+  await new Promise((r) => setTimeout(r, 20));
+  const all = Array.from({ length: 6000 }, (_, i) => `cpu,host=h${i % 16},region=é${i % 3} v=${i}i ${1_700_000_000_000_000_000n + BigInt(i)}`);
+  s.store.appendBatches([batch(all.slice(0, 2500)), batch([...all.slice(2500, 4000), 'cpu,host=bad v="x" 1']), batch(all.slice(4000))]);
+  s.forwarding.wake();
+  await until(t, 'the cursor reaches the tail', () => s.store.cursor('influx-a') === tail(s.store));
+  t.ok(built > 0, `${built} rounds built by the builder`);
+  t.equal(s.fake.accepted.length, 6000, 'every good line, once');
+  const seriesKeys = new Set(all.map((l) => l.slice(0, l.indexOf(' '))));
+  t.equal(seriesKeys.size, 48);
+  const outOfOrder = [...seriesKeys].filter((key) => {
+    const series = (l: string) => l.startsWith(`${key} `);
+    return JSON.stringify(s.fake.accepted.filter(series)) !== JSON.stringify(all.filter(series));
+  });
+  t.same(outOfOrder, [], 'each of the 48 series arrived in order');
+  t.same(s.store.listDeadLetters().map((d) => [d.lines, d.error]), [['cpu,host=bad v="x" 1', 'field type conflict']]);
+});
+
+t.test('a round builder that fails costs nothing: the round is built on the main thread', async (t) => {
+  let calls = 0;
+  const s = await setup(t, () => ok, { concurrency: 2, batchMaxPoints: 1000 }, 50, {
+    roundBuilder: async () => {
+      calls++;
+      throw new Error('worker gone');
+    },
+  });
+  const all = numberedLinesOfSize(3000);
+  s.append(batch(all));
+  await until(t, 'all lines arrive', () => s.fake.accepted.length === 3000);
+  t.ok(calls > 0, 'the builder was asked');
+  t.same([...s.fake.accepted].sort(), [...all].sort());
+});
+
 t.test('with concurrency, a refused line in one lane is still isolated and the other lanes deliver', async (t) => {
   const s = await setup(t, (req) => (req.lines.some((l) => l.includes('bad')) ? { status: 400, body: '{"error":"field type conflict"}' } : ok), {
     concurrency: 3,
@@ -415,3 +459,8 @@ t.test('with concurrency, a refused line in one lane is still isolated and the o
   t.same([...s.fake.accepted].sort(), [...good].sort());
   t.same(s.store.listDeadLetters().map((d) => d.lines), ['cpu,host=bad v="x" 1']);
 });
+
+/** n distinct lines of ~80 bytes: a batch well over the round builder's 64 KiB threshold. */
+function numberedLinesOfSize(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `disk,host=h${i % 9},path=/var/lib/data${i % 5} used=${i}i,free=${n - i}i ${1_700_000_000_000_000_000n + BigInt(i)}`);
+}

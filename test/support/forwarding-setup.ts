@@ -4,7 +4,7 @@
 // test/forward/held-destination.test.ts.
 import type { Test } from 'tap';
 import type { TargetConfig } from '../../src/config/defaults.js';
-import { Forwarding } from '../../src/forward/forwarders.js';
+import { Forwarding, type ForwardingDeps } from '../../src/forward/forwarders.js';
 import { Store } from '../../src/log/store.js';
 import { batch, startFakeTarget, targetConfig, type FakeTarget, type Handler } from './fake-target.js';
 
@@ -25,11 +25,12 @@ export async function setupForwarding(
   handler: Handler,
   overrides: Partial<TargetConfig> = {},
   pollIntervalMs = 50,
+  deps: Pick<ForwardingDeps, 'roundBuilder'> = {},
 ): Promise<ForwardingSetup> {
   const fake = await startFakeTarget(t, handler);
   const target = targetConfig({ url: fake.url, ...overrides });
   const store = Store.open({ dir: t.testdir({}), maxBytes: 1 << 30, targets: [target.name] });
-  const start = () => new Forwarding({ store, targets: [target], pollIntervalMs }).start();
+  const start = () => new Forwarding({ store, targets: [target], pollIntervalMs, ...deps }).start();
   const s: ForwardingSetup = {
     fake,
     store,
