@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import t from 'tap';
 import { MIGRATIONS } from '../../src/log/migrations.js';
 import {
+  PAGE_CACHE_KIB,
   STORE_FILE_NAME,
   Store,
   StoreFullError,
@@ -79,6 +80,17 @@ t.test('the store runs WAL with synchronous=FULL, also when reopening an existin
   const store = Store.open({ dir, maxBytes: 64 * MiB });
   t.match(store.durability(), { journalMode: 'wal', synchronous: 2 });
   t.ok(store.durability().busyTimeoutMs > 0);
+  store.close();
+  t.end();
+});
+
+t.test("the store's page cache is SQLite's 2 MiB, not this better-sqlite3 build's 16 MiB (it stays in RSS after a burst)", (t) => {
+  const dir = t.testdir();
+  Store.open({ dir, maxBytes: 64 * MiB }).close();
+  peek(dir, (db) => t.equal(db.pragma('cache_size', { simple: true }), -16000, 'a plain connection gets 16 MiB'));
+  const store = Store.open({ dir, maxBytes: 64 * MiB });
+  t.equal(store.connection.pragma('cache_size', { simple: true }), -PAGE_CACHE_KIB);
+  t.equal(PAGE_CACHE_KIB, 2000);
   store.close();
   t.end();
 });
