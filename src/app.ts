@@ -22,6 +22,7 @@ import { registerWriteV2 } from './ingest/write-v2.js';
 import { GroupCommit } from './log/group-commit.js';
 import { Store, isStoreFullError } from './log/store.js';
 import { StoreLock } from './log/store-lock.js';
+import { fullCollection, IdleCollection } from './ops/idle-collection.js';
 import { Metrics } from './ops/metrics.js';
 import { RenewalMonitoring, renewalPolicy } from './renewals/monitoring.js';
 import { RenewalStore } from './renewals/renewal-store.js';
@@ -95,12 +96,24 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   }
   let monitoring: RenewalMonitoring | undefined;
   let renewedInCommit = false;
+  const collect = fullCollection();
+  const idleCollection =
+    collect &&
+    new IdleCollection({
+      collect,
+      nowMs: () => performance.now(),
+      onCollected: ({ points, durationMs }) => app.log.debug({ points, durationMs }, 'idle after a burst of writes: collected the heap'),
+    }).start();
   const groupCommit = new GroupCommit(
-    (batches) =>
+    (batches) => {
       store.transaction(() => {
         const lastBatchId = store.appendBatches(batches);
         renewedInCommit = renewals.record(batches, lastBatchId) > 0;
-      }),
+      });
+      let points = 0;
+      for (const batch of batches) points += batch.points;
+      idleCollection?.committed(points);
+    },
     {
       onCommit: ({ durationMs, batches }) => {
         metrics.commitDuration.observe(durationMs / 1000);
@@ -247,6 +260,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
         clearTimeout(cut);
       }
       await groupCommit.drain();
+      idleCollection?.stop();
       await forwarding.stop(Math.max(0, deadline - performance.now()));
       await preparePool.close(); // after the forwarders: they build large rounds on its workers while draining
       await monitoring.stop(Math.max(0, deadline - performance.now()));
