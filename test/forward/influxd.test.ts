@@ -2,6 +2,8 @@
 // direct write would, to the nanosecond; and a coalesced request that influxd
 // refuses as a whole is bisected so only the offending client's line is lost.
 import t from 'tap';
+import { DEFAULT_MIN_WORKER_BODY_BYTES, PreparePool } from '../../src/ingest/prepare-pool.js';
+import type { BuiltRound, RoundJob } from '../../src/forward/round-job.js';
 import { startInfluxd } from '../support/influxd.js';
 import { relayFor } from '../support/relay.js';
 import { batch, until } from '../support/fake-target.js';
@@ -107,4 +109,47 @@ t.test('influxd answers 500 (a panic) to a point with exactly 100 tags: that poi
   const dead = relay.store.listDeadLetters();
   t.equal(dead.length, 1);
   t.match(dead[0], { status: 500, lines: poison, error: 'Internal Server Error' });
+});
+
+/** The relay's prepare pool, counting the forwarding rounds it builds. */
+class CountingPool extends PreparePool {
+  rounds = 0;
+  override buildRound(job: RoundJob): Promise<BuiltRound> {
+    this.rounds++;
+    return super.buildRound(job);
+  }
+}
+
+t.test('a large round built on the prepare workers lands in influxd exactly, and its one refused line is isolated', async (t) => {
+  const influxd = await startInfluxd();
+  t.teardown(() => influxd.stop());
+  await influxd.createDatabase('bench');
+  const pool = new CountingPool({ workers: 2, minBodyBytes: DEFAULT_MIN_WORKER_BODY_BYTES });
+  const relay = relayFor(t, `[[targets]]\nname = "influxd"\nkind = "influxdb-v1"\nurl = "${influxd.url}"\nconcurrency = 4\n`, { preparePool: pool });
+  const n = 3000;
+  const range = (f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join('\n');
+  // Spread from their bytes: plain certbot reports, and non-ASCII tag values.
+  const certbot = range((i) => `certbot_renewal,domain=site-${i % 25}.example.com,host=web-${i % 40} renewed_count=1 ${T + BigInt(i)}`);
+  const cities = range((i) => `temp,city=Zürich${i % 7},sensor=s${i % 11} value=${i}.5 ${T + BigInt(i)}`);
+  // Spread from their text: escaped spaces and commas, quoted strings with escaped quotes.
+  const logs = range((i) => `log,app=my\\ app,env=a\\,b${i % 5} msg="line \\"${i}\\" ok",n=${i}i ${T + BigInt(i)}`);
+  const refused = `temp,city=Zürich0,sensor=s0 value="oops" ${T + 5000n}`;
+  relay.store.appendBatches([batch(certbot, { db: 'bench' }), batch(cities, { db: 'bench' }), batch(refused, { db: 'bench' }), batch(logs, { db: 'bench' })]);
+  relay.forwarding.wake();
+  await until(t, 'the cursor reaches the tail', () => relay.forwarding.statuses()[0].backlogPoints === 0, 60_000);
+
+  t.ok(pool.rounds > 0, `${pool.rounds} round(s) built on the workers`);
+  const count = async (q: string) => (await influxd.query(q, 'bench')).results[0].series?.[0].values[0][1];
+  t.equal(await count('SELECT count(renewed_count) FROM certbot_renewal'), n);
+  t.equal(await count('SELECT count(value) FROM temp'), n);
+  t.equal(await count('SELECT count(n) FROM log'), n);
+  const one = await influxd.query(`SELECT * FROM log WHERE time = ${T + 1234n}`, 'bench');
+  const series = one.results[0].series[0];
+  const row = Object.fromEntries(series.columns.map((c: string, k: number) => [c, series.values[0][k]]));
+  t.match(row, { app: 'my app', env: 'a,b4', msg: 'line "1234" ok', n: 1234 });
+  const zurich = await influxd.query(`SELECT value, city FROM temp WHERE time = ${T + 2999n}`, 'bench');
+  t.same(zurich.results[0].series[0].values[0].slice(1), [2999.5, 'Zürich3']);
+  const dead = relay.store.listDeadLetters();
+  t.equal(dead.length, 1, 'only the refused line is a dead letter');
+  t.match(dead[0], { status: 400, lines: refused, error: /field type conflict/ });
 });
