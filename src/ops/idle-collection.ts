@@ -24,14 +24,22 @@ const CHECK_EVERY_MS = 1_000;
  * Undefined where V8 refuses it.
  */
 export function fullCollection(): (() => void) | undefined {
+  exposed ??= expose();
+  return exposed === false ? undefined : exposed;
+}
+
+// Once per process: each try creates a V8 context.
+let exposed: (() => void) | false | undefined;
+
+function expose(): (() => void) | false {
   const existing = (globalThis as { gc?: unknown }).gc;
   if (typeof existing === 'function') return existing as () => void;
   try {
     v8.setFlagsFromString('--expose-gc');
     const gc: unknown = vm.runInNewContext('gc');
-    return typeof gc === 'function' ? (gc as () => void) : undefined;
+    return typeof gc === 'function' ? (gc as () => void) : false;
   } catch {
-    return undefined;
+    return false;
   }
 }
 
