@@ -98,12 +98,13 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   let renewedInCommit = false;
   const collect = fullCollection();
   const idleCollection =
-    collect &&
-    new IdleCollection({
-      collect,
-      nowMs: () => performance.now(),
-      onCollected: ({ points, durationMs }) => app.log.debug({ points, durationMs }, 'idle after a burst of writes: collected the heap'),
-    }).start();
+    collect === undefined
+      ? undefined
+      : new IdleCollection({
+          collect,
+          nowMs: () => performance.now(),
+          onCollected: ({ points, durationMs }) => app.log.debug({ points, durationMs }, 'idle after a burst of writes: collected the heap'),
+        }).start();
   const groupCommit = new GroupCommit(
     (batches) => {
       store.transaction(() => {
