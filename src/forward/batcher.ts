@@ -344,22 +344,6 @@ export function bodyOf(pieces: readonly Piece[]): string {
   return pieces.length === 1 ? pieces[0].text : pieces.map((p) => p.text).join('\n');
 }
 
-/** bodyOf as UTF-8, from the pieces' bytes where they have them. */
-export function bodyBytesOf(pieces: readonly Piece[]): Uint8Array {
-  const parts = pieces.map((p) => p.data ?? Buffer.from(p.text, 'utf8'));
-  if (parts.length === 1) return parts[0];
-  let size = parts.length - 1;
-  for (const part of parts) size += part.byteLength;
-  const body = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    if (at > 0) body[at++] = NEWLINE;
-    body.set(part, at);
-    at += part.byteLength;
-  }
-  return body;
-}
-
 /**
  * Two halves by points, for a 413 (too large) or a bisection (which lines are
  * refused?). Needs at least two points. Splits between pieces where it can,

@@ -2,11 +2,14 @@
 // bytes go to a worker (transferred, not copied), which spreads their lines
 // over lanes by series, joins each request and gzips it, into the same
 // requests the forwarder makes of a small round on its own (planLanes,
-// bodyOf, compressLines), without decoding the lines. The worker sends back each request's body, uncompressed
-// (for the rare bisection or dead letter) and compressed (for the wire).
+// bodyOf, compressLines), without decoding the lines. The worker sends back
+// each request's body, uncompressed (for the rare bisection or dead letter)
+// and compressed (for the wire).
 import type { BatchHead } from '../log/store.js';
-import { bodyBytesOf, pieceOfBytes, planLanes, type Budget } from './batcher.js';
+import { pieceOfBytes, planLanes, type Budget } from './batcher.js';
 import { compressBytesSync } from './wire.js';
+
+const NEWLINE = 0x0a;
 
 export interface RoundBatch {
   readonly head: Pick<BatchHead, 'id' | 'db' | 'rp' | 'points' | 'bytes'>;
@@ -53,14 +56,20 @@ export function buildRound(job: RoundJob): BuiltRound {
   const lanes = planLanes(pieces, (p) => ({ key: keys.get(p.batchId)! }), job.budget, job.lanes);
   return lanes.map((lane) =>
     lane.map((request) => {
-      const body = bodyBytesOf(request.pieces);
+      // bodyOf as UTF-8: the pieces' bytes (text only where a piece took the text path), one "\n" apart.
+      const parts = request.pieces.map((p) => p.data ?? Buffer.from(p.text, 'utf8'));
+      let size = parts.length - 1;
+      for (const part of parts) size += part.byteLength;
+      const body = parts.length === 1 ? parts[0] : new Uint8Array(size);
       const built: BuiltPiece[] = [];
       let start = 0;
-      for (const piece of request.pieces) {
-        const end = start + (piece.data?.byteLength ?? Buffer.byteLength(piece.text, 'utf8'));
+      request.pieces.forEach((piece, k) => {
+        const end = start + parts[k].byteLength;
+        if (body !== parts[k]) body.set(parts[k], start);
+        if (end < body.byteLength) body[end] = NEWLINE;
         built.push({ batchId: piece.batchId, db: piece.db, rp: piece.rp, points: piece.points, start, end });
-        start = end + 1; // the "\n" bodyBytesOf puts between pieces
-      }
+        start = end + 1;
+      });
       return { destinationKey: request.destination.key, pieces: built, body, compressed: compressBytesSync(body) };
     }),
   );
