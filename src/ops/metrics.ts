@@ -48,7 +48,7 @@ export class Metrics {
 
   readonly pointsRejected = new Counter({
     name: 'certrelay_points_rejected_total',
-    help: 'Lines refused at intake, by write endpoint and reason (parse, type_conflict, schema, store_full, shutting_down).',
+    help: 'Lines refused at intake, by write endpoint and reason (parse, type_conflict, schema, store_full, store_failed).',
     labelNames: ['endpoint', 'reason'] as const,
     registers: [this.registry],
   });
