@@ -16,7 +16,7 @@ const BUSY_TIMEOUT_MS = 5_000;
 // without it the WAL keeps its high-water mark forever and counts against maxBytes.
 const WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024;
 /** Page cache per connection, KiB (PRAGMA cache_size takes a negative number for KiB). */
-export const PAGE_CACHE_KIB = 2000;
+const PAGE_CACHE_KIB = 2000;
 // Commits re-stat the WAL at most this often, or once this much was appended since.
 // The live-bytes query already counts every page a commit adds (the WAL holds
 // copies of them), so the figure lags only by the WAL's growth in that window.

@@ -6,6 +6,7 @@ import { Forwarding } from '../../src/forward/forwarders.js';
 import { PreparePool } from '../../src/ingest/prepare-pool.js';
 import { Store } from '../../src/log/store.js';
 import { batch, ok, startFakeTarget, targetConfig, until, type Handler } from '../support/fake-target.js';
+import { freePortBelow32768 } from '../support/free-port.js';
 import { lastBatchId as tail, numberedLines as lines, setupForwarding as setup } from '../support/forwarding-setup.js';
 
 t.test('2xx: the cursor advances and the backlog is empty; the request is a gzip 1.x write in ns', async (t) => {
@@ -28,9 +29,10 @@ t.test('a single report is sent at once, not on a timer', async (t) => {
   await new Promise((r) => setTimeout(r, 50)); // the start-up round has found nothing
   const started = Date.now();
   s.append(batch('certbot_renewal,domain=example.com,host=optimus renewed_count=1 1656169934438253518', { db: 'certbot' }));
-  await until(t, 'the report arrives', () => s.fake.accepted.length === 1, 2000);
+  await until(t, 'the report arrives', () => s.fake.accepted.length === 1, 10_000);
   const latency = Date.now() - started;
-  t.ok(latency < 200, `delivered ${latency} ms after the commit (poll interval 60 s)`);
+  // Generous for a loaded machine, and still a small fraction of the 60 s poll it must not wait for.
+  t.ok(latency < 5_000, `delivered ${latency} ms after the commit (poll interval 60 s)`);
 });
 
 t.test('many small writes are coalesced into few requests, within the point budget', async (t) => {
@@ -275,7 +277,8 @@ t.test('stopping does not wait for a target that is failing', async (t) => {
   await new Promise((r) => setTimeout(r, 20));
   const started = Date.now();
   await s.forwarding.stop(10_000);
-  t.ok(Date.now() - started < 500, `stopped in ${Date.now() - started} ms`);
+  // Well below both the 5 s retry delay and the 10 s grace it must not wait out.
+  t.ok(Date.now() - started < 2_500, `stopped in ${Date.now() - started} ms`);
   t.equal(s.store.cursor('influx-a'), 0, 'the data stays for the next start');
 });
 
@@ -299,10 +302,8 @@ t.test('a timeout is retried', async (t) => {
 });
 
 t.test('a network error (nothing listening) is retried until the target comes up', async (t) => {
-  const fake = await startFakeTarget(t);
-  const url = fake.url;
-  await fake.close();
-  const target = targetConfig({ url });
+  // Below the ephemeral range: no other test's port-0 listener can be given this port.
+  const target = targetConfig({ url: `http://127.0.0.1:${await freePortBelow32768()}` });
   const store = Store.open({ dir: t.testdir({}), maxBytes: 1 << 30, targets: [target.name] });
   const forwarding = new Forwarding({ store, targets: [target] }).start();
   t.teardown(async () => {

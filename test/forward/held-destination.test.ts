@@ -20,8 +20,9 @@ t.test('a database the target lacks holds only that database: the others are del
   s.append(batch(typo, { db: 'typo' }));
   const started = Date.now();
   s.append(batch(telegraf));
-  await until(t, 'telegraf is delivered', () => s.fake.accepted.length === 3, 1000);
-  t.ok(Date.now() - started < 1000, `delivered ${Date.now() - started} ms after the write`);
+  // Held behind typo, telegraf would never arrive: typo's database never appears.
+  await until(t, 'telegraf is delivered', () => s.fake.accepted.length === 3);
+  t.comment(`delivered ${Date.now() - started} ms after the write`);
   t.same(s.fake.accepted, telegraf);
   await until(t, 'the cursor reaches the tail', () => s.store.cursor('influx-a') === tail(s.store));
 

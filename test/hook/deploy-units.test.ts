@@ -35,10 +35,7 @@ t.test('the unit is hardened: own user, state directory, read-only system, resta
 
 t.test('systemd-analyze verify accepts the unit, and would name a typo', async (t) => {
   const ok = await verify(UNIT);
-  if (ok === undefined) {
-    t.comment('systemd-analyze is not installed here: only the settings above were checked');
-    return;
-  }
+  if (ok === undefined) return t.fail('systemd-analyze is not installed (Debian package systemd, which .ci/run and the README install)');
   t.same(ok, { code: 0, stderr: '' });
   const broken = join(t.testdir({}), 'certrelay.service');
   writeFileSync(broken, text.replace('ProtectSystem=strict', 'ProtectSytem=strict'));

@@ -2,6 +2,7 @@ import t from 'tap';
 import { prepareBody, type PrepareJob } from '../../src/ingest/prepare-job.js';
 import { DEFAULT_MIN_WORKER_BODY_BYTES, PreparePool, workersFor } from '../../src/ingest/prepare-pool.js';
 import { fakeClock } from '../support/fake-clock.js';
+import { until as waitUntil } from '../support/fake-target.js';
 import { relayFor, storedLines } from '../support/relay.js';
 import { storedText } from '../support/stored-text.js';
 
@@ -82,8 +83,7 @@ t.test('an idle worker is stopped after idleTimeoutMs, a busy one is not, and th
   const until = Date.now() + 700;
   while (Date.now() < until) await pool.prepare(job(Buffer.from('m v=1 1')));
   t.equal(pool.runningWorkers, 1, 'the worker without jobs was stopped, the busy one kept');
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  t.equal(pool.runningWorkers, 0, 'both stopped once idle');
+  await waitUntil(t, 'both workers are stopped once idle', () => pool.runningWorkers === 0);
   t.equal(storedText((await pool.prepare(job(Buffer.from('m v=2 2')))).stored), 'm v=2 2', 'a new worker takes the next job');
   t.equal(pool.runningWorkers, 1);
 });

@@ -5,6 +5,7 @@ import t from 'tap';
 import type { NotificationChannel } from '../../src/renewals/notify/channel.js';
 import { Notifier } from '../../src/renewals/notify/notifier.js';
 import { fakeClock } from '../support/fake-clock.js';
+import { until } from '../support/fake-target.js';
 import { parsePrometheusText } from '../support/prometheus-text.js';
 import { DAY_MS, START_MS, outboxRows, relayOn, renewalLine, webhookReceiver, write } from '../support/renewal-harness.js';
 
@@ -116,21 +117,20 @@ t.test('a channel stuck in a send does not delay the others: each channel has it
     relay.store.transaction(() =>
       outbox.enqueue({ kind: 'overdue', host: 'h', domain, message: 'm', subject: 's', body: 'b', payload: '{}' }, ['stuck', 'quick'], null, clock.nowMs()),
     );
-  const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
-
   queue('one.example');
   notifier.start();
-  await settle();
+  await until(t, 'the quick channel sends the first notice', () => quickSends.length >= 1);
   t.same(quickSends, ['one.example']);
   queue('two.example');
   notifier.wake();
-  await settle();
+  await until(t, 'the quick channel sends the second notice', () => quickSends.length >= 2);
   t.same(quickSends, ['one.example', 'two.example'], 'the second notice is not held back by the stuck channel');
   t.same(stuckSends, ['one.example'], 'the stuck channel still sends in order, one at a time');
 
   release();
-  await settle();
+  await until(t, 'the stuck channel sends the second notice', () => stuckSends.length >= 2);
   t.same(stuckSends, ['one.example', 'two.example']);
+  await until(t, 'every notice is marked delivered', () => outboxRows(relay).filter((r) => r.delivered_ms !== null).length >= 4);
   await notifier.stop(100);
   t.same(outboxRows(relay).map((r) => [r.channel, r.domain, r.delivered_ms !== null]), [
     ['stuck', 'one.example', true],

@@ -47,15 +47,18 @@ t.test('a renewal report creates the certificate with its facts; domain=all is n
 });
 
 t.test('a resent report, or an older one arriving late, changes nothing', async (t) => {
-  const relay = relayFor(t);
+  const arrivals = fakeClock(BigInt(START_MS) * 1_000_000n);
+  const relay = relayFor(t, '', { clock: arrivals });
   const line = (at: bigint, extra = ''): string => `certbot_renewal,domain=example.com,host=h renewed_count=1${extra} ${at}`;
+  const firstWriteMs = arrivals.nowMs();
   t.equal(await write(relay, line(t0 + 60n * DAY_NS)), 204);
+  arrivals.advanceNs(60_000_000_000n);
   t.equal(await write(relay, line(t0 + 60n * DAY_NS)), 204, 'the same point again (a hook retry)');
   t.equal(await write(relay, line(t0)), 204, 'an older point from a spool');
   const [cert] = relay.renewals.list();
   t.equal(cert.renewals, 1);
   t.equal(cert.lastSuccessMs, Number((t0 + 60n * DAY_NS) / 1_000_000n));
-  t.equal(cert.firstSeenMs <= Date.now(), true);
+  t.equal(cert.firstSeenMs, firstWriteMs, 'first seen when the first report arrived, not when a later one did');
 });
 
 t.test('a changed policy (grace_days, default_interval_days) applies to known certificates at once', async (t) => {
