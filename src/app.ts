@@ -12,6 +12,7 @@ import { Forwarding } from './forward/forwarders.js';
 import type { RoundJob } from './forward/round-job.js';
 import { Authorizer } from './http/auth.js';
 import { sendError, sendRelayError, type Api } from './http/error-reply.js';
+import { acceptAnyContentType } from './http/any-content-type.js';
 import { registerQueryStub } from './http/query-stub.js';
 import { registerRenewalRoutes } from './http/renewal-routes.js';
 import { registerStatusRoutes } from './http/status-routes.js';
@@ -215,8 +216,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   };
   app.register(async (writes) => {
     // Write bodies are read by readBody (size caps, gzip), whatever their Content-Type: curl sends a form type.
-    writes.removeAllContentTypeParsers();
-    writes.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+    acceptAnyContentType(writes);
     registerWriteV1(writes, writeDeps);
     registerWriteV2(writes, writeDeps);
   });

@@ -4,8 +4,10 @@
 // when msgpack is asked for. Everything else is a clear 501.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { RelayError } from '../errors.js';
+import { acceptAnyContentType } from './any-content-type.js';
 import type { Authorizer } from './auth.js';
 import { sendRelayError } from './error-reply.js';
+import { firstValue, type QueryValue } from './query-param.js';
 
 export interface QueryDeps {
   readonly authorizer: Authorizer;
@@ -48,14 +50,13 @@ function unquoteIdentifier(name: string): string {
 
 export function registerQueryStub(app: FastifyInstance, deps: QueryDeps): void {
   app.register(async (scope) => {
-    scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 1024 * 1024 }, (_request, body, done) => done(null, body));
+    acceptAnyContentType(scope, { parseAs: 'string', bodyLimit: 1024 * 1024 });
 
-    const handle = async (query: Record<string, string | undefined>, body: unknown, headers: { authorization?: string }, reply: FastifyReply) => {
+    const handle = async (query: Record<string, QueryValue>, body: unknown, headers: { authorization?: string }, reply: FastifyReply) => {
       const form = typeof body === 'string' && body !== '' ? new URLSearchParams(body) : undefined;
-      const q = query.q ?? form?.get('q') ?? undefined;
+      const q = firstValue(query.q) ?? form?.get('q') ?? undefined;
       try {
-        deps.authorizer.authenticate({ authorization: headers.authorization, queryPassword: query.p ?? form?.get('p') ?? undefined });
+        deps.authorizer.authenticate({ authorization: headers.authorization, queryPassword: firstValue(query.p) ?? form?.get('p') ?? undefined });
         if (q === undefined || q.trim() === '') throw new RelayError('CR_QUERY_MISSING');
         const results = splitStatements(q).map((statement, statementId) => {
           const create = CREATE_DATABASE.exec(statement);
@@ -76,10 +77,10 @@ export function registerQueryStub(app: FastifyInstance, deps: QueryDeps): void {
       }
     };
 
-    scope.get<{ Querystring: Record<string, string | undefined> }>('/query', { config: { api: 'v1' } }, (request, reply) =>
+    scope.get<{ Querystring: Record<string, QueryValue> }>('/query', { config: { api: 'v1' } }, (request, reply) =>
       handle(request.query, undefined, request.headers, reply),
     );
-    scope.post<{ Querystring: Record<string, string | undefined> }>('/query', { config: { api: 'v1' } }, (request, reply) =>
+    scope.post<{ Querystring: Record<string, QueryValue> }>('/query', { config: { api: 'v1' } }, (request, reply) =>
       handle(request.query, request.body, request.headers, reply),
     );
   });

@@ -17,6 +17,7 @@ import {
   renewalRow,
   type RenewalRow,
 } from '../renewals/overview.js';
+import { acceptAnyContentType } from './any-content-type.js';
 import { Authorizer, type Credentials } from './auth.js';
 
 export interface RenewalRouteDeps {
@@ -48,8 +49,7 @@ export function registerRenewalRoutes(app: FastifyInstance, deps: RenewalRouteDe
 
   app.register(async (api) => {
     // Action bodies are JSON whatever the Content-Type: `curl -d '{…}'` sends a form type.
-    api.removeAllContentTypeParsers();
-    api.addContentTypeParser('*', { parseAs: 'string', bodyLimit: ACTION_BODY_LIMIT_BYTES }, (_request, body, done) => done(null, body));
+    acceptAnyContentType(api, { parseAs: 'string', bodyLimit: ACTION_BODY_LIMIT_BYTES });
     api.setErrorHandler((err, request, reply) => {
       if (err instanceof RelayError) return reply.code(err.status).send({ error: err.message, code: err.code });
       const { statusCode, message, code } = err as { statusCode?: unknown; message?: unknown; code?: unknown };

@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import { RelayError } from '../errors.js';
 import type { Authorizer } from '../http/auth.js';
 import { sendError } from '../http/error-reply.js';
+import { firstValue, type QueryValue } from '../http/query-param.js';
 import { parsePrecisionV1, V1_PRECISIONS } from '../line-protocol/precision.js';
 import type { Intake } from './intake.js';
 import { readBody } from './read-body.js';
@@ -21,22 +22,23 @@ export interface WriteRouteDeps {
 }
 
 interface V1Query {
-  db?: string;
-  rp?: string;
-  precision?: string;
-  consistency?: string;
-  u?: string;
-  p?: string;
+  db?: QueryValue;
+  rp?: QueryValue;
+  precision?: QueryValue;
+  consistency?: QueryValue;
+  u?: QueryValue;
+  p?: QueryValue;
 }
 
 export function registerWriteV1(app: FastifyInstance, deps: WriteRouteDeps): void {
   app.post<{ Querystring: V1Query }>('/write', { config: { api: 'v1' } }, async (request, reply) => {
-    const { db, rp = '', precision: precisionParam, consistency, p } = request.query;
+    const { query } = request;
+    const [db, rp = '', precisionParam, consistency, p] = [query.db, query.rp, query.precision, query.consistency, query.p].map(firstValue);
     const grant = deps.authorizer.authenticate({ authorization: request.headers.authorization, queryPassword: p });
     if (db === undefined || db === '') throw new RelayError('CR_DATABASE_REQUIRED');
     grant.assertMayWrite(db);
-    // Accepted and ignored, as on a single influxd; checked because influxd refuses an unknown level.
-    if (consistency !== undefined && consistency !== '' && !CONSISTENCY_LEVELS.has(consistency)) throw new RelayError('CR_BAD_CONSISTENCY');
+    // Accepted and ignored, as on a single influxd; checked (in any case) because influxd refuses an unknown level.
+    if (consistency !== undefined && consistency !== '' && !CONSISTENCY_LEVELS.has(consistency.toLowerCase())) throw new RelayError('CR_BAD_CONSISTENCY');
     const precision = parsePrecisionV1(precisionParam);
     if (precision === undefined) throw new RelayError('CR_BAD_PRECISION', JSON.stringify(precisionParam), V1_PRECISIONS.join(', '));
     deps.intake.assertAccepting();

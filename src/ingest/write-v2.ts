@@ -5,16 +5,17 @@ import type { FastifyInstance } from 'fastify';
 import type { Readable } from 'node:stream';
 import { RelayError } from '../errors.js';
 import { sendError } from '../http/error-reply.js';
+import { firstValue, type QueryValue } from '../http/query-param.js';
 import { parsePrecisionV2, V2_PRECISIONS } from '../line-protocol/precision.js';
 import { readBody } from './read-body.js';
 import type { WriteRouteDeps } from './write-v1.js';
 import { parseErrorText, refusedText } from './write-response.js';
 
 interface V2Query {
-  org?: string;
-  orgID?: string;
-  bucket?: string;
-  precision?: string;
+  org?: QueryValue;
+  orgID?: QueryValue;
+  bucket?: QueryValue;
+  precision?: QueryValue;
 }
 
 /** A 2.x bucket "db/rp" is 1.x database db with retention policy rp (InfluxDB's DBRP mapping). */
@@ -25,7 +26,8 @@ export function bucketToDestination(bucket: string): { db: string; rp: string } 
 
 export function registerWriteV2(app: FastifyInstance, deps: WriteRouteDeps): void {
   app.post<{ Querystring: V2Query }>('/api/v2/write', { config: { api: 'v2' } }, async (request, reply) => {
-    const { org, orgID, bucket, precision: precisionParam } = request.query;
+    const { query } = request;
+    const [org, orgID, bucket, precisionParam] = [query.org, query.orgID, query.bucket, query.precision].map(firstValue);
     const grant = deps.authorizer.authenticate({ authorization: request.headers.authorization });
     if (!org && !orgID) throw new RelayError('CR_ORG_REQUIRED');
     if (bucket === undefined || bucket === '') throw new RelayError('CR_BUCKET_REQUIRED');

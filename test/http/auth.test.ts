@@ -34,9 +34,13 @@ t.test('a missing or wrong token is 401 in each API format, and nothing is store
     t.equal(v1.statusCode, 401);
     t.match(v1.json().error, /^authorization failed/);
     t.ok(v1.headers['x-influxdb-error']);
+    t.equal(v1.headers['www-authenticate'], 'Basic realm="InfluxDB"', "influxd's challenge, which wget waits for before it sends --user/--password");
+    const query = await relay.app.inject({ method: 'GET', url: '/query?q=SHOW%20DATABASES', headers });
+    t.same([query.statusCode, query.headers['www-authenticate']], [401, 'Basic realm="InfluxDB"'], '/query challenges too');
     const v2 = await relay.app.inject({ method: 'POST', url: '/api/v2/write?org=o&bucket=d', headers, payload: 'm v=1 1' });
     t.equal(v2.statusCode, 401);
     t.equal(v2.json().code, 'unauthorized');
+    t.equal(v2.headers['www-authenticate'], undefined, 'InfluxDB 2.x sends no challenge');
   }
   t.same(storedLines(relay), []);
 });
