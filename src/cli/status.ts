@@ -22,6 +22,8 @@ export interface TargetStatusJson {
   readonly url: string;
   readonly state: TargetState;
   readonly heldBecause: OutcomeClass | null;
+  /** When the hold concerns one database (bucket, retention policy): which, and since when; else null. */
+  readonly heldDestination: HeldDestinationJson | null;
   readonly cursor: number;
   readonly backlogBatches: number;
   readonly backlogPoints: number;
@@ -34,6 +36,15 @@ export interface TargetStatusJson {
   readonly lastOutcome: OutcomeClass | null;
   readonly lastError: string | null;
   readonly deadLetters: number;
+}
+
+export interface HeldDestinationJson {
+  /** `db`, `db/rp` (1.x) or the bucket (2.x), as the target names it. */
+  readonly label: string;
+  readonly status: number | null;
+  readonly error: string;
+  /** When its first line was set aside. */
+  readonly since: string;
 }
 
 export interface StatusJson {
@@ -50,7 +61,8 @@ const RETRIED: readonly OutcomeClass[] = ['network', 'timeout', 'server_error', 
 const HOLD_ADVICE: Partial<Record<OutcomeClass, string>> = {
   unauthorized: "fix the target's credentials (username/password or token)",
   forbidden: 'give the credentials write access to the database (or bucket)',
-  database_not_found: 'create the database (or bucket) on the target, or set create_database = true',
+  database_not_found:
+    "create the database (or bucket) on the target, or set create_database = true (if it is set, the target refused CREATE DATABASE: the relay's log says why)",
   retention_policy_not_found: 'create the retention policy on the target, or route around it with mapping',
   not_found: "check the target's url",
   unexpected: "check the target's url and any proxy in front of it",
@@ -75,6 +87,10 @@ export function statusJson(store: Store, config: Config, nowMs: number): StatusJ
       url: s.url,
       state: targetState(s),
       heldBecause: s.heldBecause,
+      heldDestination:
+        s.heldDestination === null
+          ? null
+          : { label: s.heldDestination.label, status: s.heldDestination.status, error: s.heldDestination.error, since: new Date(s.heldDestination.sinceMs).toISOString() },
       cursor: s.cursor,
       backlogBatches: s.backlogBatches,
       backlogPoints: s.backlogPoints,
@@ -123,16 +139,21 @@ export function formatStatus(status: StatusJson): string {
       String(t.deadLetters),
     ]),
   );
+  const at = (iso: string) => `${formatTime(ms(iso))} (${formatAgo(ms(iso), nowMs)})`;
   const notes = status.targets.flatMap((t) => {
-    if (t.lastErrorAt === null) return [];
-    const code = t.lastStatus === null ? '' : `HTTP ${t.lastStatus} `;
-    const what = `${code}${t.lastOutcome ?? 'error'}: ${printable(t.lastError ?? '')}`;
-    const when = `${formatTime(ms(t.lastErrorAt))} (${formatAgo(ms(t.lastErrorAt), nowMs)})`;
-    if (t.state === 'held') {
-      const advice = HOLD_ADVICE[t.heldBecause!] ?? 'fix the target';
-      return [`${t.name}: held since ${when}: ${what}. Data is kept; ${advice}, and the relay resumes by itself.`];
+    const advice = t.heldBecause === null ? '' : (HOLD_ADVICE[t.heldBecause] ?? 'fix the target');
+    const lastError =
+      t.lastErrorAt === null ? undefined : `${t.lastStatus === null ? '' : `HTTP ${t.lastStatus} `}${t.lastOutcome ?? 'error'}: ${printable(t.lastError ?? '')}`;
+    const held = t.heldDestination;
+    if (held !== null) {
+      // One destination is held: its own refusal and age, not whatever the target last answered.
+      const what = `${held.status === null ? '' : `HTTP ${held.status} `}${t.heldBecause ?? 'error'}: ${printable(held.error)}`;
+      const note = `${t.name}: ${held.label} held since ${at(held.since)}: ${what}. Its lines wait as held dead letters and the other databases are delivered; ${advice}, and the relay resumes by itself.`;
+      return lastError === undefined || t.lastError === held.error ? [note] : [note, `${t.name}: last error ${at(t.lastErrorAt!)}: ${lastError}`];
     }
-    return [`${t.name}: last error ${when}: ${what}`];
+    if (lastError === undefined) return [];
+    if (t.state === 'held') return [`${t.name}: held, last refused ${at(t.lastErrorAt!)}: ${lastError}. Data is kept; ${advice}, and the relay resumes by itself.`];
+    return [`${t.name}: last error ${at(t.lastErrorAt!)}: ${lastError}`];
   });
   if (status.otherDeadLetters > 0) notes.push(otherDeadLettersNote(status.otherDeadLetters));
   return notes.length === 0 ? table : `${table}\n\n${notes.join('\n')}`;

@@ -5,7 +5,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import type { StatusJson } from '../../src/cli/status.js';
+import { formatStatus, statusJson, type StatusJson } from '../../src/cli/status.js';
+import { loadConfig } from '../../src/config/load.js';
 import { Store, type PassedTotals } from '../../src/log/store.js';
 import { batch } from '../support/fake-target.js';
 import { runRelayToExit, type RelayRun } from '../support/relay-process.js';
@@ -99,6 +100,7 @@ t.test('status --json: per target backlog, oldest unsent point, last success and
     url: 'http://127.0.0.1:8086',
     state: 'ok',
     heldBecause: null,
+    heldDestination: null,
     cursor: f.batchIds[2],
     backlogBatches: 0,
     backlogPoints: 0,
@@ -164,7 +166,7 @@ t.test('status: an aligned table, then one line per target error saying what to 
   t.equal(c.indexOf('s ago  ') + 's ago'.length, header.indexOf('LAST ERROR') + 'LAST ERROR'.length);
   t.equal(blank, '');
   for (const line of [header, a, b, c]) t.equal(line.length, header.length, 'every row as wide as the header');
-  t.match(notes[0], /^influx-b: held since \S+Z \(4\ds ago\): HTTP 401 unauthorized: authorization failed\. Data is kept; fix the target's credentials/);
+  t.match(notes[0], /^influx-b: held, last refused \S+Z \(4\ds ago\): HTTP 401 unauthorized: authorization failed\. Data is kept; fix the target's credentials/);
   t.match(notes[1], /^influx-c: last error \S+Z \(3\ds ago\): network: connect ECONNREFUSED 127\.0\.0\.1:9$/);
   t.match(notes[2], /^2 dead letters belong to targets no longer configured: certrelay dead-letters list shows them/);
   t.equal(notes.length, 3);
@@ -220,4 +222,32 @@ t.test('status never touches the cursors: a cursor of a target missing from the 
   t.equal(store.cursor('influx-a'), f.batchIds[2]);
   t.equal(store.cursor('influx-c'), f.batchIds[0]);
   t.equal(store.cursor('influx-b'), 0);
+});
+
+t.test('a held database is reported with its own refusal and age, not with the target\'s last error', async (t) => {
+  const dir = t.testdir({});
+  const storeDir = join(dir, 'store');
+  const file = join(dir, 'certrelay.toml');
+  writeFileSync(file, `[store]\npath = "${storeDir}"\n\n[[targets]]\nname = "influx-a"\nkind = "influxdb-v1"\nurl = "http://127.0.0.1:8086"\n`);
+  const config = loadConfig({ file, env: {} });
+  const nowMs = Date.now();
+  const store = Store.open({ dir: storeDir, maxBytes: 1 << 30, targets: ['influx-a'] });
+  t.teardown(() => store.close());
+  const [id] = [store.appendBatches([batch('m v=1 1', { db: 'typo', receivedAtMs: nowMs - 10 * MIN })])];
+  const held = { batchId: id, db: 'typo', rp: '', lines: 'm v=1 1', points: 1, status: 404, error: 'database not found: "typo"', held: true };
+  store.advanceCursor('influx-a', id, [{ db: 'typo', batches: 1, points: 1, bytes: 7 }], [held], nowMs - 10 * MIN, false);
+  // Later, another database was refused and then fixed: the target delivers again.
+  store.recordTargetError('influx-a', { atMs: nowMs - 2 * MIN, status: 403, outcome: 'forbidden', error: '"writer" user is not authorized to write to database "other"' });
+  store.advanceCursor('influx-a', id, [], [], nowMs - MIN, true);
+
+  const status = statusJson(store, config, nowMs);
+  t.match(status.targets[0], {
+    state: 'held',
+    heldBecause: 'database_not_found',
+    heldDestination: { label: 'typo', status: 404, error: 'database not found: "typo"', since: new Date(nowMs - 10 * MIN).toISOString() },
+  });
+  const notes = formatStatus(status).split('\n\n')[1].split('\n');
+  t.match(notes[0], /^influx-a: typo held since \S+Z \(10m ago\): HTTP 404 database_not_found: database not found: "typo"\. Its lines wait as held dead letters and the other databases are delivered; create the database \(or bucket\) on the target, or set create_database = true \(if it is set, the target refused CREATE DATABASE/);
+  t.match(notes[1], /^influx-a: last error \S+Z \(2m ago\): HTTP 403 forbidden: "writer" user is not authorized to write to database "other"$/);
+  t.equal(notes.length, 2);
 });
