@@ -251,18 +251,22 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   const close = (): Promise<void> => {
     closed ??= (async () => {
       const deadline = performance.now() + config.server.shutdownGraceMs;
+      const remainingMs = () => Math.max(0, deadline - performance.now());
       intake.close();
       await groupCommit.drain();
-      // Requests still uploading get the grace period; then their connections are cut (nothing of them was acknowledged).
-      const cut = setTimeout(() => app.server.closeAllConnections(), config.server.shutdownGraceMs);
+      idleCollection?.stop();
+      // The listener stays open while the forwarders drain: a client that connects meanwhile gets 503 +
+      // Retry-After (and /ready 503), which says "come back", instead of a refused connection.
+      await forwarding.stop(remainingMs());
+      // Requests still uploading get what is left of the grace period; then their connections are cut
+      // (nothing of them was acknowledged: intake is closed).
+      const cut = setTimeout(() => app.server.closeAllConnections(), remainingMs());
       try {
         await app.close();
       } finally {
         clearTimeout(cut);
       }
       await groupCommit.drain();
-      idleCollection?.stop();
-      await forwarding.stop(Math.max(0, deadline - performance.now()));
       await preparePool.close(); // after the forwarders: they build large rounds on its workers while draining
       await monitoring.stop(Math.max(0, deadline - performance.now()));
       try {

@@ -9,7 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { accountForWrites, describeWrites } from '../fixtures/stored-writes.js';
 import { runWriters, seededRandom, WriteSource, type SentWrite } from '../fixtures/write-load.js';
-import { until } from '../support/fake-target.js';
+import { Store } from '../../src/log/store.js';
+import { startFakeTarget, until } from '../support/fake-target.js';
 import { runRelayToExit, startRelay, type RelayProcess } from '../support/relay-process.js';
 
 const GRACE_MS = 5_000;
@@ -198,6 +199,40 @@ t.test('idle keep-alive connections do not delay the stop', async (t) => {
   t.same(exit, { code: 0, signal: null }, 'exit code 0');
   t.ok(stopMs < GRACE_MS / 2, `stopped ${stopMs.toFixed(0)} ms after SIGTERM, without waiting for the ${GRACE_MS} ms grace period`);
   t.equal(accountForWrites(storeDir, record).ackedPointsFound, record.reduce((n, w) => n + w.lines.length, 0), 'the writes are stored');
+});
+
+t.test('while the forwarders drain after SIGTERM the relay still answers: writes get 503 + Retry-After, /ready 503; then it exits 0', async (t) => {
+  const grace = 3_000;
+  // A target that accepts the connection and never answers: the forwarder drains for the whole grace period.
+  const target = await startFakeTarget(t, () => 'hang');
+  const dir = t.testdir({
+    'certrelay.toml': `[[targets]]\nname = "stuck"\nkind = "influxdb-v1"\nurl = "${target.url}"\ntimeout_ms = 60000\n`,
+  });
+  const storeDir = join(dir, 'store');
+  const relay = await startRelay(t, { storeDir, args: ['--config', join(dir, 'certrelay.toml')], env: { CERTRELAY_SHUTDOWN_GRACE_MS: String(grace) } });
+  const written = await fetch(`${relay.url}/write?db=certbot`, { method: 'POST', body: LINE });
+  t.equal(written.status, 204);
+  await until(t, 'the forwarder sends the point', () => target.writes().length === 1);
+
+  const termAt = performance.now();
+  relay.signal('SIGTERM');
+  await until(t, 'the relay logs that it is stopping', () => /stopping: intake closed/.test(relay.stdout()));
+  const during = await fetch(`${relay.url}/write?db=certbot`, { method: 'POST', body: LINE, headers: { Connection: 'close' } });
+  t.equal(during.status, 503, 'a new connection during the drain gets an answer: 503');
+  t.match(during.headers.get('retry-after'), /^[1-9]\d*$/, 'with Retry-After in seconds');
+  t.match(await during.text(), /shutting down/);
+  const ready = await fetch(`${relay.url}/ready`, { headers: { Connection: 'close' } });
+  t.equal(ready.status, 503, '/ready says not ready');
+  await ready.arrayBuffer();
+
+  const exit = await relay.exited;
+  const stopMs = performance.now() - termAt;
+  t.comment(`exit code ${exit.code} ${stopMs.toFixed(0)} ms after SIGTERM (grace ${grace} ms)`);
+  t.same(exit, { code: 0, signal: null }, 'exit code 0');
+  t.ok(stopMs < grace + FORCED_EXIT_AFTER_GRACE_MS, `within the grace period, not the forced exit (${stopMs.toFixed(0)} ms)`);
+  const store = Store.open({ dir: storeDir, maxBytes: 1 << 30 });
+  t.teardown(() => store.close());
+  t.same([store.countPoints(), store.cursor('stuck')], [1, 0], 'the acknowledged point stays for the next start; the refused one was not stored');
 });
 
 t.test('a configuration the relay cannot use stops it before it listens: exit 78 and the key named on stderr', async (t) => {
