@@ -22,6 +22,13 @@ const USAGE = `usage: certrelay [--config FILE]                       run the re
 
 Every key can be overridden by a CERTRELAY_ environment variable: see docs/configuration.md.`;
 
+/** Why listen() failed, for the errors an operator causes and fixes; anything else is a bug and keeps its stack. */
+const LISTEN_ERRORS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'the address is already in use (another certrelay, or another server on that port)',
+  EACCES: 'permission denied (ports below 1024 need privileges)',
+  EADDRNOTAVAIL: 'no interface of this machine has that address',
+};
+
 async function main(): Promise<number> {
   if (commandWord(process.argv.slice(2)) !== undefined) return operatorCommand(process.argv.slice(2));
   let args;
@@ -64,7 +71,16 @@ async function main(): Promise<number> {
     }
     throw err;
   }
-  const address = await relay.app.listen({ host: config.server.host, port: config.server.port });
+  let address;
+  try {
+    address = await relay.app.listen({ host: config.server.host, port: config.server.port });
+  } catch (err) {
+    const reason = LISTEN_ERRORS[(err as NodeJS.ErrnoException).code ?? ''];
+    if (reason === undefined) throw err;
+    await relay.close();
+    process.stderr.write(`certrelay: cannot listen on ${config.server.host}:${config.server.port}: ${reason} (server.listen, or CERTRELAY_LISTEN)\n`);
+    return 1;
+  }
   relay.app.log.info({ address, store: config.store.path, targets: config.targets.length }, 'certrelay listening');
 
   const stop = (signal: string): void => {

@@ -4,6 +4,7 @@
 // nothing refused stored. A configuration the relay cannot use stops it
 // before it listens, with exit code 78 and the key named on stderr.
 import { Agent, request as httpRequest } from 'node:http';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
@@ -11,6 +12,7 @@ import { accountForWrites, describeWrites } from '../fixtures/stored-writes.js';
 import { runWriters, seededRandom, WriteSource, type SentWrite } from '../fixtures/write-load.js';
 import { Store } from '../../src/log/store.js';
 import { startFakeTarget, until } from '../support/fake-target.js';
+import { freePortBelow32768 } from '../support/free-port.js';
 import { runRelayToExit, startRelay, type RelayProcess } from '../support/relay-process.js';
 
 const GRACE_MS = 5_000;
@@ -271,4 +273,18 @@ t.test('a configuration the relay cannot use stops it before it listens: exit 78
     for (const pattern of c.stderr) t.match(run.stderr, pattern, `${c.name}: stderr matches ${pattern}`);
     t.notMatch(run.stdout, /certrelay listening/, `${c.name}: it never listened`);
   }
+});
+
+t.test('a port already in use is a one-line error and exit code 1, and the store is left closed', async (t) => {
+  const port = await freePortBelow32768();
+  const occupier = createServer();
+  await new Promise<void>((resolve) => occupier.listen({ host: '127.0.0.1', port }, resolve));
+  t.teardown(() => new Promise<void>((resolve) => occupier.close(() => resolve())));
+  const storeDir = join(t.testdir(), 'store');
+  const run = await runRelayToExit({ env: { CERTRELAY_LISTEN: `127.0.0.1:${port}`, CERTRELAY_STORE_PATH: storeDir } });
+  t.equal(run.code, 1);
+  t.equal(run.stderr, `certrelay: cannot listen on 127.0.0.1:${port}: the address is already in use (another certrelay, or another server on that port) (server.listen, or CERTRELAY_LISTEN)\n`);
+  // The lock was released: a relay on a free port starts on the same store.
+  const relay = await startRelay(t, { storeDir });
+  t.same(await relay.stop(), { code: 0, signal: null });
 });
