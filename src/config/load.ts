@@ -155,7 +155,7 @@ function emptyNode(): Node {
   return { values: new Map(), tables: new Map(), arrays: new Map() };
 }
 
-function walk(table: Record<string, unknown>, shape: Shape, path: string, origin: Origin, problems: Problems): Node {
+function walk(table: Record<string, unknown>, shape: Shape, path: string, origin: Origin, problems: Problems, note = ''): Node {
   const node = emptyNode();
   for (const [name, value] of Object.entries(table)) {
     const key = path === '' ? name : `${path}.${name}`;
@@ -168,16 +168,21 @@ function walk(table: Record<string, unknown>, shape: Shape, path: string, origin
       if (Array.isArray(value) && value.every(isTable)) {
         node.arrays.set(
           name,
-          value.map((item, i) => walk(item, shape.arrays.get(name)!, `${key}[${i}]`, origin, problems)),
+          value.map((item, i) => walk(item, shape.arrays.get(name)!, `${key}[${i}]`, origin, problems, itemNote(key, item))),
         );
       } else {
         problems.add(origin, key, `expected an array of tables ([[${key}]]), got ${describe(value)}`);
       }
     } else {
-      problems.add(origin, key, unknownKey(name, shape, path));
+      problems.add(origin, key, unknownKey(name, shape, path), note);
     }
   }
   return node;
+}
+
+/** A target is named in its own messages, as the value checks do: ` (target "influx-a")`. */
+function itemNote(arrayKey: string, item: Record<string, unknown>): string {
+  return arrayKey === 'targets' && typeof item.name === 'string' ? ` (target ${JSON.stringify(item.name)})` : '';
 }
 
 function unknownKey(name: string, shape: Shape, path: string): string {

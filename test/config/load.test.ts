@@ -242,7 +242,7 @@ const BAD: readonly BadCase[] = [
   { name: 'a misspelt key, with a suggestion', toml: '[store]\npaht = "/x"', key: 'store.paht', message: /unknown key \(did you mean "store\.path"\?\)/ },
   { name: 'a key outside its table', toml: 'listen = "127.0.0.1:1"', key: 'listen', message: /did you mean "server\.listen"\?.*known keys at the top level: server, store, auth, validation, renewals, notify, targets/ },
   { name: 'an unknown table', toml: '[serve]\nlisten = "127.0.0.1:1"', key: 'serve', message: /did you mean "server"\?/ },
-  { name: 'an unknown key in a target', toml: '[[targets]]\nname = "a"\nkind = "influxdb-v1"\nurl = "http://a"\ndb = "x"', key: 'targets[0].db', message: /known keys in \[\[targets\]\]: name, kind, url/ },
+  { name: 'an unknown key in a target', toml: '[[targets]]\nname = "a"\nkind = "influxdb-v1"\nurl = "http://a"\ndb = "x"', key: 'targets[0].db', message: /targets\[0\]\.db \(target "a"\): unknown key; known keys in \[\[targets\]\]: name, kind, url/ },
   { name: 'a table written as an array', toml: '[[server]]\nlisten = "127.0.0.1:1"', key: 'server', message: /expected a table \(\[server\]\), got an array/ },
   { name: 'targets written as a single table', toml: '[targets]\nname = "a"', key: 'targets', message: /expected an array of tables \(\[\[targets\]\]\)/ },
   { name: 'an unknown CERTRELAY_ variable', env: { CERTRELAY_LISTN: '127.0.0.1:1' }, key: 'CERTRELAY_LISTN', message: /unknown CERTRELAY_ variable \(did you mean CERTRELAY_LISTEN\?\)/ },
