@@ -121,7 +121,7 @@ export interface Config {
 export const DEFAULTS = {
   server: {
     listen: '127.0.0.1:8186', // Telegraf's influxdb_listener port
-    maxBodyBytes: 25 * 1024 * 1024, // influxd 1.x default max-body-size
+    maxBodyBytes: 25_000_000, // influxd 1.x's default [http] max-body-size, in bytes
     shutdownGraceMs: 10_000,
     logLevel: 'info',
   },

@@ -73,7 +73,7 @@ export const KEYS: readonly KeyDef[] = [
     unit: 'bytes',
     env: 'CERTRELAY_MAX_BODY_BYTES',
     description:
-      'Largest request body accepted, measured after gzip decompression (25 MiB, as influxd 1.x). A body of exactly this size is accepted; one byte more gets 413.',
+      'Largest request body accepted, measured after gzip decompression (25 MB, the default max-body-size of influxd 1.x). A body of exactly this size is accepted; one byte more gets 413.',
   },
   {
     key: 'server.tls_cert',

@@ -52,7 +52,7 @@ t.test('deploy/certrelay.example.toml loads without error', async (t) => {
   const config = loadConfig({ file: examplePath, env: {} });
   t.equal(config.targets.length, 2);
   t.equal(config.auth.tokens.length, 2);
-  t.equal(config.server.maxBodyBytes, 25 * 1024 * 1024, '"25MiB" is the default, spelled as a size');
+  t.equal(config.server.maxBodyBytes, 25_000_000, '"25MB" is the default, spelled as a size');
 });
 
 t.test('the example sets every table key of the catalog (commented out when it has no default)', async (t) => {

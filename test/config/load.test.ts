@@ -23,7 +23,7 @@ function loadError(fn: () => unknown): ConfigError {
 t.test('with no file and no variables the embedded defaults apply', async (t) => {
   const config = loadConfig({ env: {} });
   t.same(config, {
-    server: { host: '127.0.0.1', port: 8186, maxBodyBytes: 25 * 1024 * 1024, shutdownGraceMs: 10_000, logLevel: 'info' },
+    server: { host: '127.0.0.1', port: 8186, maxBodyBytes: 25_000_000, shutdownGraceMs: 10_000, logLevel: 'info' },
     store: { path: './data', maxBytes: 1024 ** 3 },
     auth: { tokens: [] },
     validation: { certbotMeasurement: 'certbot_renewal', maxFutureSeconds: 300 },
@@ -127,7 +127,7 @@ t.test('a key missing from the file keeps its default', async (t) => {
   const file = tomlFile(t, '[server]\nlisten = "0.0.0.0:8186"\n');
   const config = loadConfig({ file, env: {} });
   t.equal(config.server.host, '0.0.0.0');
-  t.equal(config.server.maxBodyBytes, 25 * 1024 * 1024, "influxd 1.x's 25 MiB");
+  t.equal(config.server.maxBodyBytes, 25_000_000, "influxd 1.x's max-body-size");
   t.equal(config.store.path, './data');
 });
 
