@@ -72,8 +72,12 @@ const SKIP_FLUSH_MS = 1000;
 /**
  * Holds that concern one destination, not the whole target: only that
  * destination's lines are kept aside (held dead letters), the others go on.
+ * A 403 is one of them: influxd answers it for a database the user may not
+ * write to ("user is not authorized to write to database"), InfluxDB 2 for a
+ * bucket the token does not cover; the target's other databases still take
+ * writes. Only a 401 (the credentials themselves) holds the whole target.
  */
-const DESTINATION_HOLDS: readonly OutcomeClass[] = ['database_not_found', 'retention_policy_not_found'];
+const DESTINATION_HOLDS: readonly OutcomeClass[] = ['forbidden', 'database_not_found', 'retention_policy_not_found'];
 /** A held destination is released only when none of its batches waits in the next this many after the cursor. */
 const RELEASE_LOOKAHEAD = 10_000;
 

@@ -1,7 +1,8 @@
 // A destination the target lacks (404 database not found, 500 retention policy
 // not found) holds only that destination: its lines wait as held dead letters,
 // every other destination of the target goes on, and the held lines are sent by
-// themselves, in order, once the destination accepts writes. 401/403 still
+// themselves, in order, once the destination accepts writes. So does a 403 (a
+// database the credentials may not write to). 401 still
 // hold the whole target.
 import t, { type Test } from 'tap';
 import type { TargetConfig } from '../../src/config/defaults.js';
@@ -116,4 +117,24 @@ t.test('401 still holds the whole target: nothing is delivered, nothing dead-let
   authorized = true;
   await until(t, 'delivered after the fix', () => s.fake.accepted.length === 3);
   t.same(s.fake.accepted, [...typo, ...telegraf]);
+});
+
+t.test('a 403 for one database holds only that database: the others are delivered, and its lines follow once access is granted', async (t) => {
+  let granted = false;
+  const FORBIDDEN = { status: 403, body: '{"error":"\\"writer\\" user is not authorized to write to database \\"typo\\""}' };
+  const s = await setup(t, (r) => (toTypo(r) && !granted ? FORBIDDEN : ok));
+  const typo = lines('typo', 2);
+  const telegraf = lines('cpu', 3);
+  s.append(batch(typo, { db: 'typo' }), batch(telegraf));
+  await until(t, 'telegraf is delivered', () => s.fake.accepted.length === 3);
+  t.same(s.fake.accepted, telegraf, 'the certbot or telegraf points do not wait behind the forbidden database');
+  await until(t, 'the typo lines are held', () => s.store.countDeadLetters('influx-a') === 1);
+  t.match(s.store.listDeadLetters({ target: 'influx-a', held: true }), [{ db: 'typo', status: 403, error: '"writer" user is not authorized to write to database "typo"' }]);
+  t.match(s.forwarding.statuses()[0], { heldBecause: 'forbidden', heldDestination: { label: 'typo', status: 403 } });
+  t.match(s.forwarding.healthChecks(), [{ status: 'fail', message: /^forbidden \(HTTP 403\) for typo: "writer" user is not authorized/ }]);
+  granted = true;
+  await until(t, 'the held lines arrive once access is granted', () => s.fake.accepted.length === 5, 3000);
+  t.same(s.fake.accepted.slice(3), typo);
+  await until(t, 'healthy again', () => s.forwarding.statuses()[0].heldBecause === null);
+  t.equal(s.store.countDeadLetters(), 0);
 });
