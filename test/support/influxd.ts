@@ -14,6 +14,13 @@ export interface InfluxdOptions {
   maxBodySize?: number;
   /** Milliseconds to wait for `/ping` to answer 204. */
   startTimeoutMs?: number;
+  /** Turns authentication on, with this admin user (created first, as influxd allows while it has no users); the helpers use it. */
+  admin?: InfluxdCredentials;
+}
+
+export interface InfluxdCredentials {
+  readonly user: string;
+  readonly password: string;
 }
 
 export interface Influxd {
@@ -42,8 +49,15 @@ export async function startInfluxd(opts: InfluxdOptions = {}): Promise<Influxd> 
     while (httpPort === rpcPort) httpPort = await freePortBelow32768();
     const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'certrelay-influxd-'));
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'influxd.conf'), influxdConfig(dir, rpcPort, httpPort, opts.maxBodySize));
-    return launchInfluxd(`http://127.0.0.1:${httpPort}`, dir, opts.dir === undefined, opts.startTimeoutMs ?? 30_000);
+    writeFileSync(join(dir, 'influxd.conf'), influxdConfig(dir, rpcPort, httpPort, opts.maxBodySize, opts.admin !== undefined));
+    const url = `http://127.0.0.1:${httpPort}`;
+    const influxd = await launchInfluxd(url, dir, opts.dir === undefined, opts.startTimeoutMs ?? 30_000, opts.admin);
+    if (opts.admin !== undefined) {
+      const { user, password } = opts.admin;
+      const res = await fetch(`${url}/query`, { method: 'POST', body: new URLSearchParams({ q: `CREATE USER ${quoteIdent(user)} WITH PASSWORD '${password}' WITH ALL PRIVILEGES` }) });
+      if (res.status !== 200) throw new Error(`influxd: creating the admin user: ${res.status} ${await res.text()}`);
+    }
+    return influxd;
   });
 }
 
@@ -52,7 +66,7 @@ export async function startInfluxd(opts: InfluxdOptions = {}): Promise<Influxd> 
  * startInfluxd on a fresh config and by restartInfluxd (influxd-restart.ts) on
  * a stopped server's one.
  */
-export async function launchInfluxd(url: string, dir: string, removeDir: boolean, startTimeoutMs: number): Promise<Influxd> {
+export async function launchInfluxd(url: string, dir: string, removeDir: boolean, startTimeoutMs: number, admin?: InfluxdCredentials): Promise<Influxd> {
   const server = await launch({
     command: 'influxd',
     args: ['-config', join(dir, 'influxd.conf')],
@@ -71,12 +85,12 @@ export async function launchInfluxd(url: string, dir: string, removeDir: boolean
     stop: server.stop,
     alive: server.alive,
     logs: server.logs,
-    query: (q, db) => influxQuery(url, q, db),
-    createDatabase: (db) => createDatabase(url, db),
+    query: (q, db) => influxQuery(url, q, db, admin),
+    createDatabase: (db) => createDatabase(url, db, admin),
   };
 }
 
-function influxdConfig(dir: string, rpcPort: number, httpPort: number, maxBodySize: number | undefined): string {
+function influxdConfig(dir: string, rpcPort: number, httpPort: number, maxBodySize: number | undefined, authEnabled: boolean): string {
   const p = (sub: string) => JSON.stringify(join(dir, sub));
   return `reporting-disabled = true
 bind-address = "127.0.0.1:${rpcPort}"
@@ -104,7 +118,7 @@ bind-address = "127.0.0.1:${rpcPort}"
 [http]
   enabled = true
   bind-address = "127.0.0.1:${httpPort}"
-  auth-enabled = false
+  auth-enabled = ${authEnabled}
   log-enabled = false
   suppress-write-log = true
   pprof-enabled = false
@@ -125,17 +139,23 @@ export function quoteIdent(name: string): string {
   return `"${name.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
-async function influxQuery(url: string, q: string, db?: string): Promise<any> {
+async function influxQuery(url: string, q: string, db?: string, admin?: InfluxdCredentials): Promise<any> {
   const params = new URLSearchParams({ q, epoch: 'ns' });
   if (db !== undefined) params.set('db', db);
+  if (admin !== undefined) {
+    params.set('u', admin.user);
+    params.set('p', admin.password);
+  }
   const res = await fetch(`${url}/query?${params}`);
   const text = await res.text();
   if (res.status !== 200) throw new Error(`influxd /query ${res.status}: ${text} (q=${q})`);
   return parseJsonLossless(text);
 }
 
-async function createDatabase(url: string, db: string): Promise<void> {
-  const res = await fetch(`${url}/query`, {
+async function createDatabase(url: string, db: string, admin?: InfluxdCredentials): Promise<void> {
+  // influxd reads credentials from the URL (or Basic auth), not from the form body.
+  const credentials = admin === undefined ? '' : `?${new URLSearchParams({ u: admin.user, p: admin.password })}`;
+  const res = await fetch(`${url}/query${credentials}`, {
     method: 'POST',
     body: new URLSearchParams({ q: `CREATE DATABASE ${quoteIdent(db)}` }),
   });
