@@ -1,7 +1,9 @@
 // Group commit: everything submitted while the event loop is busy with other
 // requests goes into ONE transaction, so concurrent writers share one fsync
 // instead of queueing for one each. Each submitter is answered only once the
-// transaction holding its batches has committed, or has failed.
+// transaction holding its batches has committed, or has failed. When a shared
+// transaction fails, each submitter's batches are tried again in a transaction
+// of their own, so one request that cannot be stored never fails the others.
 
 import type { IncomingBatch } from './store.js';
 
@@ -12,13 +14,14 @@ export interface CommitInfo {
 }
 
 export interface GroupCommitOptions {
-  /** Called after each successful commit, after the submitters' promises are resolved. Must not throw. */
+  /** Called after each successful commit, before its submitters' continuations run. Must not throw. */
   readonly onCommit?: (info: CommitInfo) => void;
   /** How the flush is deferred; the default is the one bench/commit.ts found fastest. For benchmarks and tests. */
   readonly schedule?: (flush: () => void) => void;
 }
 
 interface Submitter {
+  readonly batches: readonly IncomingBatch[];
   readonly resolve: () => void;
   readonly reject: (err: unknown) => void;
 }
@@ -33,7 +36,6 @@ export class GroupCommit {
   readonly #run: (batches: IncomingBatch[]) => void;
   readonly #onCommit: ((info: CommitInfo) => void) | undefined;
   readonly #schedule: (flush: () => void) => void;
-  #batches: IncomingBatch[] = [];
   #submitters: Submitter[] = [];
   // Set while a flush is scheduled; settles (never rejects) once it has run.
   #flushed: Promise<void> | undefined;
@@ -58,8 +60,7 @@ export class GroupCommit {
   submit(batches: readonly IncomingBatch[]): Promise<void> {
     if (batches.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      for (const batch of batches) this.#batches.push(batch);
-      this.#submitters.push({ resolve, reject });
+      this.#submitters.push({ batches, resolve, reject });
       this.#scheduleFlush();
     });
   }
@@ -80,29 +81,42 @@ export class GroupCommit {
   }
 
   #flush(): void {
-    const batches = this.#batches;
     const submitters = this.#submitters;
     const settleFlushed = this.#settleFlushed;
     // Anything submitted from here on (even from inside run) waits for the next flush.
-    this.#batches = [];
     this.#submitters = [];
     this.#flushed = undefined;
 
+    const batches = submitters.length === 1 ? submitters[0].batches : submitters.flatMap((s) => s.batches);
+    if (this.#commit(batches)) {
+      for (const submitter of submitters) submitter.resolve();
+    } else {
+      // The shared transaction rolled back as a whole: nothing of it was stored. Each submitter's own
+      // transaction decides its answer (a full store, a broken disk: each fails the same way again).
+      for (const submitter of submitters) {
+        if (submitters.length > 1 && this.#commit(submitter.batches)) submitter.resolve();
+        else submitter.reject(this.#lastError);
+      }
+    }
+    settleFlushed();
+  }
+
+  #lastError: unknown;
+
+  /** One transaction; true once committed (onCommit told), false when it failed (#lastError). */
+  #commit(batches: readonly IncomingBatch[]): boolean {
     const startedMs = performance.now();
     try {
-      this.#run(batches);
+      this.#run(batches as IncomingBatch[]);
     } catch (err) {
-      for (const submitter of submitters) submitter.reject(err);
-      settleFlushed();
-      return;
+      this.#lastError = err;
+      return false;
     }
-    const durationMs = performance.now() - startedMs;
-    for (const submitter of submitters) submitter.resolve();
-    settleFlushed();
     if (this.#onCommit !== undefined) {
       let points = 0;
       for (const batch of batches) points += batch.points;
-      this.#onCommit({ durationMs, batches: batches.length, points });
+      this.#onCommit({ durationMs: performance.now() - startedMs, batches: batches.length, points });
     }
+    return true;
   }
 }

@@ -63,16 +63,15 @@ t.test('batches keep submit order inside a shared transaction', async (t) => {
   t.same(store.readBatchesAfter(0, 100).map((b) => b.lines), lines);
 });
 
-t.test('a failing transaction rejects every submitter of that flush, writes none of it, and the next flush works', async (t) => {
+t.test('a transaction that fails whatever it holds rejects every submitter of that flush, writes none of it, and the next flush works', async (t) => {
   const store = openStore(t);
-  let failNext = true;
+  let broken = true;
+  const runs: number[] = [];
   const group = new GroupCommit((batches) =>
     store.transaction(() => {
+      runs.push(batches.length);
       store.appendBatches(batches);
-      if (failNext) {
-        failNext = false;
-        throw new Error('boom');
-      }
+      if (broken) throw new Error('boom');
     }),
   );
 
@@ -85,10 +84,36 @@ t.test('a failing transaction rejects every submitter of that flush, writes none
     outcomes.map((o) => (o.status === 'rejected' ? (o.reason as Error).message : o.status)),
     ['boom', 'boom', 'boom'],
   );
+  t.same(runs, [4, 1, 2, 1], 'the shared transaction, then one per submitter');
   t.equal(store.stats().batches, 0, 'nothing of the failed flush was written');
 
+  broken = false;
   await group.submit([batch('e v=1 1')]);
   t.same(store.readBatchesAfter(0, 10).map((b) => b.lines), ['e v=1 1']);
+});
+
+t.test('a request that cannot be stored fails alone: the others of its flush are committed, in order, each in its own transaction', async (t) => {
+  const store = openStore(t);
+  const infos: CommitInfo[] = [];
+  const group = new GroupCommit(
+    (batches) =>
+      store.transaction(() => {
+        store.appendBatches(batches);
+        if (batches.some((b) => b.lines === 'poison v=1 1')) throw new Error('this batch cannot be stored');
+      }),
+    { onCommit: (info) => infos.push(info) },
+  );
+  const outcomes = await Promise.allSettled([
+    group.submit([batch('a v=1 1')]),
+    group.submit([batch('b v=1 1'), batch('poison v=1 1')]),
+    group.submit([batch('c v=1 1', 2)]),
+  ]);
+  t.same(
+    outcomes.map((o) => (o.status === 'rejected' ? (o.reason as Error).message : o.status)),
+    ['fulfilled', 'this batch cannot be stored', 'fulfilled'],
+  );
+  t.same(store.readBatchesAfter(0, 10).map((b) => b.lines), ['a v=1 1', 'c v=1 1'], 'nothing of the failed request, the others in submit order');
+  t.same(infos.map((i) => [i.batches, i.points]), [[1, 1], [1, 2]], 'onCommit for each commit that happened');
 });
 
 t.test('a full store rejects the submitters with StoreFullError, for the HTTP layer to answer 503', async (t) => {
