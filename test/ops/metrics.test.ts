@@ -20,3 +20,16 @@ t.test('the store gauges read their sources at scrape time', async (t) => {
   t.match(await metrics.registry.metrics(), /^certrelay_store_size_bytes 42$/m);
   t.match(await metrics.registry.metrics(), /^certrelay_store_max_bytes 100$/m);
 });
+
+t.test('docs/metrics.md gives each metric its real type and label names', async (t) => {
+  const metrics = new Metrics({ storeSizeBytes: () => 1, storeMaxBytes: () => 2 });
+  const rows = new Map([...doc.matchAll(/^\| `((?:certrelay|certbot)_[a-z_]+)` \| ([a-z]+) \|([^|]*)\|/gm)].map((m) => [m[1], { type: m[2], labels: m[3] }]));
+  for (const { name, type } of await metrics.registry.getMetricsAsJSON()) {
+    if (isDefaultProcessMetric(name)) continue;
+    const row = rows.get(name);
+    const labelNames = [...((metrics.registry.getSingleMetric(name) as unknown as { labelNames?: string[] }).labelNames ?? [])].sort();
+    // The labels cell names each label in backticks; values, in parentheses, are examples.
+    const documentedLabels = [...(row?.labels ?? '').replace(/\([^)]*\)/g, '').matchAll(/`([a-z_]+)`/g)].map((m) => m[1]).sort();
+    t.same({ type: row?.type, labels: documentedLabels }, { type, labels: labelNames }, name);
+  }
+});
