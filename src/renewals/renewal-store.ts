@@ -135,9 +135,11 @@ export class RenewalStore {
       )
       .pluck();
     // The dates belong to the newest certificate: a newer report without them must not keep an older one's.
-    // A retired certificate that renews again is back in service.
+    // A retired certificate that renews again is back in service, and a renewal ends the overdue spell a
+    // snooze silenced: the next spell alerts again.
     this.#renewKnown = db.prepare(
-      `UPDATE certificates SET last_success_ms = ?, renewals = renewals + ?, not_after_ms = ?, not_before_ms = ?, retired = 0
+      `UPDATE certificates SET last_success_ms = ?, renewals = renewals + ?, not_after_ms = ?, not_before_ms = ?, retired = 0,
+                               snoozed_until_ms = NULL
         WHERE id = ? AND coalesce(last_success_ms, -1) < ?`,
     );
     this.#selectId = db.prepare<[string, string], number>('SELECT id FROM certificates WHERE host = ? AND domain = ?').pluck();

@@ -65,7 +65,10 @@ export function judge(input: VerdictInput): Verdict {
   switch (live) {
     case 'overdue': {
       const snoozeEnded = stored === 'snoozed';
-      const atMs = stored === 'retired' ? nowMs : changedAt(snoozeEnded ? cert.snoozedUntilMs : cert.overdueMs);
+      // Entering overdue, it is dated by the facts even when the relay learned of the certificate later (a
+      // first report that is already overdue) or it was retired meanwhile: the notices then say for how long
+      // it has really been overdue, and so does the recovery notice, which reads the spell from this transition.
+      const atMs = snoozeEnded ? changedAt(cert.snoozedUntilMs) : Math.min(nowMs, cert.overdueMs);
       const overdueSinceMs = wasOverdue ? (input.overdueSinceMs ?? atMs) : atMs;
       const facts = notice('overdue', live, overdueSinceMs, nowMs - overdueSinceMs, { snoozeEnded });
       return { transition: { to: live, atMs, reason: overdueReason(cert, snoozeEnded) }, notice: facts };

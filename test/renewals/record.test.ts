@@ -124,3 +124,15 @@ t.test('reports of one certificate from concurrent requests land in one commit w
   t.equal(cert.lastSuccessMs, Number((t0 + 3n * DAY_NS) / 1_000_000n));
   t.ok(cert.renewals >= 2 && cert.renewals <= 4, `renewals ${cert.renewals}: the reports of each request that brought a newer one`);
 });
+
+t.test('a renewal ends a snooze: the next overdue spell alerts again', async (t) => {
+  const relay = relayFor(t, '', { clock });
+  const line = (at: bigint): string => `certbot_renewal,domain=snoozed.example,host=h renewed_count=1 ${at}`;
+  t.equal(await write(relay, line(t0)), 204);
+  t.ok(relay.renewals.setSnooze('h', 'snoozed.example', START_MS + 100 * DAY_MS));
+  t.equal(relay.renewals.list()[0].snoozedUntilMs, START_MS + 100 * DAY_MS);
+  t.equal(await write(relay, line(t0 - DAY_NS)), 204, 'an older report is no renewal');
+  t.equal(relay.renewals.list()[0].snoozedUntilMs, START_MS + 100 * DAY_MS, 'and keeps the snooze');
+  t.equal(await write(relay, line(t0 + DAY_NS)), 204);
+  t.equal(relay.renewals.list()[0].snoozedUntilMs, undefined, 'the renewal lifted it');
+});

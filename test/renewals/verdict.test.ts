@@ -59,6 +59,18 @@ const CASES: readonly Case[] = [
     notice: { kind: 'recovered', overdueForMs: DAY_MS },
   },
   {
+    name: 'first reported when already overdue (a late install, a backfill): overdue from the facts, not from when the relay learned it',
+    input: { cert: cert({ state: 'new', stateSinceMs: OVERDUE_MS + 8 * DAY_MS, firstSeenMs: OVERDUE_MS + 8 * DAY_MS, renewals: 1 }), nowMs: OVERDUE_MS + 8 * DAY_MS + 1000 },
+    transition: ['overdue', OVERDUE_MS],
+    notice: { kind: 'overdue', overdueForMs: 8 * DAY_MS + 1000 },
+  },
+  {
+    name: 'reinstated (unretired) while overdue: the overdue notice, the spell counted from the facts',
+    input: { cert: cert({ state: 'retired', stateSinceMs: OVERDUE_MS + DAY_MS }), nowMs: OVERDUE_MS + 11 * DAY_MS },
+    transition: ['overdue', OVERDUE_MS],
+    notice: { kind: 'overdue', overdueForMs: 11 * DAY_MS },
+  },
+  {
     name: 'the clock set back before the overdue time: no false recovery (and no second overdue notice later)',
     input: { cert: cert({ state: 'overdue', stateSinceMs: OVERDUE_MS }), nowMs: OVERDUE_MS - DAY_MS, overdueSinceMs: OVERDUE_MS },
   },
