@@ -16,6 +16,15 @@ export interface SchemaRejection {
 }
 
 const NS_PER_SECOND = 1_000_000_000n;
+/**
+ * Certificate dates are Unix seconds, from 1970 to the end of year 9999 (what a
+ * date can print). A date in milliseconds or nanoseconds lands far above it.
+ */
+export const MAX_CERTIFICATE_SECONDS = 253_402_300_799;
+
+export function isCertificateSeconds(value: number): boolean {
+  return value >= 0 && value <= MAX_CERTIFICATE_SECONDS;
+}
 const MAX_DNS_NAME_LENGTH = 253;
 const ASCII_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
 
@@ -56,8 +65,15 @@ export function checkSchema(point: ParsedPoint, timestampNs: bigint, nowNs: bigi
 }
 
 function checkDateType(point: ParsedPoint, rules: SchemaRules, key: 'not_after' | 'not_before', date: FieldValue | undefined): SchemaRejection | undefined {
-  if (date === undefined || date.type === 'integer' || date.type === 'unsigned') return undefined;
-  return reject(point, rules, `${key.replace('_', '-')}-integer`, `field "${key}" must be an integer of Unix seconds (e.g. ${key}=1700000000i), got ${date.type} ${JSON.stringify(String(date.value))}`);
+  if (date === undefined) return undefined;
+  const rule = key.replace('_', '-');
+  if (date.type !== 'integer' && date.type !== 'unsigned') {
+    return reject(point, rules, `${rule}-integer`, `field "${key}" must be an integer of Unix seconds (e.g. ${key}=1700000000i), got ${date.type} ${JSON.stringify(String(date.value))}`);
+  }
+  const seconds = Number(date.value);
+  if (isCertificateSeconds(seconds)) return undefined;
+  const hint = seconds > MAX_CERTIFICATE_SECONDS ? ' (milliseconds or nanoseconds?)' : '';
+  return reject(point, rules, `${rule}-range`, `field "${key}" must be Unix seconds from 0 to ${MAX_CERTIFICATE_SECONDS} (9999-12-31), got ${String(date.value)}${hint}`);
 }
 
 function reject(point: ParsedPoint, rules: SchemaRules, rule: string, detail: string): SchemaRejection {

@@ -6,6 +6,7 @@
 // certificate. `domain=all` is the host's total, not a certificate; each one
 // is kept, for the per-host daily counts.
 import { MapsByKey } from '../ingest/maps-by-key.js';
+import { isCertificateSeconds } from '../ingest/validate.js';
 import type { ParsedPoint } from '../line-protocol/point.js';
 
 export interface RenewalObservation {
@@ -92,7 +93,8 @@ function observe(point: ParsedPoint, key: string, atNs: bigint, reports: number)
     renewedCount: Number(point.fields.get('renewed_count')?.value),
     reports,
   };
-  if (notAfter !== undefined) observation.notAfterS = Number(notAfter.value);
-  if (notBefore !== undefined) observation.notBeforeS = Number(notBefore.value);
+  // Validation refuses dates out of range; a log written before it did may still hold some: they count as absent.
+  if (notAfter !== undefined && isCertificateSeconds(Number(notAfter.value))) observation.notAfterS = Number(notAfter.value);
+  if (notBefore !== undefined && isCertificateSeconds(Number(notBefore.value))) observation.notBeforeS = Number(notBefore.value);
   return observation;
 }

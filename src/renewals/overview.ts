@@ -104,5 +104,8 @@ export function dailyOverview(renewals: RenewalStore, nowMs: number, host?: stri
 }
 
 function iso(ms: number | undefined): string | null {
-  return ms === undefined ? null : new Date(ms).toISOString();
+  if (ms === undefined) return null;
+  const date = new Date(ms);
+  // A date out of Date's range (a store written before certificate dates were checked) is shown as unknown.
+  return Number.isNaN(date.getTime()) ? null : date.toISOString();
 }

@@ -5,8 +5,10 @@
 // Expected renewal: with the certificate's dates known, not_after − lifetime/3
 // (certbot's rule; 90-day certificates renew 30 days before expiry, 45-day ones
 // 15 days before); otherwise the last success + 60 days. Overdue: expected +
-// grace (2 days by default: the seed's 62 days). Nothing ages out: a
-// certificate stays overdue until it renews, is snoozed or is retired.
+// grace (2 days by default: the seed's 62 days), the grace never more than a
+// sixth of the lifetime, so even a 6-day certificate alerts a day before it
+// expires. Nothing ages out: a certificate stays overdue until it renews, is
+// snoozed or is retired.
 
 export const DAY_MS = 86_400_000;
 
@@ -50,12 +52,20 @@ export function schedule(cert: CertificateFacts, policy: RenewalPolicy): Schedul
     // Configured but never reported: it should have reported by now, so it is due at once.
     return { expectedMs: cert.firstSeenMs, overdueMs: cert.firstSeenMs + policy.graceMs, basis: 'never-reported' };
   }
-  if (notAfterMs !== undefined && notBeforeMs !== undefined && notAfterMs > notBeforeMs) {
-    const expectedMs = notAfterMs - Math.round((notAfterMs - notBeforeMs) / 3);
-    return { expectedMs, overdueMs: expectedMs + policy.graceMs, basis: 'certificate-lifetime' };
+  if (isDateMs(notAfterMs) && isDateMs(notBeforeMs) && notAfterMs > notBeforeMs) {
+    const lifetimeMs = notAfterMs - notBeforeMs;
+    const expectedMs = notAfterMs - Math.round(lifetimeMs / 3);
+    return { expectedMs, overdueMs: expectedMs + Math.min(policy.graceMs, Math.round(lifetimeMs / 6)), basis: 'certificate-lifetime' };
   }
   const expectedMs = lastSuccessMs + policy.defaultIntervalMs;
   return { expectedMs, overdueMs: expectedMs + policy.graceMs, basis: 'default-interval' };
+}
+
+// Unix seconds as the schema accepts them (src/ingest/validate.ts), in ms. A store written before that check
+// may hold others; they count as unknown dates rather than break every date printed from them.
+const MAX_DATE_MS = 253_402_300_799_000;
+function isDateMs(ms: number | undefined): ms is number {
+  return ms !== undefined && ms >= 0 && ms <= MAX_DATE_MS;
 }
 
 /**

@@ -59,6 +59,14 @@ t.test('checkSchema accepts the hook lines and refuses each broken rule by name'
     ['certbot_renewal,domain=example.com,host=h renewed_count=1,not_after=1.7e9', 'not-after-integer'],
     ['certbot_renewal,domain=example.com,host=h renewed_count=1,not_before="x"', 'not-before-integer'],
     ['certbot_renewal,domain=example.com,host=h renewed_count=1,not_after=5i,not_before=5i', 'certificate-dates-order'],
+    ['certbot_renewal,domain=example.com,host=h renewed_count=1,not_after=0i', undefined],
+    ['certbot_renewal,domain=example.com,host=h renewed_count=1,not_after=253402300799i', undefined],
+    ['certbot_renewal,domain=example.com,host=h renewed_count=1,not_after=253402300800i', 'not-after-range'],
+    ['certbot_renewal,domain=example.com,host=h renewed_count=1,not_after=1795882279990i', 'not-after-range'],
+    ['certbot_renewal,domain=example.com,host=h renewed_count=1,not_after=1795882279990000000i', 'not-after-range'],
+    ['certbot_renewal,domain=example.com,host=h renewed_count=1,not_after=18446744073709551615u', 'not-after-range'],
+    ['certbot_renewal,domain=example.com,host=h renewed_count=1,not_before=-1i', 'not-before-range'],
+    ['certbot_renewal,domain=example.com,host=h renewed_count=1,not_after=-9000000000000i,not_before=-9100000000000i', 'not-after-range'],
     ['cpu,host=h usage=0', undefined],
   ];
   for (const [line, rule] of table) t.equal(check(line)?.rule, rule, line);
@@ -69,6 +77,11 @@ t.test('the future-timestamp rule allows clock skew up to the limit, not beyond'
   t.equal(check(line, NOW + 300n * 1_000_000_000n), undefined);
   t.equal(check(line, NOW + 300n * 1_000_000_000n + 1n)?.rule, 'timestamp-future');
   t.equal(check(line, NOW - 365n * 86_400n * 1_000_000_000n), undefined, 'old renewals are fine (backfill)');
+});
+
+t.test('a certificate date in milliseconds or nanoseconds is refused with a hint', async (t) => {
+  const rejection = check('certbot_renewal,domain=example.com,host=h renewed_count=1,not_after=1795882279990000000i');
+  t.equal(rejection?.message, 'line 1: certbot_renewal field "not_after" must be Unix seconds from 0 to 253402300799 (9999-12-31), got 1795882279990000000 (milliseconds or nanoseconds?)');
 });
 
 t.test('a rejection names the line, the rule and the offending value', async (t) => {

@@ -13,6 +13,8 @@ interface Case {
   readonly basis: string;
   /** [day after T0, state] */
   readonly states: ReadonlyArray<readonly [number, string]>;
+  /** Days from the expected renewal to overdue; the policy's 2 unless the lifetime caps it. */
+  readonly graceDays?: number;
 }
 
 const CASES: readonly Case[] = [
@@ -36,6 +38,21 @@ const CASES: readonly Case[] = [
     expectedDay: 30,
     basis: 'certificate-lifetime',
     states: [[31.9, 'ok'], [32, 'overdue'], [50, 'overdue']],
+  },
+  {
+    name: '6-day certificate: expected 2 days before expiry, overdue one day later (the grace is at most a sixth of the lifetime)',
+    cert: withLifetime(6),
+    expectedDay: 4,
+    basis: 'certificate-lifetime',
+    graceDays: 1,
+    states: [[4.99, 'ok'], [5, 'overdue'], [6, 'overdue']],
+  },
+  {
+    name: 'dates out of any range (a store written before they were checked) count as unknown',
+    cert: { ...base, notBeforeMs: -9_100_000_000_000_000, notAfterMs: -9_000_000_000_000_000 },
+    expectedDay: 60,
+    basis: 'default-interval',
+    states: [[62, 'overdue']],
   },
   {
     name: 'unknown dates: last success + 60 days, the seed\'s 62 with the grace',
@@ -86,7 +103,7 @@ for (const c of CASES) {
     const s = schedule(c.cert, DEFAULT_POLICY);
     t.equal(s.basis, c.basis, 'basis');
     t.equal(s.expectedMs, T0 + Math.round(c.expectedDay * DAY_MS), 'expected renewal');
-    t.equal(s.overdueMs, s.expectedMs + 2 * DAY_MS, 'overdue = expected + grace');
+    t.equal(s.overdueMs, s.expectedMs + (c.graceDays ?? 2) * DAY_MS, 'overdue = expected + grace');
     for (const [day, state] of c.states) t.equal(stateAt(c.cert, T0 + Math.round(day * DAY_MS), DEFAULT_POLICY), state, `day ${day}`);
   });
 }
