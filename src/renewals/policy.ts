@@ -2,15 +2,18 @@
 // state it is in at a given time. Pure: the time comes in as an argument, so
 // tests walk months of history with a fake clock.
 //
-// Expected renewal: with the certificate's dates known, not_after − lifetime/3
-// (certbot's rule; 90-day certificates renew 30 days before expiry, 45-day ones
-// 15 days before); otherwise the last success + 60 days. Overdue: expected +
-// grace (2 days by default: the seed's 62 days), the grace never more than a
-// sixth of the lifetime, so even a 6-day certificate alerts a day before it
+// Expected renewal: with the certificate's dates known, not_after − lifetime/3,
+// or − lifetime/2 for a lifetime under 10 days (certbot 4's rule; 90-day
+// certificates renew 30 days before expiry, 45-day ones 15 days before, 6-day
+// ones 3 days before); otherwise the last success + 60 days. Overdue: expected
+// + grace (2 days by default: the seed's 62 days), the grace never more than a
+// sixth of the lifetime, so a short-lived certificate alerts well before it
 // expires. Nothing ages out: a certificate stays overdue until it renews, is
 // snoozed or is retired.
 
 export const DAY_MS = 86_400_000;
+/** certbot 4 renews a certificate of a shorter lifetime at half of it, not at two thirds. */
+const SHORT_LIFETIME_MS = 10 * DAY_MS;
 
 export interface RenewalPolicy {
   /** Renewal interval assumed when the certificate dates are unknown. */
@@ -54,7 +57,7 @@ export function schedule(cert: CertificateFacts, policy: RenewalPolicy): Schedul
   }
   if (isDateMs(notAfterMs) && isDateMs(notBeforeMs) && notAfterMs > notBeforeMs) {
     const lifetimeMs = notAfterMs - notBeforeMs;
-    const expectedMs = notAfterMs - Math.round(lifetimeMs / 3);
+    const expectedMs = notAfterMs - Math.round(lifetimeMs < SHORT_LIFETIME_MS ? lifetimeMs / 2 : lifetimeMs / 3);
     return { expectedMs, overdueMs: expectedMs + Math.min(policy.graceMs, Math.round(lifetimeMs / 6)), basis: 'certificate-lifetime' };
   }
   const expectedMs = lastSuccessMs + policy.defaultIntervalMs;

@@ -40,12 +40,20 @@ const CASES: readonly Case[] = [
     states: [[31.9, 'ok'], [32, 'overdue'], [50, 'overdue']],
   },
   {
-    name: '6-day certificate: expected 2 days before expiry, overdue one day later (the grace is at most a sixth of the lifetime)',
+    name: '6-day certificate: expected at half its lifetime (certbot 4, under 10 days), overdue a day later (the grace is at most a sixth of it)',
     cert: withLifetime(6),
-    expectedDay: 4,
+    expectedDay: 3,
     basis: 'certificate-lifetime',
     graceDays: 1,
-    states: [[4.99, 'ok'], [5, 'overdue'], [6, 'overdue']],
+    states: [[3.99, 'ok'], [4, 'overdue'], [6, 'overdue']],
+  },
+  {
+    name: '10-day certificate: back to a third of its lifetime',
+    cert: withLifetime(10),
+    expectedDay: 10 - 10 / 3,
+    basis: 'certificate-lifetime',
+    graceDays: 10 / 6,
+    states: [[8.3, 'ok'], [10 - 10 / 3 + 10 / 6, 'overdue']],
   },
   {
     name: 'dates out of any range (a store written before they were checked) count as unknown',
