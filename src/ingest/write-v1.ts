@@ -33,7 +33,11 @@ interface V1Query {
 export function registerWriteV1(app: FastifyInstance, deps: WriteRouteDeps): void {
   app.post<{ Querystring: V1Query }>('/write', { config: { api: 'v1' } }, async (request, reply) => {
     const { query } = request;
-    const [db, rp = '', precisionParam, consistency, p] = [query.db, query.rp, query.precision, query.consistency, query.p].map(firstValue);
+    const db = firstValue(query.db);
+    const rp = firstValue(query.rp) ?? '';
+    const precisionParam = firstValue(query.precision);
+    const consistency = firstValue(query.consistency);
+    const p = firstValue(query.p);
     const grant = deps.authorizer.authenticate({ authorization: request.headers.authorization, queryPassword: p });
     if (db === undefined || db === '') throw new RelayError('CR_DATABASE_REQUIRED');
     grant.assertMayWrite(db);

@@ -27,7 +27,10 @@ export function bucketToDestination(bucket: string): { db: string; rp: string } 
 export function registerWriteV2(app: FastifyInstance, deps: WriteRouteDeps): void {
   app.post<{ Querystring: V2Query }>('/api/v2/write', { config: { api: 'v2' } }, async (request, reply) => {
     const { query } = request;
-    const [org, orgID, bucket, precisionParam] = [query.org, query.orgID, query.bucket, query.precision].map(firstValue);
+    const org = firstValue(query.org);
+    const orgID = firstValue(query.orgID);
+    const bucket = firstValue(query.bucket);
+    const precisionParam = firstValue(query.precision);
     const grant = deps.authorizer.authenticate({ authorization: request.headers.authorization });
     if (!org && !orgID) throw new RelayError('CR_ORG_REQUIRED');
     if (bucket === undefined || bucket === '') throw new RelayError('CR_BUCKET_REQUIRED');
