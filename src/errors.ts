@@ -12,6 +12,7 @@ export interface ErrorSpec {
 export const ERRORS = {
   CR_DATABASE_REQUIRED: { status: 400, message: 'database is required' },
   CR_BUCKET_REQUIRED: { status: 400, message: 'bucket is required: add ?bucket=NAME to the URL' },
+  CR_BUCKET_EMPTY_DATABASE: { status: 400, message: 'bucket %s is in db/rp form but has an empty database: use ?bucket=DB or ?bucket=DB/RP' },
   CR_ORG_REQUIRED: { status: 400, message: 'organization name or id is required: add ?org=NAME to the URL' },
   CR_BAD_PRECISION: { status: 400, message: 'invalid precision %s: use one of %s' },
   CR_BAD_CONSISTENCY: { status: 400, message: 'invalid consistency level' },

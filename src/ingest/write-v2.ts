@@ -35,6 +35,8 @@ export function registerWriteV2(app: FastifyInstance, deps: WriteRouteDeps): voi
     if (!org && !orgID) throw new RelayError('CR_ORG_REQUIRED');
     if (bucket === undefined || bucket === '') throw new RelayError('CR_BUCKET_REQUIRED');
     const destination = bucketToDestination(bucket);
+    // influxd's bucket2dbrp refuses it too: a line for database "" could never be delivered.
+    if (destination.db === '') throw new RelayError('CR_BUCKET_EMPTY_DATABASE', JSON.stringify(bucket));
     grant.assertMayWrite(destination.db);
     const precision = parsePrecisionV2(precisionParam);
     if (precision === undefined) throw new RelayError('CR_BAD_PRECISION', JSON.stringify(precisionParam), V2_PRECISIONS.join(', '));

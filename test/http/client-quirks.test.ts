@@ -59,3 +59,13 @@ t.test('a consistency level is read in any case, as influxd reads it', async (t)
   const res = await relay.app.inject({ method: 'POST', url: '/write?db=d&consistency=most', payload: LINE });
   t.same([res.statusCode, res.json()], [400, { error: 'invalid consistency level' }], 'an unknown level is still refused');
 });
+
+t.test('a 2.x bucket whose database part is empty is refused, as influxd refuses it, and nothing is stored', async (t) => {
+  const relay = relayFor(t);
+  for (const bucket of ['/autogen', '/']) {
+    const res = await relay.app.inject({ method: 'POST', url: `/api/v2/write?org=o&bucket=${encodeURIComponent(bucket)}`, payload: LINE });
+    t.same([res.statusCode, res.json().code], [400, 'invalid'], `bucket=${bucket}`);
+    t.match(res.json().message, /has an empty database/);
+  }
+  t.same(storedLines(relay), []);
+});
