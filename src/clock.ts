@@ -13,15 +13,23 @@ export type Clock = {
 
 const REANCHOR_MS = 1000;
 
-export function systemClock(): Clock {
+/** Where systemClock reads the time; replaced in tests. */
+export interface TimeSources {
+  readonly wallMs: () => number;
+  readonly monotonicNs: () => bigint;
+}
+
+const SYSTEM_TIME: TimeSources = { wallMs: Date.now, monotonicNs: process.hrtime.bigint };
+
+export function systemClock(time: TimeSources = SYSTEM_TIME): Clock {
   let anchorWallNs = 0n;
   let anchorMonoNs = 0n;
   let anchoredAtMs = -Infinity;
   let lastNs = 0n;
   return {
     nowNs() {
-      const wallMs = Date.now();
-      const mono = process.hrtime.bigint();
+      const wallMs = time.wallMs();
+      const mono = time.monotonicNs();
       if (wallMs - anchoredAtMs >= REANCHOR_MS || wallMs < anchoredAtMs) {
         anchorWallNs = BigInt(wallMs) * 1_000_000n;
         anchorMonoNs = mono;
@@ -33,6 +41,6 @@ export function systemClock(): Clock {
       lastNs = ns;
       return ns;
     },
-    nowMs: () => Date.now(),
+    nowMs: () => time.wallMs(),
   };
 }
