@@ -41,10 +41,12 @@ export class Authorizer {
     }
     if (match === undefined) throw new RelayError('CR_UNAUTHORIZED');
     const { databases } = match;
+    const mayWrite = (database: string): boolean => databases.size === 0 || databases.has(database);
     return {
       assertMayWrite(database) {
-        if (databases.size > 0 && !databases.has(database)) throw new RelayError('CR_FORBIDDEN', JSON.stringify(database));
+        if (!mayWrite(database)) throw new RelayError('CR_FORBIDDEN', JSON.stringify(database));
       },
+      mayWrite,
     };
   }
 }
@@ -52,9 +54,10 @@ export class Authorizer {
 export interface Grant {
   /** Throws CR_FORBIDDEN when the token is limited to other databases. */
   assertMayWrite(database: string): void;
+  mayWrite(database: string): boolean;
 }
 
-const ALLOW_ALL: Grant = { assertMayWrite() {} };
+const ALLOW_ALL: Grant = { assertMayWrite() {}, mayWrite: () => true };
 
 export function presentedToken({ authorization, queryPassword }: Credentials): string | undefined {
   if (authorization !== undefined) {

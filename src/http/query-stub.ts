@@ -56,16 +56,19 @@ export function registerQueryStub(app: FastifyInstance, deps: QueryDeps): void {
       const form = typeof body === 'string' && body !== '' ? new URLSearchParams(body) : undefined;
       const q = firstValue(query.q) ?? form?.get('q') ?? undefined;
       try {
-        deps.authorizer.authenticate({ authorization: headers.authorization, queryPassword: firstValue(query.p) ?? form?.get('p') ?? undefined });
+        const grant = deps.authorizer.authenticate({ authorization: headers.authorization, queryPassword: firstValue(query.p) ?? form?.get('p') ?? undefined });
         if (q === undefined || q.trim() === '') throw new RelayError('CR_QUERY_MISSING');
         const results = splitStatements(q).map((statement, statementId) => {
           const create = CREATE_DATABASE.exec(statement);
           if (create) {
-            deps.createDatabase(unquoteIdentifier(create[1]));
+            const name = unquoteIdentifier(create[1]);
+            // A token limited to some databases may create (and so list) only those, as it may write only to them.
+            grant.assertMayWrite(name);
+            deps.createDatabase(name);
             return { statement_id: statementId };
           }
           if (SHOW_DATABASES.test(statement)) {
-            const values = deps.knownDatabases().map((name) => [name]);
+            const values = deps.knownDatabases().filter((name) => grant.mayWrite(name)).map((name) => [name]);
             return { statement_id: statementId, series: [{ name: 'databases', columns: ['name'], values }] };
           }
           throw new RelayError('CR_QUERY_UNSUPPORTED', JSON.stringify(statement.trim()));

@@ -73,3 +73,17 @@ t.test('with no tokens configured, credentials are ignored (python always sends 
   const res = await relay.app.inject({ method: 'POST', url: '/write?db=d&u=root&p=root', headers: { authorization: basic('root', 'root') }, payload: 'm v=1 1' });
   t.equal(res.statusCode, 204);
 });
+
+t.test('/query with a token limited to some databases: CREATE DATABASE only for those, SHOW DATABASES lists only those', async (t) => {
+  const relay = relayFor(t, config);
+  const all = { authorization: 'Token s3cret-all' };
+  const limited = { authorization: 'Token s3cret-telegraf' };
+  const query = (q: string, headers: Record<string, string>) => relay.app.inject({ method: 'POST', url: '/query', headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams({ q }).toString() });
+  t.equal((await query('CREATE DATABASE other', all)).statusCode, 200);
+  t.equal((await query('CREATE DATABASE telegraf', limited)).statusCode, 200);
+  const refused = await query('CREATE DATABASE mine', limited);
+  t.same([refused.statusCode, refused.json().error], [403, 'this token may not write to database "mine"']);
+  const names = async (headers: Record<string, string>) => (await query('SHOW DATABASES', headers)).json().results[0].series[0].values.flat();
+  t.same(await names(all), ['other', 'telegraf']);
+  t.same(await names(limited), ['telegraf'], 'not the databases of other tokens');
+});
