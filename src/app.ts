@@ -108,16 +108,15 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
         }).start();
   const groupCommit = new GroupCommit(
     (batches) => {
+      // Only the transaction: whatever throws in here means "not stored", and the group commit retries.
       store.transaction(() => {
         const lastBatchId = store.appendBatches(batches);
         renewedInCommit = renewals.record(batches, lastBatchId) > 0;
       });
-      let points = 0;
-      for (const batch of batches) points += batch.points;
-      idleCollection?.committed(points);
     },
     {
-      onCommit: ({ durationMs, batches }) => {
+      onCommit: ({ durationMs, batches, points }) => {
+        idleCollection?.committed(points);
         metrics.commitDuration.observe(durationMs / 1000);
         metrics.commitBatches.observe(batches);
         // An idle forwarder sends at once: one certbot report never waits for a timer.

@@ -292,7 +292,21 @@ export class Store {
       if (outermost) this.#rolledBack();
       throw toStoreError(err, this);
     } finally {
-      if (outermost) this.#refreshSize();
+      if (outermost) this.#refreshSizeAfterTransaction();
+    }
+  }
+
+  /**
+   * The size estimate after a transaction. A failure here (the WAL's stat, a
+   * pragma) must not turn a committed transaction into a thrown error: the
+   * caller would answer a stored write as failed, and a group commit would
+   * store it again. The previous estimate stays until the next refresh.
+   */
+  #refreshSizeAfterTransaction(): void {
+    try {
+      this.#refreshSize();
+    } catch {
+      // Deliberately ignored, see above.
     }
   }
 
