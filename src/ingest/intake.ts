@@ -11,6 +11,9 @@ import { prepareBody, type PreparedBody, type PrepareJob } from './prepare-job.j
 import type { PreparePool } from './prepare-pool.js';
 import type { SchemaRules } from './validate.js';
 
+/** A body at least this large is prepared on a worker even when it arrives alone (10× a 5000-line certbot body). */
+export const ALWAYS_OFFLOAD_BODY_BYTES = 4 * 1024 * 1024;
+
 export interface Destination {
   readonly db: string;
   readonly rp: string;
@@ -65,8 +68,11 @@ export class Intake {
     const { clock, rules, preparePool } = this.#deps;
     const job: PrepareJob = { body, precision, nowNs: clock.nowNs(), rules };
     // A lone write is prepared here: a worker would only add its round trip. With others
-    // in flight, the worker takes it and the main thread goes on serving them.
-    const offload = preparePool !== undefined && this.#inFlight > 0 && preparePool.wants(body.length);
+    // in flight, the worker takes it and the main thread goes on serving them. A very large
+    // body always goes to a worker: a few KB of gzip can inflate to 25 MB of tiny lines,
+    // seconds of parsing that must not stop the event loop for whoever writes next.
+    const offload =
+      preparePool !== undefined && (this.#inFlight > 0 || body.length >= ALWAYS_OFFLOAD_BODY_BYTES) && preparePool.wants(body.length);
     this.#inFlight++;
     try {
       const { stored, ...prepared } = offload ? await preparePool.prepare(job) : prepareBody(job);

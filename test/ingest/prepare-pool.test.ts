@@ -1,5 +1,6 @@
 import t from 'tap';
 import { prepareBody, type PrepareJob } from '../../src/ingest/prepare-job.js';
+import { ALWAYS_OFFLOAD_BODY_BYTES } from '../../src/ingest/intake.js';
 import { DEFAULT_MIN_WORKER_BODY_BYTES, PreparePool, workersFor } from '../../src/ingest/prepare-pool.js';
 import { fakeClock } from '../support/fake-clock.js';
 import { until as waitUntil } from '../support/fake-target.js';
@@ -136,4 +137,25 @@ t.test('a worker crash inside a running relay: the writes it held get 500 and st
   const [again, alongside] = await Promise.all([write('m v=1 1'), write('m v=2 2')]);
   t.same([again.statusCode, alongside.statusCode], [204, 204], 'a new worker takes the next writes');
   t.same(storedLines(relay).filter((l) => l.startsWith('m ')).sort(), ['m v=1 1', 'm v=2 2']);
+});
+
+t.test('a lone write is prepared on the main thread unless it is very large (a small gzip can inflate to 25 MB)', async (t) => {
+  const pool = new PreparePool({ workers: 1, minBodyBytes: DEFAULT_MIN_WORKER_BODY_BYTES });
+  let onWorker = 0;
+  const prepare = pool.prepare.bind(pool);
+  pool.prepare = (job) => {
+    onWorker++;
+    return prepare(job);
+  };
+  const relay = relayFor(t, '', { preparePool: pool });
+  const body = (lines: number) => Array.from({ length: lines }, (_, i) => `m,host=h${i % 100} v=${i}i ${1_700_000_000_000_000_000n + BigInt(i)}`).join('\n');
+  const medium = body(5_000); // ~230 KB: over the pool's minimum, under ALWAYS_OFFLOAD_BODY_BYTES
+  t.ok(medium.length > DEFAULT_MIN_WORKER_BODY_BYTES && medium.length < ALWAYS_OFFLOAD_BODY_BYTES);
+  t.equal((await relay.app.inject({ method: 'POST', url: '/write?db=d', payload: medium })).statusCode, 204);
+  t.equal(onWorker, 0, 'alone and not huge: prepared where it arrived');
+  const huge = body(110_000);
+  t.ok(huge.length >= ALWAYS_OFFLOAD_BODY_BYTES, `${huge.length} bytes`);
+  t.equal((await relay.app.inject({ method: 'POST', url: '/write?db=d', payload: huge })).statusCode, 204);
+  t.equal(onWorker, 1, 'alone but huge: prepared on a worker');
+  t.equal(storedLines(relay).length, 115_000);
 });
