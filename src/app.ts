@@ -36,6 +36,9 @@ declare module 'fastify' {
   }
 }
 
+/** The longest a request may take to arrive, head and body: then 408 and the connection is closed. */
+export const REQUEST_TIMEOUT_MS = 300_000;
+
 export interface AppDeps {
   readonly clock?: Clock;
   readonly logger?: boolean | object;
@@ -157,6 +160,9 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     return503OnClosing: false,
     exposeHeadRoutes: false, // HEAD is served where InfluxDB serves it (/ping), and documented there
     forceCloseConnections: 'idle',
+    // A client that stalls mid-body cannot hold its connection and buffered bytes for ever (Node's own default;
+    // fastify's is none). Nothing of such a request was acknowledged.
+    requestTimeout: REQUEST_TIMEOUT_MS,
   }) as unknown as FastifyInstance;
 
   if (recoveredBatches > 0) app.log.info({ batches: recoveredBatches }, 'renewal state: read back from the log the batches it had not taken in (the relay was not stopped cleanly)');

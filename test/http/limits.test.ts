@@ -68,3 +68,9 @@ t.test('an unknown Content-Encoding is refused with 415', async (t) => {
   const res = await relay.app.inject({ method: 'POST', url: '/write?db=d', payload: 'm v=1', headers: { 'content-encoding': 'br' } });
   t.equal(res.statusCode, 415);
 });
+
+t.test('a request must arrive within 5 minutes: the server is told (fastify sets no limit of its own)', async (t) => {
+  const relay = relayFor(t);
+  await relay.app.ready();
+  t.equal(relay.app.server.requestTimeout, 300_000);
+});
