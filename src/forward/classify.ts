@@ -72,9 +72,11 @@ const DATABASE_NOT_FOUND = /database not found|bucket "[^"]*" not found/i;
 // influxd answers 500 {"error":"retention policy not found: nope"} for an unknown rp= on every
 // request to it: no line is to blame, so it is held like a missing database, not bisected.
 const RETENTION_POLICY_NOT_FOUND = /retention policy not found/i;
-// 500s that say the server is busy, not that our content is bad (influxd's coordinator timeout,
-// cache limits, a closing engine): plain retries, never grounds for isolating a line.
-const TRANSIENT_500 = /timeout|timed out|memory|too many|unavailable|shutting down|closed|not open|hinted handoff/i;
+// 500s that say the server is busy or cannot store anything, not that our content is bad (influxd's
+// coordinator timeout, cache limits, a closing engine, a full or read-only disk): plain retries, never
+// grounds for isolating a line.
+const TRANSIENT_500 =
+  /timeout|timed out|memory|too many|unavailable|shutting down|closed|not open|hinted handoff|no space|disk|read-only|input\/output error|i\/o error|quota/i;
 
 export function classify(answer: Answer): Outcome {
   if (answer.kind === 'network') return { action: 'retry', class: 'network', suspectContent: false };

@@ -51,6 +51,12 @@ export interface ForwarderDeps {
  * takes seconds, not minutes of backoff per level.
  */
 export const POISON_SUSPECT_FAILURES = 3;
+/**
+ * A poison episode that dead-letters every line of a request this large is
+ * taken for a server that cannot store anything, and undone: influxd's panic
+ * on a 100-tag point is one line among others, not every line of a request.
+ */
+export const POISON_EPISODE_MIN_POINTS = 8;
 /** Heads read per round at least, so that a target limited to some databases passes the others quickly. */
 const MIN_HEADS_PER_ROUND = 1000;
 /**
@@ -325,6 +331,9 @@ export class Forwarder {
       );
     }
     if (delivered > 0) this.#metrics?.forwardPointsDelivered.inc({ target: this.name }, delivered);
+    // Counted once written: a round that fails before its cursor move is sent again and must not count twice.
+    const refusedPoints = refused.reduce((sum, d) => sum + d.points, 0);
+    if (refusedPoints > 0) this.#metrics?.forwardPointsDeadLettered.inc({ target: this.name }, refusedPoints);
     return round.more;
   }
 
@@ -422,6 +431,8 @@ export class Forwarder {
     const points = countPoints(pieces);
     let failures = 0;
     let suspect = 0;
+    // Set once isolating a poison line found every line failing: the server, not a line, is to blame.
+    let poisonRuledOut = false;
     let triedCreate = false;
     let body = compressed; // compressed once for all the retries
     for (;;) {
@@ -452,13 +463,31 @@ export class Forwarder {
               'the target did not take the data; retrying with backoff (the data is kept)',
             );
           }
-          suspect = outcome.suspectContent ? suspect + 1 : 0;
+          suspect = outcome.suspectContent && !poisonRuledOut ? suspect + 1 : 0;
           if (suspect >= suspectAfter) {
             suspect = 0;
             if (await this.#acceptsEmptyWrite(destination)) {
-              if (points > 1) return this.#deliverHalves(destination, pieces, deadLetters, 1);
-              this.#refuse(pieces, answer, outcome, deadLetters);
-              return 0;
+              if (points === 1) {
+                this.#refuse(pieces, answer, outcome, deadLetters);
+                return 0;
+              }
+              // Inside an episode (its halves probe after one failure): the episode's top level decides.
+              if (suspectAfter !== POISON_SUSPECT_FAILURES) return this.#deliverHalves(destination, pieces, deadLetters, 1);
+              // The episode's dead letters are kept apart until it is clear some line was delivered: when
+              // every one of many lines fails with a 5xx, no poison line explains it (a full disk refuses
+              // every write that has points and accepts the empty probe), so nothing is dead-lettered and
+              // the retries go on. A few lines that all fail are taken for poison, as before.
+              const episode: NewDeadLetter[] = [];
+              const delivered = await this.#deliverHalves(destination, pieces, episode, 1);
+              if (delivered > 0 || points < POISON_EPISODE_MIN_POINTS || episode.some((d) => d.held === true || d.status === null || d.status < 500)) {
+                deadLetters.push(...episode);
+                return delivered;
+              }
+              poisonRuledOut = true;
+              this.#log?.warn(
+                { target: this.name, destination: destination.label, points, status: answerStatus(answer), error: answerText(answer) },
+                'every line failed on its own with a server error: not a poison line; retrying the whole request (the data is kept)',
+              );
             }
           }
           await this.#wait(retryDelayMs(failures, this.#backoff, outcome.retryAfter, this.#nowMs(), this.#random));
@@ -515,7 +544,6 @@ export class Forwarder {
     const error = answerText(answer);
     for (const piece of pieces) {
       deadLetters.push({ batchId: piece.batchId, db: piece.db, rp: piece.rp, lines: piece.text, points: piece.points, status, error });
-      this.#metrics?.forwardPointsDeadLettered.inc({ target: this.name }, piece.points);
     }
     this.#recordError(answer, outcome);
   }

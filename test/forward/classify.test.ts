@@ -20,6 +20,12 @@ const TABLE: Array<[string, Answer, Partial<Outcome> & Record<string, unknown>]>
   ['500 panic (100 tags)', response(500, 'Internal Server Error\n'), { action: 'retry', class: 'server_error', suspectContent: true }],
   ['500 {"error":"timeout"}', response(500, '{"error":"timeout"}'), { action: 'retry', class: 'server_error', suspectContent: false }],
   [
+    '500 disk full',
+    response(500, '{"error":"engine: error writing WAL entry: write /var/lib/influxdb/wal/db/autogen/1/_00001.wal: no space left on device"}'),
+    { action: 'retry', class: 'server_error', suspectContent: false },
+  ],
+  ['500 read-only disk', response(500, '{"error":"open /var/lib/influxdb/data/x: read-only file system"}'), { action: 'retry', class: 'server_error', suspectContent: false }],
+  [
     '500 engine cache full',
     response(500, '{"error":"engine: cache maximum memory size exceeded"}'),
     { action: 'retry', class: 'server_error', suspectContent: false },

@@ -183,6 +183,22 @@ t.test('a 500 for one poisonous line (influxd panics on 100 tags) is isolated on
   t.match(dead[0], { status: 500, lines: poison, error: 'Internal Server Error' });
 });
 
+t.test('a target that refuses every line with a 500 it does not explain, yet takes the empty probe, is retried: no line is dead-lettered', async (t) => {
+  // As a server with a full disk answers, in words the classification does not know.
+  let broken = true;
+  const s = await setup(t, (req) => (req.body !== '' && broken ? { status: 500, body: '{"error":"storage: write refused"}' } : ok), { retryMaxMs: 50 });
+  const sent = lines('m', 16);
+  s.append(batch(sent));
+  await until(t, 'the bisection has tried lines one by one', () => s.fake.writes().filter((r) => r.lines.length === 1).length >= 16);
+  await until(t, 'the whole request is retried again', () => s.fake.writes().filter((r) => r.lines.length === 16).length >= 5);
+  t.equal(s.store.countDeadLetters(), 0, 'nothing dead-lettered');
+  t.equal(s.store.cursor('influx-a'), 0, 'the cursor waits');
+  broken = false;
+  await until(t, 'delivered once the server stores again', () => s.store.cursor('influx-a') === tail(s.store));
+  t.same(s.fake.accepted, sent);
+  t.equal(s.store.countDeadLetters(), 0);
+});
+
 t.test('a target answering 500 to everything, even an empty write, gets retried, never dead-lettered', async (t) => {
   const s = await setup(t, () => ({ status: 500, body: 'Internal Server Error' }));
   s.append(batch(lines('m', 4)));
