@@ -587,12 +587,16 @@ export class Forwarder {
   /** Checks a held destination every retry_max_ms with an empty write until it accepts one; then releases it. */
   async #watch(held: HeldDestination): Promise<void> {
     const signal = this.#abort.signal;
-    while (this.#heldDestinations.get(held.destination.key) === held && !held.ready) {
+    // Until the destination is released: a release that failed (a full store) or had to wait for the
+    // destination's newer batches is tried again here, not only after a round that happens to send.
+    while (this.#heldDestinations.get(held.destination.key) === held) {
       try {
         await sleep(retryDelayMs(Infinity, this.#backoff, undefined, this.#nowMs(), this.#random), undefined, { signal });
-        if (!(await this.#destinationAccepts(held))) continue;
-        held.ready = true;
-        this.#log?.info({ target: this.name, destination: held.destination.label }, 'the target accepts writes to the held destination again: re-queuing its held dead letters');
+        if (!held.ready) {
+          if (!(await this.#destinationAccepts(held))) continue;
+          held.ready = true;
+          this.#log?.info({ target: this.name, destination: held.destination.label }, 'the target accepts writes to the held destination again: re-queuing its held dead letters');
+        }
         // Between rounds: no lane is sending, and the cursor is where the last round left it.
         await this.#queue.add(() => {
           if (signal.aborted) return;
@@ -601,7 +605,8 @@ export class Forwarder {
         });
       } catch (err) {
         if (signal.aborted) return;
-        this.#log?.error({ err, target: this.name, destination: held.destination.label }, 'checking a held destination failed; trying again');
+        held.ready = false; // probed again before the next try
+        this.#log?.error({ err, target: this.name, destination: held.destination.label }, 'checking or releasing a held destination failed; trying again');
       }
     }
   }

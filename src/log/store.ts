@@ -586,17 +586,26 @@ export class Store {
     const params = deadLetterParams(filter);
     return this.transaction(() => {
       const byTarget = new Map<string, number[]>();
-      for (const d of f.selectDeadLetters.all({ ...params, afterId: 0, limit: -1 })) {
-        const info = this.#insertBatch.run(nowMs, d.db, d.rp, d.points, Buffer.byteLength(d.lines, 'utf8'), d.lines);
-        const batchId = Number(info.lastInsertRowid);
-        f.insertReplayTarget.run(batchId, d.target);
-        // Every other target will only pass over it: it is no backlog of theirs.
-        f.addPassedForOthers.run({ target: d.target, db: d.db, points: d.points ?? 0, bytes: Buffer.byteLength(d.lines, 'utf8') });
-        const ids = byTarget.get(d.target) ?? [];
-        ids.push(batchId);
-        byTarget.set(d.target, ids);
+      // A chunk at a time, each dead letter deleted as soon as it is a batch again: the pages it frees are
+      // reused by the next ones, so a replay needs room for one chunk, not for a second copy of them all
+      // (a long hold can fill the store with held dead letters), and memory holds one chunk.
+      let afterId = 0;
+      for (;;) {
+        const chunk = f.selectDeadLetters.all({ ...params, afterId, limit: REPLAY_CHUNK_ROWS });
+        if (chunk.length === 0) break;
+        for (const d of chunk) {
+          const bytes = Buffer.byteLength(d.lines, 'utf8');
+          f.deleteDeadLetter.run(d.id);
+          const batchId = Number(this.#insertBatch.run(nowMs, d.db, d.rp, d.points, bytes, d.lines).lastInsertRowid);
+          f.insertReplayTarget.run(batchId, d.target);
+          // Every other target will only pass over it: it is no backlog of theirs.
+          f.addPassedForOthers.run({ target: d.target, db: d.db, points: d.points ?? 0, bytes });
+          const ids = byTarget.get(d.target) ?? [];
+          ids.push(batchId);
+          byTarget.set(d.target, ids);
+        }
+        afterId = chunk[chunk.length - 1].id;
       }
-      f.deleteDeadLetters.run(params);
       return byTarget;
     });
   }
@@ -726,6 +735,9 @@ function deadLetterParams(filter: DeadLetterFilter): DeadLetterParams {
   };
 }
 
+/** Dead letters read per query while replaying. */
+const REPLAY_CHUNK_ROWS = 64;
+
 const DEAD_LETTER_WHERE = `(@ids IS NULL OR id IN (SELECT value FROM json_each(@ids)))
   AND (@target IS NULL OR target = @target)
   AND (@before IS NULL OR created_at_ms < @before)
@@ -821,5 +833,6 @@ function prepareForwarding(db: Database.Database) {
          FROM dead_letters WHERE id > @afterId AND ${DEAD_LETTER_WHERE} ORDER BY id LIMIT @limit`,
     ),
     deleteDeadLetters: db.prepare<[DeadLetterParams]>(`DELETE FROM dead_letters WHERE ${DEAD_LETTER_WHERE}`),
+    deleteDeadLetter: db.prepare<[number]>('DELETE FROM dead_letters WHERE id = ?'),
   };
 }

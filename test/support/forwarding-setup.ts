@@ -25,12 +25,13 @@ export async function setupForwarding(
   handler: Handler,
   overrides: Partial<TargetConfig> = {},
   pollIntervalMs = 50,
-  deps: Pick<ForwardingDeps, 'roundBuilder'> = {},
+  deps: Pick<ForwardingDeps, 'roundBuilder' | 'gcIntervalMs'> & { readonly storeMaxBytes?: number } = {},
 ): Promise<ForwardingSetup> {
   const fake = await startFakeTarget(t, handler);
   const target = targetConfig({ url: fake.url, ...overrides });
-  const store = Store.open({ dir: t.testdir({}), maxBytes: 1 << 30, targets: [target.name] });
-  const start = () => new Forwarding({ store, targets: [target], pollIntervalMs, ...deps }).start();
+  const { storeMaxBytes = 1 << 30, ...forwardingDeps } = deps;
+  const store = Store.open({ dir: t.testdir({}), maxBytes: storeMaxBytes, targets: [target.name] });
+  const start = () => new Forwarding({ store, targets: [target], pollIntervalMs, ...forwardingDeps }).start();
   const s: ForwardingSetup = {
     fake,
     store,
