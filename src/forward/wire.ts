@@ -21,7 +21,10 @@ const MAX_ANSWER_BYTES = 64 * 1024;
 // Idle keep-alive sockets are closed before a typical server or proxy (influxd: none; nginx: 75 s) does.
 const KEEP_ALIVE_MS = 30_000;
 
-export type TargetWire = Pick<TargetConfig, 'name' | 'kind' | 'url' | 'username' | 'password' | 'token' | 'timeoutMs'>;
+export type TargetWire = Pick<TargetConfig, 'name' | 'kind' | 'url' | 'username' | 'password' | 'token' | 'timeoutMs' | 'concurrency'>;
+
+/** Connections beyond `concurrency`: the empty-write probes of held destinations and CREATE DATABASE. */
+const SPARE_SOCKETS = 2;
 
 /** Line protocol as a request body: gzip'd once, then sent as often as the retries need. */
 export function compressLines(lines: string): Promise<Buffer> {
@@ -42,7 +45,9 @@ export class TargetClient {
   constructor(target: TargetWire) {
     this.#target = target;
     const secure = new URL(target.url).protocol === 'https:';
-    const options = { keepAlive: true, keepAliveMsecs: 1000, maxSockets: 4, timeout: KEEP_ALIVE_MS };
+    // One connection per request a round may have in flight: a request queued for a socket would spend its
+    // timeout_ms waiting, time out while the target is still writing the others, and be sent twice.
+    const options = { keepAlive: true, keepAliveMsecs: 1000, maxSockets: target.concurrency + SPARE_SOCKETS, timeout: KEEP_ALIVE_MS };
     this.#agent = secure ? new https.Agent(options) : new http.Agent(options);
     this.#request = secure ? https.request : http.request;
     if (target.token !== undefined) this.#authorization = `Token ${target.token}`;

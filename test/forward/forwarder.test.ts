@@ -481,3 +481,31 @@ t.test('with concurrency, a refused line in one lane is still isolated and the o
 function numberedLinesOfSize(n: number): string[] {
   return Array.from({ length: n }, (_, i) => `disk,host=h${i % 9},path=/var/lib/data${i % 5} used=${i}i,free=${n - i}i ${1_700_000_000_000_000_000n + BigInt(i)}`);
 }
+
+t.test('concurrency above 4 gets a connection per request: no request waits for a socket and times out on a healthy target', async (t) => {
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const s = await setup(
+    t,
+    async (r) => {
+      if (r.body === '') return ok;
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      inFlight--;
+      return ok;
+    },
+    { concurrency: 8, batchMaxPoints: 100, timeoutMs: 1_000 },
+  );
+  const outcomes: string[] = [];
+  const record = s.store.recordTargetError.bind(s.store);
+  s.store.recordTargetError = (target, error) => {
+    outcomes.push(error.outcome);
+    record(target, error);
+  };
+  s.append(batch(lines('cpu', 800)));
+  await until(t, 'delivered', () => new Set(s.fake.accepted).size === 800, 30_000);
+  t.equal(maxInFlight, 8, 'eight requests at the target at once');
+  t.same(outcomes, [], 'no timeout: a target answering in 300 ms of a 1000 ms timeout');
+  t.equal(s.fake.accepted.length, 800, 'nothing sent twice');
+});
