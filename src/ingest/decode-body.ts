@@ -3,9 +3,12 @@
 // and forward other bytes than it received. Lines with invalid bytes are
 // refused, by line number; the others go on.
 import { isUtf8 } from 'node:buffer';
+import { parseLines } from '../line-protocol/parse.js';
 import type { ParseError } from '../line-protocol/point.js';
 
 export const INVALID_UTF8 = 'invalid UTF-8: line protocol must be UTF-8 text';
+export const INVALID_UTF8_SPANNING =
+  'invalid UTF-8 in a body whose string fields span lines: which point the bad bytes belong to is unclear, so nothing of the body is stored';
 
 export interface DecodedBody {
   readonly text: string;
@@ -31,5 +34,17 @@ export function decodeBody(body: Buffer): DecodedBody {
     }
     start = end + 1;
   }
+  if (invalid.length > 0 && pointsSpanLines(body)) {
+    // Blanking a line inside a quoted string would store a point that was never sent (its string value
+    // joined around the gap), or turn the string's text into points of their own.
+    return { text: '', invalid: [{ ...invalid[0], reason: INVALID_UTF8_SPANNING }] };
+  }
   return { text: lines.join('\n'), invalid };
+}
+
+/** Whether any point (or unparsable piece) of the body runs over more than one line: a newline inside a string field. */
+function pointsSpanLines(body: Buffer): boolean {
+  // Decoding replaces the invalid bytes only, never a quote, backslash or newline: the structure is the sent one.
+  const { points, errors } = parseLines(body.toString('utf8'));
+  return points.some((p) => p.head.includes('\n')) || errors.some((e) => e.line.includes('\n'));
 }

@@ -212,3 +212,25 @@ t.test('a line with bytes that are not UTF-8 is refused by number; the others ar
   t.match(res.json().error, /^partial write: unable to parse 'm s=".*" 2': invalid UTF-8: line protocol must be UTF-8 text dropped=0$/);
   t.same(storedLines(relay), ['m s="zertifikät" 1', 'm v=3 3']);
 });
+
+t.test('invalid UTF-8 in a body whose string fields span lines: nothing is stored, rather than a point that was never sent', async (t) => {
+  const relay = relayFor(t);
+  const bodies = [
+    // The bad line is the middle of a string: blanking it would store m f="first\n\nlast".
+    Buffer.concat([Buffer.from('m f="first\n'), Buffer.from([0x62, 0xff]), Buffer.from('\nlast" 1')]),
+    // The bad line opens a string: blanking it would store its text, cpu v=1 1, as a point.
+    Buffer.concat([Buffer.from('m f="'), Buffer.from([0xff]), Buffer.from('\ncpu v=1 1\nx" 5')]),
+  ];
+  for (const payload of bodies) {
+    const res = await relay.app.inject({ method: 'POST', url: '/write?db=d', payload });
+    t.equal(res.statusCode, 400);
+    t.match(res.json().error, /invalid UTF-8 in a body whose string fields span lines/);
+    const v2 = await relay.app.inject({ method: 'POST', url: '/api/v2/write?org=o&bucket=d', payload });
+    t.equal(v2.statusCode, 400);
+  }
+  t.same(storedLines(relay), []);
+  // Without a string across lines, a bad line is still refused alone.
+  const res = await relay.app.inject({ method: 'POST', url: '/write?db=d', payload: Buffer.concat([Buffer.from('m f="x" 1\nm f="'), Buffer.from([0xff]), Buffer.from('" 2')]) });
+  t.equal(res.statusCode, 400);
+  t.same(storedLines(relay), ['m f="x" 1']);
+});
