@@ -7,6 +7,13 @@
 //
 // A worker that dies fails only the jobs it held (their requests get a 500,
 // nothing of them was stored) and is replaced on the next job.
+//
+// A job goes to the worker with the fewest bytes still to prepare: a long job
+// (a small gzip body that inflates to 25 MB) is a large one, so the jobs that
+// follow go to the other workers instead of waiting behind it. Jobs are posted
+// at once, not held back until a worker is free: measured on 2 cores with
+// 5000-line bodies from 32 clients, at most 2 jobs per worker cost 10–15 % and
+// at most 4 cost 5 % (940k–1.01M and 1.04–1.08M against 1.11–1.16M points/s).
 import { Worker } from 'node:worker_threads';
 import { transferables, type BuiltRound, type RoundJob } from '../forward/round-job.js';
 import { fromMessage, type PreparedBody, type PreparedBodyMessage, type PrepareJob } from './prepare-job.js';
@@ -52,11 +59,14 @@ const MAX_WORKERS = 4;
 interface Pending {
   readonly resolve: (result: unknown) => void;
   readonly reject: (err: Error) => void;
+  readonly bytes: number;
 }
 
 interface Slot {
   worker: Worker | undefined;
   readonly pending: Map<number, Pending>;
+  /** Bytes of the jobs in `pending`: how much work the worker has ahead of it. */
+  pendingBytes: number;
   idleTimer: NodeJS.Timeout | undefined;
 }
 
@@ -80,7 +90,7 @@ export class PreparePool {
     this.#maxQueued = options.maxQueued ?? Infinity;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_WORKER_IDLE_TIMEOUT_MS;
     this.#workerUrl = options.workerUrl ?? defaultWorkerUrl();
-    this.#slots = Array.from({ length: Math.max(0, options.workers) }, () => ({ worker: undefined, pending: new Map(), idleTimer: undefined }));
+    this.#slots = Array.from({ length: Math.max(0, options.workers) }, () => ({ worker: undefined, pending: new Map(), pendingBytes: 0, idleTimer: undefined }));
   }
 
   /** Worker threads this pool may run (0: everything stays on the main thread). */
@@ -106,25 +116,29 @@ export class PreparePool {
     const { body } = job;
     const whole = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer;
     const buffer = whole ? (body.buffer as ArrayBuffer) : (body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer);
-    const result = await this.#run({ job: { ...job, body: new Uint8Array(buffer) } }, [buffer]);
+    const result = await this.#run({ job: { ...job, body: new Uint8Array(buffer) } }, [buffer], buffer.byteLength);
     return fromMessage(result as PreparedBodyMessage);
   }
 
   /** Builds a forwarding round in the least busy worker. Batch buffers that own their memory are transferred. */
   async buildRound(job: RoundJob): Promise<BuiltRound> {
-    return (await this.#run({ round: job }, transferables(job.batches.map((b) => b.lines)))) as BuiltRound;
+    const bytes = job.batches.reduce((sum, b) => sum + b.lines.byteLength, 0);
+    return (await this.#run({ round: job }, transferables(job.batches.map((b) => b.lines)), bytes)) as BuiltRound;
   }
 
-  #run(request: Omit<WorkerRequest, 'id'>, transfer: ArrayBuffer[]): Promise<unknown> {
+  #run(request: Omit<WorkerRequest, 'id'>, transfer: ArrayBuffer[], bytes: number): Promise<unknown> {
     if (this.#closed) return Promise.reject(new PrepareWorkerError('prepare pool is closed'));
     let slot = this.#slots[0];
-    for (const s of this.#slots) if (s.pending.size < slot.pending.size) slot = s;
+    for (const s of this.#slots) {
+      if (s.pendingBytes < slot.pendingBytes || (s.pendingBytes === slot.pendingBytes && s.pending.size < slot.pending.size)) slot = s;
+    }
     clearTimeout(slot.idleTimer);
     slot.idleTimer = undefined;
     const worker = (slot.worker ??= this.#start(slot));
     const id = this.#nextId++;
     return new Promise<unknown>((resolve, reject) => {
-      slot.pending.set(id, { resolve, reject });
+      slot.pending.set(id, { resolve, reject, bytes });
+      slot.pendingBytes += bytes;
       worker.postMessage({ id, ...request }, transfer);
     });
   }
@@ -145,11 +159,13 @@ export class PreparePool {
       const err = new PrepareWorkerError(`prepare worker failed: ${why}`);
       for (const pending of slot.pending.values()) pending.reject(err);
       slot.pending.clear();
+      slot.pendingBytes = 0;
     };
     worker.on('message', (reply: Reply) => {
       const pending = slot.pending.get(reply.id);
       if (pending === undefined) return;
       slot.pending.delete(reply.id);
+      slot.pendingBytes -= pending.bytes;
       if ('error' in reply) pending.reject(new PrepareWorkerError(`prepare worker failed: ${reply.error}`));
       else pending.resolve(reply.result);
       if (slot.pending.size === 0) this.#stopWhenIdle(slot, worker);

@@ -159,3 +159,16 @@ t.test('a lone write is prepared on the main thread unless it is very large (a s
   t.equal(onWorker, 1, 'alone but huge: prepared on a worker');
   t.equal(storedLines(relay).length, 115_000);
 });
+
+t.test('a large job (a small gzip body that inflated to megabytes) holds up no other job: they go to the other worker', async (t) => {
+  const pool = new PreparePool({ workers: 2, minBodyBytes: 1, workerUrl: new URL('../fixtures/slow-prepare-worker.ts', import.meta.url) });
+  t.teardown(() => pool.close());
+  // Start both workers, so that start-up time does not blur the timings below.
+  await Promise.all([pool.prepare(job(Buffer.from('warm v=1 1'))), pool.prepare(job(Buffer.from('warm v=2 2')))]);
+  const started = performance.now();
+  const slow = pool.prepare(job(Buffer.from(`SLOW v=1 1\n${'tiny v=1 1\n'.repeat(200_000)}`)));
+  const quick = await Promise.all(Array.from({ length: 6 }, (_, i) => pool.prepare(job(Buffer.from(`quick v=${i} ${i}`))).then(() => performance.now() - started)));
+  await slow;
+  const late = quick.filter((ms) => ms > 800);
+  t.same(late, [], `quick jobs done after ${quick.map((ms) => ms.toFixed(0)).join(', ')} ms: none waited behind the large one`);
+});
