@@ -156,24 +156,3 @@ t.test('a release that fails once (the store busy or full) is tried again withou
   t.ok(failures < 0, 'the first release failed');
   t.same(s.fake.accepted, typo);
 });
-
-t.test('a hold larger than the store has room to copy is released: replaying moves the dead letters, it does not copy them', async (t) => {
-  let exists = false;
-  const maxBytes = 4 * 1024 * 1024;
-  const s = await setupForwarding(t, (r) => (toTypo(r) && !exists ? NOT_FOUND : ok), { retryMaxMs: 100, batchMaxBytes: 128 * 1024 }, 20, {
-    storeMaxBytes: maxBytes,
-    gcIntervalMs: 50,
-  });
-  const payload = 'p'.repeat(1000);
-  let n = 0;
-  // 2.8 MB held in a 4 MiB store: a release that copied them before deleting would need 5.6 MB.
-  for (let round = 0; round < 7; round++) {
-    s.append(...Array.from({ length: 10 }, () => batch(Array.from({ length: 40 }, () => `m,host=a f="${payload}" ${1_700_000_000_000_000_000n + BigInt(n++)}`), { db: 'typo' })));
-    await until(t, 'kept aside', () => s.store.cursor('influx-a') === tail(s.store), 20_000);
-    await until(t, 'the log collected', () => s.store.stats().batches === 0, 20_000);
-  }
-  t.equal(s.store.countDeadLetters('influx-a'), 70);
-  exists = true;
-  await until(t, 'every held line is delivered', () => s.fake.accepted.length === n, 20_000);
-  t.equal(s.store.countDeadLetters(), 0);
-});

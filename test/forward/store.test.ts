@@ -190,3 +190,22 @@ t.test('a replayed dead letter is backlog of its own target only, before and aft
   store.advanceCursor('b', plan.lastId, plan.passed, [], 3, false);
   t.same(store.backlog('b'), { batches: 0, points: 0, bytes: 0 }, 'still none once passed');
 });
+
+t.test('replaying dead letters moves them: a store whose dead letters fill most of it can still replay them all', async (t) => {
+  const maxBytes = 4 * 1024 * 1024;
+  const store = Store.open({ dir: t.testdir({}), maxBytes, targets: ['a'] });
+  t.teardown(() => store.close());
+  const line = (i: number) => `m,host=a f="${'p'.repeat(40_000)}" ${i}`;
+  // 70 dead letters of 40 KB: 2.8 MB, more than the 25 % headroom above max_bytes would hold twice over.
+  for (let i = 0; i < 70; i++) {
+    const id = store.appendBatches([batch(line(i), { db: 'x' })]);
+    store.advanceCursor('a', id, [{ db: 'x', batches: 1, points: 1, bytes: 40_000 }], [{ batchId: id, db: 'x', rp: '', lines: line(i), points: 1, status: 404, error: 'database not found: "x"', held: true }], Date.now(), false);
+    store.deleteBatchesThrough(id, 1_000, 1 << 30);
+  }
+  store.checkpoint('TRUNCATE');
+  t.equal(store.countDeadLetters('a'), 70);
+  const replayed = store.replayDeadLetters({ target: 'a', held: true }, Date.now());
+  t.equal(replayed.get('a')?.length, 70, 'all of them are batches again');
+  t.equal(store.countDeadLetters('a'), 0);
+  t.same(store.readBatchesAfter(store.cursor('a')!, 100).map((b) => String(b.lines)), Array.from({ length: 70 }, (_, i) => line(i)), 'in their order');
+});
