@@ -273,7 +273,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
       }
       await groupCommit.drain();
       await preparePool.close(); // after the forwarders: they build large rounds on its workers while draining
-      await monitoring.stop(Math.max(0, deadline - performance.now()));
+      await monitoring.stop(remainingMs());
       try {
         // Not needed for correctness (a restart replays the log), but it leaves nothing to replay;
         // so a failure (a full store) is no failure of the stop.
