@@ -6,7 +6,7 @@
 import PQueue from 'p-queue';
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 import type { TargetConfig } from '../config/defaults.js';
-import type { BatchHead, NewDeadLetter, PassedTotals, Store } from '../log/store.js';
+import type { BatchHead, DeadLetter, NewDeadLetter, PassedTotals, Store } from '../log/store.js';
 import type { Metrics } from '../ops/metrics.js';
 import { retryDelayMs, type BackoffPolicy } from './backoff.js';
 import { bodyOf, countPoints, halve, pieceInBody, pieceOf, planLanes, planRound, type Budget, type Piece, type Request } from './batcher.js';
@@ -86,6 +86,8 @@ const SKIP_FLUSH_MS = 1000;
 const DESTINATION_HOLDS: readonly OutcomeClass[] = ['forbidden', 'database_not_found', 'retention_policy_not_found'];
 /** A held destination is released only when none of its batches waits in the next this many after the cursor. */
 const RELEASE_LOOKAHEAD = 10_000;
+/** Held dead letters read per query while choosing the next ones to send. */
+const DRAIN_PAGE_ROWS = 256;
 
 interface Held {
   readonly outcome: OutcomeClass;
@@ -100,6 +102,9 @@ interface Held {
  * retry_max_ms checks it, and once that succeeds (`ready`) its held dead
  * letters go back into the log, for this target only, in id order, as soon as
  * none of its batches still waits after the cursor (so its order is kept).
+ * While its newer batches keep arriving, that moment may not come: the held
+ * lines are then sent straight from the dead letters, oldest first, a request
+ * at a time between rounds (`draining`), and the hold ends when none is left.
  */
 interface HeldDestination {
   readonly destination: Destination;
@@ -108,6 +113,8 @@ interface HeldDestination {
   error: string;
   readonly sinceMs: number;
   ready: boolean;
+  /** Set while held lines are being sent: #deliver sends them instead of keeping them aside again. */
+  draining: boolean;
 }
 
 export class Forwarder {
@@ -167,7 +174,7 @@ export class Forwarder {
       const destination = this.#route(source.db, source.rp);
       if (destination === undefined || this.#heldDestinations.has(destination.key)) continue;
       const { class: outcome } = classify({ kind: 'response', status: source.status ?? 0, body: source.error });
-      const held: HeldDestination = { destination, outcome, status: source.status, error: source.error, sinceMs: source.sinceMs, ready: false };
+      const held: HeldDestination = { destination, outcome, status: source.status, error: source.error, sinceMs: source.sinceMs, ready: false, draining: false };
       this.#heldDestinations.set(destination.key, held);
       void this.#watch(held);
     }
@@ -437,7 +444,7 @@ export class Forwarder {
     let body = compressed; // compressed once for all the retries
     for (;;) {
       const heldDestination = this.#heldDestinations.get(destination.key);
-      if (heldDestination !== undefined) {
+      if (heldDestination !== undefined && !heldDestination.draining) {
         this.#keepAside(pieces, heldDestination, deadLetters);
         return 0;
       }
@@ -565,7 +572,7 @@ export class Forwarder {
   #holdDestination(answer: Answer, outcome: Outcome, destination: Destination): HeldDestination {
     let held = this.#heldDestinations.get(destination.key);
     if (held === undefined) {
-      held = { destination, outcome: outcome.class, status: answerStatus(answer), error: answerText(answer), sinceMs: this.#nowMs(), ready: false };
+      held = { destination, outcome: outcome.class, status: answerStatus(answer), error: answerText(answer), sinceMs: this.#nowMs(), ready: false, draining: false };
       this.#heldDestinations.set(destination.key, held);
       this.#log?.error(
         { target: this.name, destination: destination.label, status: held.status, error: held.error, outcome: outcome.class },
@@ -598,17 +605,80 @@ export class Forwarder {
           this.#log?.info({ target: this.name, destination: held.destination.label }, 'the target accepts writes to the held destination again: re-queuing its held dead letters');
         }
         // Between rounds: no lane is sending, and the cursor is where the last round left it.
-        await this.#queue.add(() => {
-          if (signal.aborted) return;
-          this.#release();
+        const drained = await this.#queue.add(async () => {
+          if (signal.aborted) return false;
+          const released = this.#release();
+          const sent = !released && this.#heldDestinations.get(held.destination.key) === held && (await this.#drainHeld(held));
           this.wake();
+          return sent;
         });
+        // While held lines are being sent, the next request goes as soon as the rounds waiting before it have run.
+        while (drained === true && this.#heldDestinations.get(held.destination.key) === held && !signal.aborted) {
+          if (!(await this.#queue.add(async () => !signal.aborted && (await this.#drainHeld(held))))) break;
+          this.wake();
+        }
       } catch (err) {
         if (signal.aborted) return;
         held.ready = false; // probed again before the next try
         this.#log?.error({ err, target: this.name, destination: held.destination.label }, 'checking or releasing a held destination failed; trying again');
       }
     }
+  }
+
+  /**
+   * Sends the oldest held lines of a ready destination (up to one request's budget) straight from the dead
+   * letters, and deletes what the target took or refused for good; when none is left, ends the hold. Runs
+   * between rounds, so no round keeps lines aside meanwhile, and every batch of the destination still after
+   * the cursor is newer than what is sent here. Returns whether it made progress.
+   */
+  async #drainHeld(held: HeldDestination): Promise<boolean> {
+    const { key } = held.destination;
+    const chosen: DeadLetter[] = [];
+    let points = 0;
+    let bytes = 0;
+    let all = true; // every held line of the destination is in `chosen`
+    for (let afterId = 0; ; ) {
+      const page = this.#store.listDeadLetters({ target: this.name, held: true }, DRAIN_PAGE_ROWS, afterId);
+      if (page.length === 0) break;
+      for (const d of page) {
+        if (this.#route(d.db, d.rp)?.key !== key) continue;
+        if (points >= this.#budget.maxPoints || bytes >= this.#budget.maxBytes) {
+          all = false;
+          break;
+        }
+        chosen.push(d);
+        points += d.points;
+        bytes += Buffer.byteLength(d.lines, 'utf8');
+      }
+      if (!all) break;
+      afterId = page[page.length - 1].id;
+    }
+    const release = (): true => {
+      // Still between rounds: nothing was kept aside since the lines were chosen, so every line of the
+      // destination not yet delivered is in a batch after the cursor, newer than all of them.
+      this.#heldDestinations.delete(key);
+      this.#log?.info({ target: this.name, destination: held.destination.label, heldForMs: this.#nowMs() - held.sinceMs }, 'the held destination is released: its held lines were sent');
+      return true;
+    };
+    if (chosen.length === 0) return release();
+    const pieces = chosen.map((d) => pieceOf({ id: d.batchId, db: d.db, rp: d.rp, points: d.points, bytes: Buffer.byteLength(d.lines, 'utf8') }, d.lines));
+    const refused: NewDeadLetter[] = [];
+    held.draining = true;
+    let delivered: number;
+    try {
+      delivered = await this.#deliver(held.destination, pieces, refused);
+    } finally {
+      held.draining = false;
+    }
+    if (refused.some((d) => d.held === true)) {
+      held.ready = false; // refused again as a whole: nothing changes, the watch probes again
+      return false;
+    }
+    this.#store.settleHeldDeadLetters(this.name, chosen.map((d) => d.id), refused, this.#nowMs(), delivered > 0);
+    if (delivered > 0) this.#metrics?.forwardPointsDelivered.inc({ target: this.name }, delivered);
+    const refusedPoints = refused.reduce((sum, d) => sum + d.points, 0);
+    if (refusedPoints > 0) this.#metrics?.forwardPointsDeadLettered.inc({ target: this.name }, refusedPoints);
+    return all ? release() : true;
   }
 
   async #destinationAccepts(held: HeldDestination): Promise<boolean> {

@@ -467,6 +467,20 @@ export class Store {
     });
   }
 
+  /**
+   * Held dead letters their target took from the dead letters themselves (a held destination drained while
+   * its newer batches keep arriving): deleted, and the lines it refused for good meanwhile added as dead
+   * letters of their own, in one transaction.
+   */
+  settleHeldDeadLetters(target: string, ids: readonly number[], refused: readonly NewDeadLetter[], nowMs: number, delivered: boolean): void {
+    const f = this.#fwd;
+    this.progressTransaction(() => {
+      for (const id of ids) f.deleteDeadLetter.run(id);
+      for (const d of refused) f.insertDeadLetter.run(target, d.batchId, nowMs, d.status, d.error, d.db, d.rp, d.lines, d.points, 0);
+      if (delivered) f.recordSuccess.run(target, nowMs);
+    });
+  }
+
   recordTargetError(target: string, error: TargetError): void {
     this.progressTransaction(() => this.#fwd.recordError.run(target, error.atMs, error.status, error.outcome, error.error));
   }

@@ -156,3 +156,66 @@ t.test('a release that fails once (the store busy or full) is tried again withou
   t.ok(failures < 0, 'the first release failed');
   t.same(s.fake.accepted, typo);
 });
+
+t.test('a held database keeps receiving writes after the target accepts it again: its held lines are sent anyway, oldest first, and the hold ends', async (t) => {
+  let exists = false;
+  const s = await setup(t, async (r) => {
+    await new Promise((resolve) => setTimeout(resolve, 15)); // a target 15 ms away: rounds let new commits in
+    return toTypo(r) && !exists ? NOT_FOUND : ok;
+  });
+  let n = 0;
+  let writing = true;
+  const writer = (async () => {
+    while (writing) {
+      s.append(batch(lines('typo', 1, n), { db: 'typo' }), batch(lines('cpu', 1, n)));
+      n++;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  })();
+  t.teardown(() => {
+    writing = false;
+    return writer;
+  });
+  await until(t, 'held', () => s.store.countDeadLetters('influx-a') > 0);
+  exists = true;
+  await until(t, 'released while the writes go on', () => s.forwarding.statuses()[0].heldDestination === null, 10_000);
+  t.ok(writing, 'the writer was still writing');
+  writing = false;
+  await writer;
+  const typo = () => s.fake.accepted.filter((l) => l.startsWith('typo,'));
+  await until(t, 'every typo line delivered', () => typo().length === n);
+  t.same(typo(), Array.from({ length: n }, (_, i) => lines('typo', 1, i)[0]), 'once each, in the order written');
+  t.equal(s.store.countDeadLetters(), 0);
+});
+
+t.test('a held line the target refuses for good while the held lines are sent becomes a dead letter of its own; the others arrive', async (t) => {
+  let exists = false;
+  const bad = 'typo,host=h0 v="text" 1700000000000000001';
+  const s = await setup(t, async (r) => {
+    await new Promise((resolve) => setTimeout(resolve, 15));
+    if (toTypo(r) && !exists) return NOT_FOUND;
+    return r.lines.includes(bad) ? { status: 400, body: '{"error":"partial write: field type conflict"}' } : ok;
+  });
+  s.append(batch(bad, { db: 'typo' }));
+  let n = 0;
+  let writing = true;
+  const writer = (async () => {
+    while (writing) {
+      s.append(batch(lines('typo', 1, n), { db: 'typo' }), batch(lines('cpu', 1, n)));
+      n++;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  })();
+  t.teardown(() => {
+    writing = false;
+    return writer;
+  });
+  await until(t, 'held', () => s.store.countDeadLetters('influx-a') > 1);
+  exists = true;
+  await until(t, 'released while the writes go on', () => s.forwarding.statuses()[0].heldDestination === null, 10_000);
+  writing = false;
+  await writer;
+  await until(t, 'every other typo line delivered', () => s.fake.accepted.filter((l) => l.startsWith('typo,')).length === n);
+  t.match(s.store.listDeadLetters(), [{ db: 'typo', status: 400, lines: bad, error: 'partial write: field type conflict' }]);
+  t.equal(s.store.listDeadLetters({ held: true }).length, 0);
+});
