@@ -57,6 +57,8 @@ export const POISON_SUSPECT_FAILURES = 3;
  * on a 100-tag point is one line among others, not every line of a request.
  */
 export const POISON_EPISODE_MIN_POINTS = 8;
+/** A 500 that says nothing (influxd's panic on a poison line answers exactly this). */
+const GENERIC_SERVER_ERROR = /^internal server error$/i;
 /** Heads read per round at least, so that a target limited to some databases passes the others quickly. */
 const MIN_HEADS_PER_ROUND = 1000;
 /**
@@ -435,11 +437,13 @@ export class Forwarder {
     suspectAfter = POISON_SUSPECT_FAILURES,
     compressed?: Promise<Buffer>,
   ): Promise<number> {
-    const points = countPoints(pieces);
+    let points = countPoints(pieces);
     let failures = 0;
     let suspect = 0;
-    // Set once isolating a poison line found every line failing: the server, not a line, is to blame.
-    let poisonRuledOut = false;
+    // The server's words when isolating a poison line found every line failing with them: not a line's
+    // fault. The same words do not start another isolation; other words (the server has recovered, and a
+    // line really is poison) do.
+    let serverToBlame: string | undefined;
     let triedCreate = false;
     let body = compressed; // compressed once for all the retries
     for (;;) {
@@ -470,7 +474,7 @@ export class Forwarder {
               'the target did not take the data; retrying with backoff (the data is kept)',
             );
           }
-          suspect = outcome.suspectContent && !poisonRuledOut ? suspect + 1 : 0;
+          suspect = outcome.suspectContent && answerText(answer) !== serverToBlame ? suspect + 1 : 0;
           if (suspect >= suspectAfter) {
             suspect = 0;
             if (await this.#acceptsEmptyWrite(destination)) {
@@ -480,20 +484,26 @@ export class Forwarder {
               }
               // Inside an episode (its halves probe after one failure): the episode's top level decides.
               if (suspectAfter !== POISON_SUSPECT_FAILURES) return this.#deliverHalves(destination, pieces, deadLetters, 1);
-              // The episode's dead letters are kept apart until it is clear some line was delivered: when
-              // every one of many lines fails with a 5xx, no poison line explains it (a full disk refuses
-              // every write that has points and accepts the empty probe), so nothing is dead-lettered and
-              // the retries go on. A few lines that all fail are taken for poison, as before.
+              // The episode's dead letters are kept apart until it is clear what they are. When many lines
+              // all fail alone with a server error that explains itself, no poison line explains it (a full
+              // disk refuses every write with points and accepts the empty probe): those lines are retried,
+              // and only the lines refused for good (4xx) or held become dead letters. influxd's panic on a
+              // poison line explains nothing ("Internal Server Error"): those lines are dead letters, as before.
               const episode: NewDeadLetter[] = [];
               const delivered = await this.#deliverHalves(destination, pieces, episode, 1);
-              if (delivered > 0 || points < POISON_EPISODE_MIN_POINTS || episode.some((d) => d.held === true || d.status === null || d.status < 500)) {
+              const failedOnServer = episode.filter((d) => d.held !== true && d.status !== null && d.status >= 500);
+              if (delivered > 0 || points < POISON_EPISODE_MIN_POINTS || failedOnServer.length === 0 || failedOnServer.every((d) => GENERIC_SERVER_ERROR.test(d.error))) {
                 deadLetters.push(...episode);
                 return delivered;
               }
-              poisonRuledOut = true;
+              deadLetters.push(...episode.filter((d) => !failedOnServer.includes(d)));
+              serverToBlame = failedOnServer[0].error;
+              pieces = failedOnServer.map((d) => pieceOf({ id: d.batchId, db: d.db, rp: d.rp, points: d.points, bytes: Buffer.byteLength(d.lines, 'utf8') }, d.lines));
+              points = countPoints(pieces);
+              body = undefined; // these lines, compressed again
               this.#log?.warn(
-                { target: this.name, destination: destination.label, points, status: answerStatus(answer), error: answerText(answer) },
-                'every line failed on its own with a server error: not a poison line; retrying the whole request (the data is kept)',
+                { target: this.name, destination: destination.label, points, status: answerStatus(answer), error: serverToBlame },
+                'every line failed on its own with a server error: not a poison line; retrying them (the data is kept)',
               );
             }
           }

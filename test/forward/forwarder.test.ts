@@ -509,3 +509,56 @@ t.test('concurrency above 4 gets a connection per request: no request waits for 
   t.same(outcomes, [], 'no timeout: a target answering in 300 ms of a 1000 ms timeout');
   t.equal(s.fake.accepted.length, 800, 'nothing sent twice');
 });
+
+t.test('a full disk and one line refused for good: only that line is a dead letter, the others are retried and arrive', async (t) => {
+  const sent = lines('m', 16);
+  const bad = sent[3];
+  let full = true;
+  const s = await setup(
+    t,
+    (req) => {
+      if (req.body === '') return ok;
+      if (req.lines.length === 1 && req.lines[0] === bad) return { status: 400, body: '{"error":"partial write: field type conflict"}' };
+      return full ? { status: 500, body: '{"error":"storage: write refused"}' } : req.lines.includes(bad) ? { status: 400, body: '{"error":"partial write: field type conflict"}' } : ok;
+    },
+    { retryMaxMs: 50 },
+  );
+  s.append(batch(sent));
+  await until(t, 'the isolation has tried lines one by one', () => s.fake.writes().filter((r) => r.lines.length === 1).length >= 16);
+  await until(t, 'the others are retried together', () => s.fake.writes().filter((r) => r.lines.length === 15).length >= 3);
+  full = false;
+  await until(t, 'delivered once the disk has room', () => s.store.cursor('influx-a') === tail(s.store));
+  t.same(s.fake.accepted, sent.filter((l) => l !== bad));
+  t.match(s.store.listDeadLetters(), [{ status: 400, lines: bad }]);
+  t.equal(s.store.countDeadLetters(), 1);
+});
+
+t.test('many lines that all make influxd panic (a bare "Internal Server Error") are still dead letters: the target goes on', async (t) => {
+  const s = await setup(t, (req) => (req.body === '' || !req.lines.some((l) => l.startsWith('wide')) ? ok : { status: 500, body: 'Internal Server Error\n' }), { retryMaxMs: 50 });
+  const wide = lines('wide', 10);
+  s.append(batch(wide), batch(lines('m', 2)));
+  await until(t, 'the cursor reaches the tail', () => s.store.cursor('influx-a') === tail(s.store));
+  t.equal(s.store.countDeadLetters(), 10);
+  t.same(s.fake.accepted, lines('m', 2));
+});
+
+t.test('after a full disk, a poison line is still isolated once the server answers differently', async (t) => {
+  const sent = lines('m', 16);
+  const poison = sent[5];
+  let full = true;
+  const s = await setup(
+    t,
+    (req) => {
+      if (req.body === '') return ok;
+      if (full) return { status: 500, body: '{"error":"storage: write refused"}' };
+      return req.lines.includes(poison) ? { status: 500, body: 'Internal Server Error\n' } : ok;
+    },
+    { retryMaxMs: 50 },
+  );
+  s.append(batch(sent));
+  await until(t, 'the whole request is retried after the isolation', () => s.fake.writes().filter((r) => r.lines.length === 16).length >= 8);
+  full = false;
+  await until(t, 'the cursor reaches the tail', () => s.store.cursor('influx-a') === tail(s.store));
+  t.same(s.fake.accepted, sent.filter((l) => l !== poison));
+  t.match(s.store.listDeadLetters(), [{ status: 500, lines: poison }]);
+});
