@@ -4,8 +4,8 @@
 // supplies the digits below the millisecond, re-anchored to the wall clock
 // every second so NTP corrections are followed. A re-anchoring can land up to
 // a millisecond behind the monotonic estimate (Date.now() truncates), so the
-// clock never goes back: a later receive-stamped point of a series must not
-// get an earlier time than the previous one.
+// clock never goes back nor repeats: a later receive-stamped point of a series
+// must get a later time than the previous one.
 export type Clock = {
   nowNs(): bigint;
   nowMs(): number;
@@ -35,9 +35,11 @@ export function systemClock(time: TimeSources = SYSTEM_TIME): Clock {
         anchorMonoNs = mono;
         anchoredAtMs = wallMs;
       }
-      const ns = anchorWallNs + (mono - anchorMonoNs);
-      // A wall clock set back by more than a second (wallMs < anchoredAtMs re-anchors) is followed, not hidden.
-      if (ns < lastNs && lastNs - ns < 1_000_000_000n) return lastNs;
+      let ns = anchorWallNs + (mono - anchorMonoNs);
+      // One nanosecond past the previous reading, never the same: two receive-stamped points of a series
+      // with one time would overwrite each other in InfluxDB. A wall clock set back by more than a second
+      // (wallMs < anchoredAtMs re-anchors) is followed, not hidden.
+      if (ns <= lastNs && lastNs - ns < 1_000_000_000n) ns = lastNs + 1n;
       lastNs = ns;
       return ns;
     },

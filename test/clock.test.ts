@@ -3,7 +3,7 @@ import { systemClock } from '../src/clock.js';
 
 const MS = 1_000_000n;
 
-t.test('receive time never goes back when it re-anchors to the wall clock, which truncates to the millisecond', async (t) => {
+t.test('receive time never goes back nor repeats when it re-anchors to the wall clock, which truncates to the millisecond', async (t) => {
   let wallMs = 1_000;
   let monoNs = 0n;
   const clock = systemClock({ wallMs: () => wallMs, monotonicNs: () => monoNs });
@@ -16,9 +16,11 @@ t.test('receive time never goes back when it re-anchors to the wall clock, which
   // The wall clock reaches 2000 ms: re-anchored there, 0.6 ms behind the previous reading.
   wallMs = 2_000;
   monoNs += 100_000n;
-  t.equal(clock.nowNs(), ahead, 'held at the previous reading instead of stepping back');
+  t.equal(clock.nowNs(), ahead + 1n, 'a nanosecond past the previous reading instead of stepping back');
+  monoNs += 200_000n;
+  t.equal(clock.nowNs(), ahead + 2n, 'and again, never the same time twice');
   monoNs += 1_000_000n;
-  t.equal(clock.nowNs(), 2_001n * MS, 'and on from the new anchor once it has caught up');
+  t.equal(clock.nowNs(), 2_001n * MS + 200_000n, 'then on from the new anchor (2000 ms + 1.2 ms) once it has caught up');
 });
 
 t.test('a wall clock set back by seconds is followed, not hidden', async (t) => {
