@@ -263,8 +263,8 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
       // The listener stays open while the forwarders drain: a client that connects meanwhile gets 503 +
       // Retry-After (and /ready 503), which says "come back", instead of a refused connection.
       await forwarding.stop(remainingMs());
-      // Requests still uploading get what is left of the grace period; then their connections are cut
-      // (nothing of them was acknowledged: intake is closed).
+      // Requests still uploading get what is left of the grace period (one that began before the stop may
+      // still commit); then their connections are cut, and a request cut off was not acknowledged.
       const cut = setTimeout(() => app.server.closeAllConnections(), remainingMs());
       try {
         await app.close();

@@ -128,8 +128,11 @@ export class PreparePool {
 
   #run(request: Omit<WorkerRequest, 'id'>, transfer: ArrayBuffer[], bytes: number): Promise<unknown> {
     if (this.#closed) return Promise.reject(new PrepareWorkerError('prepare pool is closed'));
-    let slot = this.#slots[0];
-    for (const s of this.#slots) {
+    // Among the workers under maxQueued (wants() said one is), the one with the least work ahead of it.
+    const open = this.#slots.filter((s) => s.pending.size < this.#maxQueued);
+    const candidates = open.length > 0 ? open : this.#slots;
+    let slot = candidates[0];
+    for (const s of candidates) {
       if (s.pendingBytes < slot.pendingBytes || (s.pendingBytes === slot.pendingBytes && s.pending.size < slot.pending.size)) slot = s;
     }
     clearTimeout(slot.idleTimer);
