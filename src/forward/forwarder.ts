@@ -498,7 +498,7 @@ export class Forwarder {
               }
               deadLetters.push(...episode.filter((d) => !failedOnServer.includes(d)));
               serverToBlame = failedOnServer[0].error;
-              pieces = failedOnServer.map((d) => pieceOf({ id: d.batchId, db: d.db, rp: d.rp, points: d.points, bytes: Buffer.byteLength(d.lines, 'utf8') }, d.lines));
+              pieces = failedOnServer.map(pieceOfDeadLetter);
               points = countPoints(pieces);
               body = undefined; // these lines, compressed again
               this.#log?.warn(
@@ -671,7 +671,7 @@ export class Forwarder {
       return true;
     };
     if (chosen.length === 0) return release();
-    const pieces = chosen.map((d) => pieceOf({ id: d.batchId, db: d.db, rp: d.rp, points: d.points, bytes: Buffer.byteLength(d.lines, 'utf8') }, d.lines));
+    const pieces = chosen.map(pieceOfDeadLetter);
     const refused: NewDeadLetter[] = [];
     held.draining = true;
     let delivered: number;
@@ -779,4 +779,9 @@ function ignoreRejection<T>(promise: Promise<T>): Promise<T> {
 
 class StopError extends Error {
   override readonly name = 'StopError';
+}
+
+/** The lines of a dead letter (held, or refused during an isolation) as a piece to send again. */
+function pieceOfDeadLetter(d: NewDeadLetter): Piece {
+  return pieceOf({ id: d.batchId, db: d.db, rp: d.rp, points: d.points, bytes: Buffer.byteLength(d.lines, 'utf8') }, d.lines);
 }
