@@ -7,7 +7,7 @@
 import t, { type Test } from 'tap';
 import type { TargetConfig } from '../../src/config/defaults.js';
 import { batch, ok, until, type Handler, type Recorded } from '../support/fake-target.js';
-import { lastBatchId as tail, numberedLines as lines, setupForwarding } from '../support/forwarding-setup.js';
+import { lastBatchId as tail, numberedLines as lines, setupForwarding, type ForwardingSetup } from '../support/forwarding-setup.js';
 
 // Retries capped at 100 ms, so a held destination is retried within the test's waits.
 const setup = (t: Test, handler: Handler, overrides: Partial<TargetConfig> = {}) => setupForwarding(t, handler, { retryMaxMs: 100, ...overrides });
@@ -157,31 +157,43 @@ t.test('a release that fails once (the store busy or full) is tried again withou
   t.same(s.fake.accepted, typo);
 });
 
-t.test('a held database keeps receiving writes after the target accepts it again: its held lines are sent anyway, oldest first, and the hold ends', async (t) => {
-  let exists = false;
-  const s = await setup(t, async (r) => {
-    await new Promise((resolve) => setTimeout(resolve, 15)); // a target 15 ms away: rounds let new commits in
-    return toTypo(r) && !exists ? NOT_FOUND : ok;
-  });
+/** One line to typo and one to cpu every 5 ms until stop(), which resolves to how many of each were written. */
+function writeContinuously(t: Test, s: ForwardingSetup): { readonly writing: boolean; stop(): Promise<number> } {
   let n = 0;
   let writing = true;
-  const writer = (async () => {
+  const done = (async () => {
     while (writing) {
       s.append(batch(lines('typo', 1, n), { db: 'typo' }), batch(lines('cpu', 1, n)));
       n++;
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   })();
-  t.teardown(() => {
+  const stop = async () => {
     writing = false;
-    return writer;
+    await done;
+    return n;
+  };
+  t.teardown(stop);
+  return {
+    get writing() {
+      return writing;
+    },
+    stop,
+  };
+}
+
+t.test('a held database keeps receiving writes after the target accepts it again: its held lines are sent anyway, oldest first, and the hold ends', async (t) => {
+  let exists = false;
+  const s = await setup(t, async (r) => {
+    await new Promise((resolve) => setTimeout(resolve, 15)); // a target 15 ms away: rounds let new commits in
+    return toTypo(r) && !exists ? NOT_FOUND : ok;
   });
+  const writer = writeContinuously(t, s);
   await until(t, 'held', () => s.store.countDeadLetters('influx-a') > 0);
   exists = true;
   await until(t, 'released while the writes go on', () => s.forwarding.statuses()[0].heldDestination === null, 10_000);
-  t.ok(writing, 'the writer was still writing');
-  writing = false;
-  await writer;
+  t.ok(writer.writing, 'the writer was still writing');
+  const n = await writer.stop();
   const typo = () => s.fake.accepted.filter((l) => l.startsWith('typo,'));
   await until(t, 'every typo line delivered', () => typo().length === n);
   t.same(typo(), Array.from({ length: n }, (_, i) => lines('typo', 1, i)[0]), 'once each, in the order written');
@@ -197,24 +209,11 @@ t.test('a held line the target refuses for good while the held lines are sent be
     return r.lines.includes(bad) ? { status: 400, body: '{"error":"partial write: field type conflict"}' } : ok;
   });
   s.append(batch(bad, { db: 'typo' }));
-  let n = 0;
-  let writing = true;
-  const writer = (async () => {
-    while (writing) {
-      s.append(batch(lines('typo', 1, n), { db: 'typo' }), batch(lines('cpu', 1, n)));
-      n++;
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-  })();
-  t.teardown(() => {
-    writing = false;
-    return writer;
-  });
+  const writer = writeContinuously(t, s);
   await until(t, 'held', () => s.store.countDeadLetters('influx-a') > 1);
   exists = true;
   await until(t, 'released while the writes go on', () => s.forwarding.statuses()[0].heldDestination === null, 10_000);
-  writing = false;
-  await writer;
+  const n = await writer.stop();
   await until(t, 'every other typo line delivered', () => s.fake.accepted.filter((l) => l.startsWith('typo,')).length === n);
   t.match(s.store.listDeadLetters(), [{ db: 'typo', status: 400, lines: bad, error: 'partial write: field type conflict' }]);
   t.equal(s.store.listDeadLetters({ held: true }).length, 0);
