@@ -3,7 +3,7 @@
 // on port 0 themselves.
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/defaults.js';
@@ -15,13 +15,14 @@ import { sendError, sendRelayError, type Api } from './http/error-reply.js';
 import { acceptAnyContentType } from './http/any-content-type.js';
 import { registerQueryStub } from './http/query-stub.js';
 import { registerRenewalRoutes } from './http/renewal-routes.js';
-import { registerStatusRoutes } from './http/status-routes.js';
+import { registerStatusRoutes, type HealthCheck } from './http/status-routes.js';
 import { Intake } from './ingest/intake.js';
 import { DEFAULT_MIN_WORKER_BODY_BYTES, PreparePool, workersFor } from './ingest/prepare-pool.js';
 import { registerWriteV1 } from './ingest/write-v1.js';
 import { registerWriteV2 } from './ingest/write-v2.js';
 import { GroupCommit } from './log/group-commit.js';
-import { Store, isStoreFullError } from './log/store.js';
+import { RefusalLog } from './log/refusal-log.js';
+import { Store, createStoreDirectory, freeSpaceOf, isStoreFullError } from './log/store.js';
 import { StoreLock } from './log/store-lock.js';
 import { fullCollection, IdleCollection } from './ops/idle-collection.js';
 import { Metrics } from './ops/metrics.js';
@@ -69,11 +70,16 @@ export interface Relay {
 
 export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   const clock = deps.clock ?? systemClock();
-  mkdirSync(config.store.path, { recursive: true });
+  createStoreDirectory(config.store.path);
   const lock = StoreLock.acquire(config.store.path);
   let store: Store;
   try {
-    store = Store.open({ dir: config.store.path, maxBytes: config.store.maxBytes, targets: config.targets.map((t) => t.name) });
+    store = Store.open({
+      dir: config.store.path,
+      maxBytes: config.store.maxBytes,
+      minFreeBytes: config.store.minFreeBytes,
+      targets: config.targets.map((t) => t.name),
+    });
   } catch (err) {
     lock.release();
     throw err;
@@ -82,6 +88,8 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   const metrics = new Metrics({
     storeSizeBytes: () => store.sizeBytes(),
     storeMaxBytes: () => config.store.maxBytes,
+    storeFullReason: () => store.fullReason(),
+    storeDiskFreeBytes: () => freeSpaceOf(config.store.path),
     forwardTargets: () => forwarding?.statuses() ?? [],
     certificates: () => monitoring?.certificateGauges() ?? [],
     evaluatorLastRunMs: () => monitoring?.evaluatorLastRunMs(),
@@ -119,6 +127,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     },
     {
       onCommit: ({ durationMs, batches, points }) => {
+        refusals.accepted();
         idleCollection?.committed(points);
         metrics.commitDuration.observe(durationMs / 1000);
         metrics.commitBatches.observe(batches);
@@ -132,8 +141,17 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   const preparePool =
     deps.preparePool ?? new PreparePool({ workers: workersFor(availableParallelism()), minBodyBytes: DEFAULT_MIN_WORKER_BODY_BYTES });
   const intake = new Intake({
-    commit: (batches) => groupCommit.submit(batches),
-    isStoreFull: () => store.isFull(),
+    commit: (batches) =>
+      groupCommit.submit(batches).catch((err: unknown) => {
+        if (isStoreFullError(err)) refusals.full(store.fullReason() ?? 'disk_space', err);
+        else refusals.failed(err);
+        throw err;
+      }),
+    isStoreFull: () => {
+      const reason = store.fullReason();
+      if (reason !== undefined) refusals.full(reason);
+      return reason !== undefined;
+    },
     isStoreFullError,
     clock,
     rules: {
@@ -165,6 +183,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     requestTimeout: REQUEST_TIMEOUT_MS,
   }) as unknown as FastifyInstance;
 
+  const refusals = new RefusalLog(app.log, store);
   if (recoveredBatches > 0) app.log.info({ batches: recoveredBatches }, 'renewal state: read back from the log the batches it had not taken in (the relay was not stopped cleanly)');
   // GC keeps every batch the renewal state has not taken in yet; applying first means it never waits.
   forwarding = new Forwarding({
@@ -232,12 +251,14 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   });
   registerStatusRoutes(app, {
     healthChecks: () => [
-      store.isFull()
-        ? { name: 'store', status: 'fail', message: `store is full (${store.sizeBytes()} of ${config.store.maxBytes} bytes): writes get 503` }
-        : { name: 'store', status: 'pass' },
+      storeCheck(store),
       ...forwarding.healthChecks(),
     ],
-    notReadyReason: () => (intake.closing ? 'shutting down' : store.isFull() ? 'store is full' : undefined),
+    notReadyReason: () => {
+      if (intake.closing) return 'shutting down';
+      const reason = store.fullReason();
+      return reason === undefined ? undefined : `store is full (${reason === 'max_bytes' ? 'store.max_bytes' : 'disk space'})`;
+    },
   });
   registerRenewalRoutes(app, { renewals, clock, tokens: config.auth.tokens });
   registerWebPage(app, { renewals, clock, targetStatuses: (nowMs) => forwarding?.statuses(nowMs) ?? [] });
@@ -281,7 +302,10 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
       } catch (err) {
         app.log.error({ err }, 'the pending renewal state could not be written; the next start applies it from the log');
       } finally {
-        store.close();
+        const notCheckpointed = store.close();
+        if (notCheckpointed !== undefined) {
+          app.log.warn({ err: notCheckpointed }, 'store closed with its WAL still to copy into the database file; the next start does it, nothing is lost');
+        }
         lock.release();
       }
     })();
@@ -289,4 +313,19 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   };
 
   return { app, store, intake, metrics, forwarding, renewals, monitoring, routes, close };
+}
+
+function storeCheck(store: Store): HealthCheck {
+  switch (store.fullReason()) {
+    case undefined:
+      return { name: 'store', status: 'pass' };
+    case 'max_bytes':
+      return { name: 'store', status: 'fail', message: `store is full (${store.sizeBytes()} of ${store.maxBytes} bytes): writes get 503` };
+    case 'disk_space':
+      return {
+        name: 'store',
+        status: 'fail',
+        message: `the store's disk has ${store.diskFreeBytes()} bytes free, less than store.min_free_bytes (${store.minFreeBytes}): writes get 503`,
+      };
+  }
 }

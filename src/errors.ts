@@ -23,7 +23,7 @@ export const ERRORS = {
   CR_BODY_TOO_LARGE: { status: 413, message: 'request body too large: the limit is %s bytes (server.max_body_bytes), after gzip decompression' },
   CR_STORE_FULL: {
     status: 503,
-    message: 'the relay store is full (store.max_bytes); the write was not accepted, retry later',
+    message: 'the relay store is full (store.max_bytes reached, or its disk is short of space); the write was not accepted, retry later',
     retryAfterSeconds: 30,
   },
   CR_SHUTTING_DOWN: { status: 503, message: 'the relay is shutting down; the write was not accepted, retry later', retryAfterSeconds: 5 },

@@ -69,6 +69,11 @@ async function main(): Promise<number> {
       process.stderr.write(`certrelay: ${err.message}\n`);
       return 1;
     }
+    const storeProblem = storeOpenProblem(err);
+    if (storeProblem !== undefined) {
+      process.stderr.write(`certrelay: cannot open the store in ${config.store.path} (store.path): ${storeProblem}\n`);
+      return 1;
+    }
     throw err;
   }
   let address;
@@ -101,6 +106,27 @@ async function main(): Promise<number> {
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   return -1; // keep running
+}
+
+// SQLite's answers when the store's directory or disk cannot be used; any other error keeps its stack trace.
+const STORE_OPEN_ADVICE: Readonly<Record<string, string>> = {
+  SQLITE_FULL: 'free space on its disk, then start again',
+  SQLITE_CANTOPEN: 'check that the directory exists or can be created, and that this user may write to it',
+  SQLITE_READONLY: 'the directory or its files are read-only for this user',
+  SQLITE_PERM: 'this user may not write to the directory or its files',
+  SQLITE_IOERR: 'the disk reported an I/O error; check it (dmesg), then start again',
+  ENOSPC: 'free space on its disk, then start again',
+  EACCES: 'this user may not create the directory or write to it',
+  EROFS: 'the file system is read-only',
+  ENOTDIR: 'a part of the path is a file, not a directory',
+};
+
+function storeOpenProblem(err: unknown): string | undefined {
+  const { code, message } = err as { code?: unknown; message?: unknown };
+  if (typeof code !== 'string' || typeof message !== 'string') return undefined;
+  const advice = STORE_OPEN_ADVICE[code] ?? STORE_OPEN_ADVICE[code.replace(/_[A-Z]+$/, '')];
+  if (advice === undefined) return undefined;
+  return `${message} (${code}): ${advice}`;
 }
 
 /** Runs one CLI command next to the (possibly running) relay; Ctrl-C stops a replay's wait, not the replay. */

@@ -90,6 +90,7 @@ export interface Config {
   readonly store: {
     readonly path: string;
     readonly maxBytes: number;
+    readonly minFreeBytes: number;
   };
   readonly auth: {
     readonly tokens: readonly TokenConfig[];
@@ -128,6 +129,7 @@ export const DEFAULTS = {
   store: {
     path: './data',
     maxBytes: 1024 * 1024 * 1024, // 1 GiB
+    minFreeBytes: 100 * 1024 * 1024, // 100 MiB
   },
   validation: {
     certbotMeasurement: 'certbot_renewal',

@@ -278,9 +278,10 @@ function check(def: KeyDef, src: Source): Checked {
       return listen === undefined ? fail(LISTEN_EXPECTED) : { ok: true, value: listen };
     }
     case 'bytes': {
-      const expected = `a size in bytes from 1 to ${type.max}: an integer, or a string such as "512MiB" or "2GB"`;
+      const min = type.min ?? 1;
+      const expected = `a size in bytes from ${min} to ${type.max}: an integer, or a string such as "512MiB" or "2GB"`;
       const n = typeof raw === 'bigint' ? raw : typeof raw === 'string' ? parseByteSize(raw) : undefined;
-      if (n === undefined || n < 1n || n > BigInt(type.max)) return fail(expected);
+      if (n === undefined || n < BigInt(min) || n > BigInt(type.max)) return fail(expected);
       return { ok: true, value: Number(n) };
     }
     case 'integer': {
@@ -305,7 +306,13 @@ function check(def: KeyDef, src: Source): Checked {
     }
     case 'directory': {
       if (typeof raw !== 'string' || raw === '') return fail('a directory path');
-      const stat = statSync(raw, { throwIfNoEntry: false });
+      let stat;
+      try {
+        stat = statSync(raw, { throwIfNoEntry: false });
+      } catch (err) {
+        // ENOTDIR (a file on the way), EACCES, ELOOP…: the path can be neither used nor created.
+        return { ok: false, text: `"${raw}" cannot be used as a directory: ${(err as Error).message}` };
+      }
       if (stat !== undefined && !stat.isDirectory()) return { ok: false, text: `"${raw}" exists and is not a directory` };
       return { ok: true, value: raw };
     }
@@ -453,7 +460,7 @@ function assemble(root: Node, fileOrigin: Origin, env: Record<string, string | u
       shutdownGraceMs: get<number>('server.shutdown_grace_ms')!,
       logLevel: get<LogLevel>('server.log_level')!,
     },
-    store: { path: get<string>('store.path')!, maxBytes: maxStore! },
+    store: { path: get<string>('store.path')!, maxBytes: maxStore!, minFreeBytes: get<number>('store.min_free_bytes')! },
     auth: { tokens },
     validation: {
       certbotMeasurement: get<string>('validation.certbot_measurement')!,

@@ -8,7 +8,7 @@ import { DEFAULTS } from './defaults.js';
 export type ValueType =
   | { readonly kind: 'listen' }
   /** An integer count of bytes, or a string such as "512MiB" (see parseByteSize in load.ts). */
-  | { readonly kind: 'bytes'; readonly max: number }
+  | { readonly kind: 'bytes'; readonly min?: number; readonly max: number }
   | { readonly kind: 'integer'; readonly min: number; readonly max: number }
   | { readonly kind: 'string'; readonly pattern?: RegExp; readonly patternText?: string; readonly noWhitespace?: boolean }
   /** A file that must exist and be readable when the relay starts. */
@@ -120,6 +120,15 @@ export const KEYS: readonly KeyDef[] = [
     env: 'CERTRELAY_STORE_MAX_BYTES',
     description:
       'Size limit of the store (1 GiB). When it is reached, writes get 503 with Retry-After until forwarders catch up; nothing acknowledged is dropped. Must be at least server.max_body_bytes.',
+  },
+  {
+    key: 'store.min_free_bytes',
+    type: { kind: 'bytes', min: 0, max: Number.MAX_SAFE_INTEGER },
+    default: DEFAULTS.store.minFreeBytes,
+    unit: 'bytes',
+    env: 'CERTRELAY_STORE_MIN_FREE_BYTES',
+    description:
+      'Free space the relay leaves on the disk that holds the store (100 MiB). While less is free, writes get 503 with Retry-After, as when store.max_bytes is reached, so the relay never fills the disk that certbot and the store\'s own bookkeeping need. 0 turns the check off.',
   },
   {
     key: 'auth.tokens[].token',

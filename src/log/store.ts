@@ -2,7 +2,7 @@
 // accepted batches in arrival order, one delivery cursor per target, and dead
 // letters. One Store is the single writer; every statement is prepared once.
 
-import { closeSync, fsyncSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, statSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { ErrorCode } from '../errors.js';
@@ -22,6 +22,9 @@ const PAGE_CACHE_KIB = 2000;
 // copies of them), so the figure lags only by the WAL's growth in that window.
 const WAL_STAT_INTERVAL_MS = 250;
 const WAL_STAT_APPENDED_BYTES = 1024 * 1024;
+// This close to minFreeBytes, every commit re-reads the disk's free space (a statfs, ~2 µs),
+// so the writes between two WAL stats cannot run past the reserve.
+const DISK_WATCHED_CLOSELY_BYTES = 64 * 1024 * 1024;
 // isFull() is the soft limit, checked before a request is admitted; admitted
 // requests can still overshoot it, and the forwarders' bookkeeping (cursors,
 // dead letters) must still fit while writers are refused. SQLite itself refuses
@@ -65,9 +68,18 @@ export interface StoreOptions {
   readonly dir: string;
   /** Soft limit on database + WAL size; see isFull(). */
   readonly maxBytes: number;
+  /**
+   * The store also counts as full while the file system holding it has less
+   * free space than this (default 0: only maxBytes counts); see isFull().
+   */
+  readonly minFreeBytes?: number;
   /** Configured forwarding targets; each gets a cursor row on open. */
   readonly targets?: readonly string[];
 }
+
+export const STORE_FULL_REASONS = ['max_bytes', 'disk_space'] as const;
+/** Why isFull(): the store reached maxBytes, or its disk has less than minFreeBytes free. */
+export type StoreFullReason = (typeof STORE_FULL_REASONS)[number];
 
 /** The settings a 204 relies on, as in effect on the store's connection. */
 export interface StoreDurability {
@@ -209,9 +221,13 @@ export class Store {
   #walBytes = 0;
   #walStatAtMs = -Infinity;
   #appendedSinceWalStat = 0;
+  // Free space of the store's file system, re-read with the WAL's size (a statfs takes ~2 µs).
+  readonly minFreeBytes: number;
+  readonly #dir: string;
+  #diskFreeBytes = Infinity;
 
   static open(options: StoreOptions): Store {
-    mkdirSync(options.dir, { recursive: true });
+    createStoreDirectory(options.dir);
     const file = join(options.dir, STORE_FILE_NAME);
     const isNew = statSync(file, { throwIfNoEntry: false }) === undefined;
     const db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
@@ -219,7 +235,7 @@ export class Store {
       setPragmas(db, file);
       migrate(db, file);
       if (isNew) fsyncDirectory(options.dir);
-      const store = new Store(db, file, options.maxBytes);
+      const store = new Store(db, file, options.dir, options.maxBytes, options.minFreeBytes ?? 0);
       store.#ensureCursors(options.targets ?? []);
       return store;
     } catch (err) {
@@ -228,10 +244,12 @@ export class Store {
     }
   }
 
-  private constructor(db: Database.Database, file: string, maxBytes: number) {
+  private constructor(db: Database.Database, file: string, dir: string, maxBytes: number, minFreeBytes: number) {
     this.#db = db;
     this.file = file;
+    this.#dir = dir;
     this.maxBytes = maxBytes;
+    this.minFreeBytes = minFreeBytes;
     this.#walFile = `${file}-wal`;
 
     if (Number.isFinite(maxBytes)) {
@@ -286,14 +304,19 @@ export class Store {
    */
   transaction<T>(fn: () => T): T {
     const outermost = !this.#db.inTransaction;
+    let result: T;
     try {
-      return this.#runInTransaction(fn) as T;
+      result = this.#runInTransaction(fn) as T;
     } catch (err) {
-      if (outermost) this.#rolledBack();
+      if (outermost) {
+        this.#rolledBack();
+        // Everything re-read at once: the cause may be the disk running out of space.
+        this.#refreshSizeAfterTransaction(true);
+      }
       throw toStoreError(err, this);
-    } finally {
-      if (outermost) this.#refreshSizeAfterTransaction();
     }
+    if (outermost) this.#refreshSizeAfterTransaction();
+    return result;
   }
 
   /**
@@ -302,9 +325,9 @@ export class Store {
    * caller would answer a stored write as failed, and a group commit would
    * store it again. The previous estimate stays until the next refresh.
    */
-  #refreshSizeAfterTransaction(): void {
+  #refreshSizeAfterTransaction(statFiles = false): void {
     try {
-      this.#refreshSize();
+      this.#refreshSize(statFiles);
     } catch {
       // Deliberately ignored, see above.
     }
@@ -405,7 +428,31 @@ export class Store {
 
   /** Writers should be answered 503 + Retry-After. */
   isFull(): boolean {
-    return this.#sizeBytes >= this.maxBytes;
+    return this.fullReason() !== undefined;
+  }
+
+  /**
+   * Why the store is full, or undefined. While it is full, no commit refreshes
+   * the figures, so they are re-read here when older than the commits' interval:
+   * the store has room again soon after a forwarder drained it or an operator
+   * freed disk space.
+   */
+  fullReason(): StoreFullReason | undefined {
+    const reason = this.#fullReason();
+    if (reason === undefined || performance.now() - this.#walStatAtMs < WAL_STAT_INTERVAL_MS) return reason;
+    this.#refreshSizeAfterTransaction(true);
+    return this.#fullReason();
+  }
+
+  #fullReason(): StoreFullReason | undefined {
+    if (this.#sizeBytes >= this.maxBytes) return 'max_bytes';
+    if (this.#diskFreeBytes < this.minFreeBytes) return 'disk_space';
+    return undefined;
+  }
+
+  /** Free space on the store's file system as last read, in bytes; Infinity when minFreeBytes is 0 (not read). */
+  diskFreeBytes(): number {
+    return this.#diskFreeBytes;
   }
 
   stats(): StoreStats {
@@ -630,10 +677,18 @@ export class Store {
   }
 
   /** Checkpoints the WAL into the database file and closes. Idempotent. */
-  close(): void {
-    if (!this.#db.open) return;
+  /**
+   * Checkpoints the WAL into the database file and closes. Returns the
+   * checkpoint's error when it failed (a full disk): the WAL then stays as it
+   * is, and the next open reads it back, so nothing is lost and the store closes all the same.
+   */
+  close(): Error | undefined {
+    if (!this.#db.open) return undefined;
     try {
       this.#db.pragma('wal_checkpoint(TRUNCATE)');
+      return undefined;
+    } catch (err) {
+      return err instanceof Error ? err : new Error(String(err));
     } finally {
       this.#db.close();
     }
@@ -650,13 +705,19 @@ export class Store {
     for (const listener of this.#rollbackListeners) listener();
   }
 
-  /** statWal: re-read the WAL file's size now (after a checkpoint or vacuum), else only when it may have moved much. */
-  #refreshSize(statWal = false): void {
+  /**
+   * statFiles: re-read the WAL file's size and the disk's free space now (after a checkpoint, a vacuum or
+   * a failed transaction), else only when they may have moved much.
+   */
+  #refreshSize(statFiles = false): void {
     const now = performance.now();
-    if (statWal || now - this.#walStatAtMs >= WAL_STAT_INTERVAL_MS || this.#appendedSinceWalStat >= WAL_STAT_APPENDED_BYTES) {
+    if (statFiles || now - this.#walStatAtMs >= WAL_STAT_INTERVAL_MS || this.#appendedSinceWalStat >= WAL_STAT_APPENDED_BYTES) {
       this.#walBytes = statSync(this.#walFile, { throwIfNoEntry: false })?.size ?? 0;
+      if (this.minFreeBytes > 0) this.#diskFreeBytes = freeSpaceOf(this.#dir) ?? this.#diskFreeBytes;
       this.#walStatAtMs = now;
       this.#appendedSinceWalStat = 0;
+    } else if (this.#diskFreeBytes < this.minFreeBytes + DISK_WATCHED_CLOSELY_BYTES) {
+      this.#diskFreeBytes = freeSpaceOf(this.#dir) ?? this.#diskFreeBytes;
     }
     this.#sizeBytes = (this.#selectLiveBytes.get() as number) + this.#walBytes;
   }
@@ -707,6 +768,19 @@ function migrate(db: Database.Database, file: string): void {
   }
 }
 
+/**
+ * mkdir -p. Node's recursive mkdir reports ENOENT where the file system is
+ * read-only or the parent not writable; one plain mkdir then gives the real cause.
+ */
+export function createStoreDirectory(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    mkdirSync(dir);
+  }
+}
+
 // SQLite syncs the directory for the journal files it creates, not for a new
 // database file; without this a power cut right after first start could lose
 // the file's directory entry along with everything acknowledged into it.
@@ -719,12 +793,29 @@ function fsyncDirectory(dir: string): void {
   }
 }
 
+/** Free space of the file system holding path, for an unprivileged process, in bytes; undefined when unreadable. */
+export function freeSpaceOf(path: string): number | undefined {
+  try {
+    const disk = statfsSync(path);
+    return disk.bavail * disk.bsize;
+  } catch {
+    return undefined;
+  }
+}
+
 function toStoreError(err: unknown, store: Store): unknown {
   if (err instanceof Database.SqliteError && err.code === 'SQLITE_FULL') {
+    if (store.fullReason() === 'max_bytes') {
+      return new StoreFullError(
+        `the store ${store.file} is full (${store.sizeBytes()} bytes in use, store.max_bytes = ${store.maxBytes}): ` +
+          'writes are refused until the forwarders drain the backlog. Check that the targets are reachable, or raise store.max_bytes.',
+        { cause: err },
+      );
+    }
     return new StoreFullError(
-      `the store ${store.file} is full (${store.sizeBytes()} bytes in use, store.max_bytes = ${store.maxBytes}, ` +
-        'or the disk itself is full): writes are refused until the forwarders drain the backlog. ' +
-        'Check that the targets are reachable, then raise store.max_bytes or free disk space.',
+      `the disk holding the store ${store.file} is full (${freeSpaceOf(store.file) ?? 'unknown'} bytes free, ` +
+        `${store.sizeBytes()} bytes in the store): writes are refused until there is room. Free disk space, ` +
+        'or lower store.max_bytes below what the disk can hold.',
       { cause: err },
     );
   }

@@ -3,6 +3,7 @@
 // lists them all; test/ops/metrics.test.ts keeps the two in step.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { TargetStatus } from '../forward/status.js';
+import { STORE_FULL_REASONS, type StoreFullReason } from '../log/store.js';
 import type { RenewalState } from '../renewals/policy.js';
 
 export type Endpoint = 'v1' | 'v2';
@@ -10,6 +11,10 @@ export type Endpoint = 'v1' | 'v2';
 export interface MetricsSources {
   storeSizeBytes(): number;
   storeMaxBytes(): number;
+  /** Why writes get 503 for a full store now; undefined while there is room. */
+  storeFullReason?(): StoreFullReason | undefined;
+  /** Free space on the store's file system, in bytes. */
+  storeDiskFreeBytes?(): number | undefined;
   /** Per-target delivery status, read at scrape time (cheap: counters and index lookups). */
   forwardTargets?(): readonly TargetStatus[];
   /** Every known certificate with its live state (not the stored verdict), read at scrape time. */
@@ -197,6 +202,25 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         this.set(sources.storeMaxBytes());
+      },
+    });
+    new Gauge({
+      name: 'certrelay_store_full',
+      help: '1 while writes get 503 because the store is full, by reason (max_bytes: store.max_bytes reached; disk_space: less than store.min_free_bytes free on its disk); 0 otherwise.',
+      labelNames: ['reason'],
+      registers: [this.registry],
+      collect() {
+        const reason = sources.storeFullReason?.();
+        for (const each of STORE_FULL_REASONS) this.set({ reason: each }, reason === each ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'certrelay_store_disk_free_bytes',
+      help: "Free space on the file system that holds the store, as an unprivileged process may use it.",
+      registers: [this.registry],
+      collect() {
+        const free = sources.storeDiskFreeBytes?.();
+        if (free !== undefined) this.set(free);
       },
     });
     this.#registerRenewalGauges(sources);

@@ -24,7 +24,7 @@ t.test('with no file and no variables the embedded defaults apply', async (t) =>
   const config = loadConfig({ env: {} });
   t.same(config, {
     server: { host: '127.0.0.1', port: 8186, maxBodyBytes: 25_000_000, shutdownGraceMs: 10_000, logLevel: 'info' },
-    store: { path: './data', maxBytes: 1024 ** 3 },
+    store: { path: './data', maxBytes: 1024 ** 3, minFreeBytes: 100 * 1024 ** 2 },
     auth: { tokens: [] },
     validation: { certbotMeasurement: 'certbot_renewal', maxFutureSeconds: 300 },
     targets: [],
@@ -61,6 +61,7 @@ shutdown_grace_ms = 2_500
 [store]
 path = "${join(dir, 'store')}"
 max_bytes = 2147483648
+min_free_bytes = 0
 
 [[auth.tokens]]
 token = "t-one"
@@ -99,7 +100,7 @@ databases = ["certbot"]
     shutdownGraceMs: 2500,
     logLevel: 'info',
   });
-  t.same(config.store, { path: join(dir, 'store'), maxBytes: 2 ** 31 });
+  t.same(config.store, { path: join(dir, 'store'), maxBytes: 2 ** 31, minFreeBytes: 0 });
   t.same(config.auth.tokens, [
     { token: 't-one', databases: ['certbot', 'telegraf'] },
     { token: 't-two', databases: [] },
@@ -142,6 +143,7 @@ shutdown_grace_ms = 1
 [store]
 path = "/from/file"
 max_bytes = 5000
+min_free_bytes = "1MiB"
 [validation]
 certbot_measurement = "from_file"
 max_future_seconds = 1
@@ -158,6 +160,7 @@ databases = ["a"]
       CERTRELAY_SHUTDOWN_GRACE_MS: '42',
       CERTRELAY_STORE_PATH: '/from/env',
       CERTRELAY_STORE_MAX_BYTES: '3000000',
+      CERTRELAY_STORE_MIN_FREE_BYTES: '2MB',
       CERTRELAY_CERTBOT_MEASUREMENT: 'from_env',
       CERTRELAY_MAX_FUTURE_SECONDS: '60',
       CERTRELAY_AUTH_TOKEN: 'env-token',
@@ -165,7 +168,7 @@ databases = ["a"]
     },
   });
   t.same(config.server, { host: '::', port: 0, maxBodyBytes: 2048, shutdownGraceMs: 42, logLevel: 'warn' });
-  t.same(config.store, { path: '/from/env', maxBytes: 3_000_000 });
+  t.same(config.store, { path: '/from/env', maxBytes: 3_000_000, minFreeBytes: 2_000_000 });
   t.same(config.validation, { certbotMeasurement: 'from_env', maxFutureSeconds: 60 });
   t.same(config.auth.tokens, [
     { token: 'file-token', databases: ['a'] },
@@ -276,6 +279,8 @@ const BAD: readonly BadCase[] = [
   { name: 'a missing tls file', toml: '[server]\ntls_cert = "$DIR/cert.pem"\ntls_key = "$DIR/nope.pem"', files: { 'cert.pem': 'C' }, key: 'server.tls_key', message: /server\.tls_key: cannot read ".*nope\.pem": no such file/ },
   { name: 'a tls path that is a directory', toml: '[server]\ntls_cert = "$DIR"\ntls_key = "$DIR/key.pem"', files: { 'key.pem': 'K' }, key: 'server.tls_cert', message: /is not a regular file/ },
   { name: 'a store path that is a file', toml: '[store]\npath = "$DIR/file"', files: { file: 'x' }, key: 'store.path', message: /exists and is not a directory/ },
+  { name: 'a store path under a file', toml: '[store]\npath = "$DIR/file/store"', files: { file: 'x' }, key: 'store.path', message: /cannot be used as a directory: ENOTDIR/ },
+  { name: 'a negative free-space reserve', toml: '[store]\nmin_free_bytes = -1', key: 'store.min_free_bytes', message: /store\.min_free_bytes: expected a size in bytes from 0 to/ },
   { name: 'bad TOML syntax, with the line number from smol-toml', toml: '[server]\nlisten = "127.0.0.1:1"\nmax_body_bytes = = 3\n', key: '', message: /certrelay\.toml:3:\d+: invalid TOML: / },
   { name: 'a key defined twice', toml: '[server]\nlisten = "127.0.0.1:1"\nlisten = "127.0.0.1:2"\n', key: '', message: /certrelay\.toml:3:\d+: invalid TOML/ },
 ];

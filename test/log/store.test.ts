@@ -8,6 +8,7 @@ import {
   Store,
   StoreFullError,
   StoreSchemaError,
+  freeSpaceOf,
   isStoreFullError,
   type IncomingBatch,
 } from '../../src/log/store.js';
@@ -246,6 +247,50 @@ t.test('running out of space surfaces as StoreFullError and writes nothing of th
   t.equal(store.readBatchesAfter(0, 1000).length, batches, 'the store still reads');
   store.close();
   t.end();
+});
+
+t.test('a disk with less free space than minFreeBytes makes the store full, for a reason of its own', (t) => {
+  const dir = t.testdir();
+  const free = freeSpaceOf(dir)!;
+  t.ok(free > 0, `the test's disk has ${free} bytes free`);
+
+  const roomy = Store.open({ dir, maxBytes: 64 * MiB, minFreeBytes: 1 });
+  t.equal(roomy.fullReason(), undefined);
+  t.notOk(roomy.isFull());
+  t.ok(roomy.diskFreeBytes() > 0 && Number.isFinite(roomy.diskFreeBytes()), 'the free space is read when a reserve is set');
+  roomy.close();
+
+  // A reserve beyond the whole disk: full from the start, and still full when re-read.
+  const short = Store.open({ dir, maxBytes: 64 * MiB, minFreeBytes: Number.MAX_SAFE_INTEGER });
+  t.equal(short.fullReason(), 'disk_space');
+  t.ok(short.isFull());
+  t.equal(short.fullReason(), 'disk_space', 'and stays so when asked again');
+  short.close();
+
+  const unchecked = Store.open({ dir, maxBytes: 64 * MiB });
+  t.equal(unchecked.diskFreeBytes(), Infinity, 'no reserve: the disk is not read');
+  t.equal(unchecked.fullReason(), undefined);
+  unchecked.close();
+  t.end();
+});
+
+t.test('max_bytes is the reason when the store itself is at its limit, and the store has room again once it shrinks', async (t) => {
+  const dir = t.testdir();
+  const store = Store.open({ dir, maxBytes: 256 * 1024, minFreeBytes: 1, targets: ['a'] });
+  const line = `big,host=a payload="${'x'.repeat(4000)}" 1732780800000000000`;
+  while (store.fullReason() === undefined) store.appendBatches([batch(line)]);
+  t.equal(store.fullReason(), 'max_bytes');
+  t.equal(store.isFull(), true);
+
+  // Another connection empties the store; no commit of this one follows, so only re-reading can notice.
+  const other = new Database(join(dir, STORE_FILE_NAME));
+  other.exec('DELETE FROM batches');
+  other.pragma('wal_checkpoint(TRUNCATE)');
+  other.pragma('incremental_vacuum');
+  other.close();
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.equal(store.fullReason(), undefined, 'after 250 ms a full store re-reads its figures');
+  store.close();
 });
 
 t.test('close checkpoints the WAL into the database file and may be called twice', (t) => {

@@ -1,0 +1,76 @@
+// While the store cannot take writes, every writer gets its 503 or 500, and
+// without this the log would say nothing: an operator learns of a full disk
+// from the hosts whose reports bounce. One line when the refusals start (and
+// why), one when a write is accepted again; nothing per request in between.
+import type { StoreFullReason } from './store.js';
+
+export interface RefusalLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/** What the log says of the store when refusals start. */
+export interface StoreFigures {
+  sizeBytes(): number;
+  readonly maxBytes: number;
+  diskFreeBytes(): number;
+  readonly minFreeBytes: number;
+}
+
+const FULL_MESSAGES: Record<StoreFullReason, string> = {
+  max_bytes: 'store full (store.max_bytes reached): writes get 503 until the forwarders drain the backlog',
+  disk_space: 'store full (its disk has less than store.min_free_bytes free): writes get 503 until there is room',
+};
+
+export class RefusalLog {
+  readonly #log: RefusalLogger;
+  readonly #store: StoreFigures;
+  readonly #nowMs: () => number;
+  #since: { readonly atMs: number; readonly what: string } | undefined;
+  #refused = 0;
+
+  constructor(log: RefusalLogger, store: StoreFigures, nowMs: () => number = Date.now) {
+    this.#log = log;
+    this.#store = store;
+    this.#nowMs = nowMs;
+  }
+
+  /** A write refused because the store is full, before or while committing it (err: the commit's error). */
+  full(reason: StoreFullReason, err?: unknown): void {
+    this.#refused++;
+    if (this.#since !== undefined) return;
+    this.#since = { atMs: this.#nowMs(), what: 'full' };
+    const diskFree = this.#store.diskFreeBytes();
+    this.#log.warn(
+      {
+        reason,
+        storeBytes: this.#store.sizeBytes(),
+        maxBytes: this.#store.maxBytes,
+        ...(Number.isFinite(diskFree) && { diskFreeBytes: diskFree }),
+        minFreeBytes: this.#store.minFreeBytes,
+        ...(err instanceof Error && { detail: err.message }),
+      },
+      FULL_MESSAGES[reason],
+    );
+  }
+
+  /** A commit failed for another reason than a full store: the write got 500. */
+  failed(err: unknown): void {
+    this.#refused++;
+    if (this.#since !== undefined) return;
+    this.#since = { atMs: this.#nowMs(), what: 'failing' };
+    this.#log.error({ err }, 'store commits fail: writes get 500 until one succeeds');
+  }
+
+  /** A write was committed: ends a run of refusals. Cheap when there was none. */
+  accepted(): void {
+    if (this.#since === undefined) return;
+    this.#log.info(
+      { refusedWrites: this.#refused, seconds: Math.round((this.#nowMs() - this.#since.atMs) / 1000) },
+      `store accepts writes again (it was ${this.#since.what})`,
+    );
+    this.#since = undefined;
+    this.#refused = 0;
+  }
+}
