@@ -13,7 +13,6 @@ export const ERRORS = {
   CR_DATABASE_REQUIRED: { status: 400, message: 'database is required' },
   CR_BUCKET_REQUIRED: { status: 400, message: 'bucket is required: add ?bucket=NAME to the URL' },
   CR_BUCKET_EMPTY_DATABASE: { status: 400, message: 'bucket %s is in db/rp form but has an empty database: use ?bucket=DB or ?bucket=DB/RP' },
-  CR_ORG_REQUIRED: { status: 400, message: 'organization name or id is required: add ?org=NAME to the URL' },
   CR_BAD_PRECISION: { status: 400, message: 'invalid precision %s: use one of %s' },
   CR_BAD_CONSISTENCY: { status: 400, message: 'invalid consistency level' },
   CR_BAD_GZIP: { status: 400, message: 'request body is not valid gzip: %s' },
@@ -28,8 +27,9 @@ export const ERRORS = {
   },
   CR_SHUTTING_DOWN: { status: 503, message: 'the relay is shutting down; the write was not accepted, retry later', retryAfterSeconds: 5 },
   CR_STORE_FAILED: { status: 500, message: 'the relay could not commit the write to its store; nothing was accepted: %s' },
+  // Not an HTTP error: the statement's error inside a 200, as influxd reports a statement it cannot run.
   CR_QUERY_UNSUPPORTED: {
-    status: 501,
+    status: 200,
     message: 'certrelay is a write relay: only CREATE DATABASE and SHOW DATABASES are answered, query InfluxDB itself for %s',
   },
   CR_QUERY_MISSING: { status: 400, message: 'missing required parameter "q"' },

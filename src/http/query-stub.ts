@@ -1,7 +1,9 @@
 // /query answers only what write clients send at start-up: Telegraf's 1.x
 // output, the python, node and ruby clients issue CREATE DATABASE (by POST
 // form, POST query string or GET); some list databases. Always JSON, even
-// when msgpack is asked for. Everything else is a clear 501.
+// when msgpack is asked for. Any other statement gets a clear error inside
+// a 200, the way influxd reports a statement it cannot run: a 5xx would make
+// node-influx take the host out of service, writes included, for seconds.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { RelayError } from '../errors.js';
 import { acceptAnyContentType } from './any-content-type.js';
@@ -58,7 +60,10 @@ export function registerQueryStub(app: FastifyInstance, deps: QueryDeps): void {
       try {
         const grant = deps.authorizer.authenticate({ authorization: headers.authorization, queryPassword: firstValue(query.p) ?? form?.get('p') ?? undefined });
         if (q === undefined || q.trim() === '') throw new RelayError('CR_QUERY_MISSING');
+        let failed = false;
         const results = splitStatements(q).map((statement, statementId) => {
+          // As influxd: after a statement fails, the ones after it are not run.
+          if (failed) return { statement_id: statementId, error: 'not executed' };
           const create = CREATE_DATABASE.exec(statement);
           if (create) {
             const name = unquoteIdentifier(create[1]);
@@ -71,7 +76,8 @@ export function registerQueryStub(app: FastifyInstance, deps: QueryDeps): void {
             const values = deps.knownDatabases().filter((name) => grant.mayWrite(name)).map((name) => [name]);
             return { statement_id: statementId, series: [{ name: 'databases', columns: ['name'], values }] };
           }
-          throw new RelayError('CR_QUERY_UNSUPPORTED', JSON.stringify(statement.trim()));
+          failed = true;
+          return { statement_id: statementId, error: new RelayError('CR_QUERY_UNSUPPORTED', JSON.stringify(statement.trim())).message };
         });
         return reply.code(200).type('application/json').send({ results });
       } catch (err) {

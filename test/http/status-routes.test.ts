@@ -44,11 +44,23 @@ t.test('/query answers CREATE DATABASE by GET, POST query string and POST form, 
   t.same(msgpack.json().results[0].series[0].values, [['from form'], ['mydb'], ['telegraf']]);
 });
 
-t.test('/query refuses other statements with a clear 501 and a missing q with 400', async (t) => {
+t.test('/query answers other statements with a clear error inside a 200, as influxd reports a statement it cannot run; a missing q is 400', async (t) => {
   const relay = relayFor(t);
   const select = await relay.app.inject({ method: 'GET', url: '/query?q=SELECT+*+FROM+cpu' });
-  t.equal(select.statusCode, 501);
-  t.match(select.json().error, /only CREATE DATABASE and SHOW DATABASES/);
+  t.equal(select.statusCode, 200, 'no 5xx: node-influx would take the host out of service, writes included');
+  t.match(select.json(), { results: [{ statement_id: 0, error: /only CREATE DATABASE and SHOW DATABASES.*"SELECT \* FROM cpu"/ }] });
+
+  const mixed = await relay.app.inject({ method: 'POST', url: '/query', payload: new URLSearchParams({ q: 'CREATE DATABASE early; CREATE RETENTION POLICY r ON early DURATION 1d REPLICATION 1; SHOW DATABASES' }).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  t.equal(mixed.statusCode, 200);
+  t.match(mixed.json().results, [
+    { statement_id: 0 },
+    { statement_id: 1, error: /query InfluxDB itself for "CREATE RETENTION POLICY/ },
+    { statement_id: 2, error: 'not executed' },
+  ]);
+  t.notOk('error' in mixed.json().results[0], 'the statement before it ran');
+  const listed = await relay.app.inject({ method: 'GET', url: '/query?q=SHOW+DATABASES' });
+  t.same(listed.json().results[0].series[0].values, [['early']]);
+
   t.equal((await relay.app.inject({ method: 'GET', url: '/query' })).statusCode, 400);
 });
 
