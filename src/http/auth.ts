@@ -1,6 +1,7 @@
 // Who may write where. Credentials arrive the ways InfluxDB clients send them:
-// "Authorization: Token t" / "Bearer t", HTTP Basic (the password is the
-// token, as in InfluxDB 2's 1.x-compatibility API), or ?u=&p= in the URL.
+// "Authorization: Token t" / "Bearer t" (or "Token user:t", InfluxDB 1.8's
+// form), HTTP Basic (the password is the token, as in InfluxDB 2's
+// 1.x-compatibility API), or ?u=&p= in the URL.
 // With no tokens configured every request is allowed and credentials are
 // ignored (the python client always sends root:root).
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -31,13 +32,15 @@ export class Authorizer {
   /** Checks the presented token; throws CR_UNAUTHORIZED. The grant says where it may write. */
   authenticate(credentials: Credentials): Grant {
     if (!this.enabled) return ALLOW_ALL;
-    const presented = presentedToken(credentials);
-    if (presented === undefined) throw new RelayError('CR_UNAUTHORIZED');
-    const digest = sha256(presented);
+    const presented = presentedTokens(credentials);
+    if (presented.length === 0) throw new RelayError('CR_UNAUTHORIZED');
     // Compare against every token, without stopping early, so timing says nothing about which matched.
     let match: HashedToken | undefined;
-    for (const token of this.#tokens) {
-      if (timingSafeEqual(token.digest, digest) && match === undefined) match = token;
+    for (const candidate of presented) {
+      const digest = sha256(candidate);
+      for (const token of this.#tokens) {
+        if (timingSafeEqual(token.digest, digest) && match === undefined) match = token;
+      }
     }
     if (match === undefined) throw new RelayError('CR_UNAUTHORIZED');
     const { databases } = match;
@@ -59,19 +62,32 @@ export interface Grant {
 
 const ALLOW_ALL: Grant = { assertMayWrite() {}, mayWrite: () => true };
 
-export function presentedToken({ authorization, queryPassword }: Credentials): string | undefined {
+/**
+ * The tokens a request may be presenting, most literal first. A Token or Bearer value
+ * "user:password" is InfluxDB 1.8's 2.x-compatible form (what its client examples send):
+ * when the whole value is no token, its password part may be, as with Basic.
+ */
+export function presentedTokens({ authorization, queryPassword }: Credentials): string[] {
   if (authorization !== undefined) {
     const space = authorization.indexOf(' ');
     const scheme = (space < 0 ? authorization : authorization.slice(0, space)).toLowerCase();
     const value = space < 0 ? '' : authorization.slice(space + 1).trim();
-    if (scheme === 'token' || scheme === 'bearer') return value || undefined;
+    if (scheme === 'token' || scheme === 'bearer') {
+      if (value === '') return [];
+      const password = afterFirstColon(value);
+      return password === undefined ? [value] : [value, password];
+    }
     if (scheme === 'basic') {
-      const decoded = Buffer.from(value, 'base64').toString('utf8');
-      const colon = decoded.indexOf(':');
-      return colon < 0 ? undefined : decoded.slice(colon + 1) || undefined;
+      const password = afterFirstColon(Buffer.from(value, 'base64').toString('utf8'));
+      return password === undefined ? [] : [password];
     }
   }
-  return queryPassword || undefined;
+  return queryPassword ? [queryPassword] : [];
+}
+
+function afterFirstColon(text: string): string | undefined {
+  const colon = text.indexOf(':');
+  return colon < 0 || colon === text.length - 1 ? undefined : text.slice(colon + 1);
 }
 
 function sha256(text: string): Buffer {

@@ -20,9 +20,19 @@ const V2_CODES: Record<number, string> = {
   503: 'unavailable',
 };
 
+// The official JavaScript client (@influxdata/influxdb-client, "influxdb-client-js/1.35.0") reads Retry-After
+// as milliseconds: told "5", it retries within 0.2 s, and after 5 tries in under a second it drops the batch.
+// It alone gets the same wait written in the unit it reads.
+const MILLISECOND_RETRY_AFTER_CLIENT = /^influxdb-client-js\//;
+
+/** Retry-After's value for this request's client: seconds, as RFC 9110 says, except for the client above. */
+export function retryAfterValue(seconds: number, userAgent: string | undefined): string {
+  return userAgent !== undefined && MILLISECOND_RETRY_AFTER_CLIENT.test(userAgent) ? String(seconds * 1000) : String(seconds);
+}
+
 export function sendError(reply: FastifyReply, api: Api, status: number, message: string, retryAfterSeconds?: number): FastifyReply {
   reply.code(status).type('application/json; charset=utf-8');
-  if (retryAfterSeconds !== undefined) reply.header('Retry-After', String(retryAfterSeconds));
+  if (retryAfterSeconds !== undefined) reply.header('Retry-After', retryAfterValue(retryAfterSeconds, reply.request.headers['user-agent']));
   if (api === 'v1') {
     reply.header('X-Influxdb-Error', errorHeader(message));
     // influxd's challenge: clients such as wget send Basic credentials only after one.

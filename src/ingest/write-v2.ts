@@ -12,8 +12,6 @@ import type { WriteRouteDeps } from './write-v1.js';
 import { parseErrorText, refusedText } from './write-response.js';
 
 interface V2Query {
-  org?: QueryValue;
-  orgID?: QueryValue;
   bucket?: QueryValue;
   precision?: QueryValue;
 }
@@ -27,12 +25,11 @@ export function bucketToDestination(bucket: string): { db: string; rp: string } 
 export function registerWriteV2(app: FastifyInstance, deps: WriteRouteDeps): void {
   app.post<{ Querystring: V2Query }>('/api/v2/write', { config: { api: 'v2' } }, async (request, reply) => {
     const { query } = request;
-    const org = firstValue(query.org);
-    const orgID = firstValue(query.orgID);
+    // org / orgID are not needed: a bucket names the database and retention policy. InfluxDB 1.8's
+    // /api/v2/write ignores them too, and its client example passes an empty org.
     const bucket = firstValue(query.bucket);
     const precisionParam = firstValue(query.precision);
     const grant = deps.authorizer.authenticate({ authorization: request.headers.authorization });
-    if (!org && !orgID) throw new RelayError('CR_ORG_REQUIRED');
     if (bucket === undefined || bucket === '') throw new RelayError('CR_BUCKET_REQUIRED');
     const destination = bucketToDestination(bucket);
     // influxd's bucket2dbrp refuses it too: a line for database "" could never be delivered.

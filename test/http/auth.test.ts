@@ -19,6 +19,9 @@ t.test('with tokens configured, every way a client sends credentials works', asy
     { url: '/write?db=d', headers: { authorization: basic('anyone', 's3cret-all') } },
     { url: '/write?db=d&u=anyone&p=s3cret-all' },
     { url: '/api/v2/write?org=o&bucket=d', headers: { authorization: 'Token s3cret-all' } },
+    // InfluxDB 1.8's 2.x-compatible form, "user:password", which its client examples send.
+    { url: '/api/v2/write?bucket=d', headers: { authorization: 'Token admin:s3cret-all' } },
+    { url: '/write?db=d', headers: { authorization: 'Bearer admin:s3cret-all' } },
   ];
   for (const way of ways) {
     const res = await relay.app.inject({ method: 'POST', url: way.url, headers: way.headers, payload: 'm v=1 1' });
@@ -29,7 +32,14 @@ t.test('with tokens configured, every way a client sends credentials works', asy
 
 t.test('a missing or wrong token is 401 in each API format, and nothing is stored', async (t) => {
   const relay = relayFor(t, config);
-  for (const headers of [{}, { authorization: 'Token wrong' }, { authorization: basic('root', 'root') }, { authorization: 'Token ' }]) {
+  for (const headers of [
+    {},
+    { authorization: 'Token wrong' },
+    { authorization: basic('root', 'root') },
+    { authorization: 'Token ' },
+    { authorization: 'Token s3cret-all:' },
+    { authorization: 'Token s3cret-all:wrong' },
+  ]) {
     const v1 = await relay.app.inject({ method: 'POST', url: '/write?db=d', headers, payload: 'm v=1 1' });
     t.equal(v1.statusCode, 401);
     t.match(v1.json().error, /^authorization failed/);
@@ -86,4 +96,12 @@ t.test('/query with a token limited to some databases: CREATE DATABASE only for 
   const names = async (headers: Record<string, string>) => (await query('SHOW DATABASES', headers)).json().results[0].series[0].values.flat();
   t.same(await names(all), ['other', 'telegraf']);
   t.same(await names(limited), ['telegraf'], 'not the databases of other tokens');
+});
+
+t.test('a configured token that contains a colon is matched whole, not only by its part after the colon', async (t) => {
+  const relay = relayFor(t, '[[auth.tokens]]\ntoken = "team:s3cret"\ndatabases = ["team"]\n');
+  const whole = await relay.app.inject({ method: 'POST', url: '/write?db=team', headers: { authorization: 'Token team:s3cret' }, payload: 'm v=1 1' });
+  t.equal(whole.statusCode, 204);
+  const part = await relay.app.inject({ method: 'POST', url: '/write?db=team', headers: { authorization: 'Token s3cret' }, payload: 'm v=1 1' });
+  t.equal(part.statusCode, 401, 'its part after the colon alone is no token');
 });
