@@ -102,6 +102,28 @@ t.test('lines the relay rejects (400) are set aside in .rejected, not spooled fo
   t.match(rejected, /^# \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ HTTP 400: /);
   t.match(rejected, 'domain=bad_name!,host=h');
   t.equal(storedLines(relay).length, 2, 'the relay kept the good lines (1.x partial write)');
+  const selfTest = await runHook({ args: ['--self-test'], env: { CERTRELAY_HOOK_CONFIG: join(configDir, 'certrelay-hook.conf') } });
+  t.match(selfTest.stdout, `note: lines the server refused earlier are kept in ${join(configDir, 'certrelay-hook.spool.rejected')}`);
+});
+
+t.test('a 400 about the URL (no db=) is configuration: the lines are spooled, not set aside, and go once it is fixed', async (t) => {
+  const { relay, base } = await listeningRelay(t);
+  const { configDir, lineage } = makeLineage(t.testdir({}), 'example.com', 90);
+  writeHookConfig(configDir, { CERTRELAY_HOOK_URL: `${base}/write`, CERTRELAY_HOOK_HOST: 'h' });
+  const run = await runHook({ env: { RENEWED_LINEAGE: lineage, RENEWED_DOMAINS: 'example.com' } });
+  t.equal(run.code, 1, 'exit 1: not delivered, kept');
+  t.match(run.stderr, /not delivered to .*HTTP 400: .*database is required.*2 line\(s\) spooled/);
+  t.notOk(existsSync(join(configDir, 'certrelay-hook.spool.rejected')), 'nothing set aside as refused lines');
+  const selfTest = await runHook({ args: ['--self-test'], env: { CERTRELAY_HOOK_CONFIG: join(configDir, 'certrelay-hook.conf') } });
+  t.match(selfTest.stdout, /hint: check the URL's parameters/);
+
+  writeHookConfig(configDir, { CERTRELAY_HOOK_URL: `${base}/write?db=certbot`, CERTRELAY_HOOK_HOST: 'h' });
+  const flushed = await runHook({ args: ['--flush'], env: { CERTRELAY_HOOK_CONFIG: join(configDir, 'certrelay-hook.conf') } });
+  t.equal(flushed.code, 0, flushed.stderr);
+  t.same(storedLines(relay).map((l) => splitTimestamp(l)[0].replace(/,not_after=.*$/, '')).filter((l) => l.startsWith('certbot_renewal')), [
+    'certbot_renewal,domain=example.com,host=h renewed_count=1',
+    'certbot_renewal,domain=all,host=h renewed_count=1',
+  ]);
 });
 
 t.test('no URL configured: spooled, exit 1, and the message names the file to edit', async (t) => {
