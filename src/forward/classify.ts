@@ -67,6 +67,9 @@ export const HOLD_CLASSES: readonly OutcomeClass[] = [
   'unexpected',
 ];
 
+/** Holds that concern one destination (database, bucket, retention policy): the others are still delivered. */
+export const DESTINATION_HOLDS: readonly OutcomeClass[] = ['forbidden', 'database_not_found', 'retention_policy_not_found'];
+
 // 1.x: {"error":"database not found: \"x\""}; 2.x: {"code":"not found","message":"bucket \"x\" not found"}.
 const DATABASE_NOT_FOUND = /database not found|bucket "[^"]*" not found/i;
 // influxd answers 500 {"error":"retention policy not found: nope"} for an unknown rp= on every

@@ -10,7 +10,7 @@ import type { BatchHead, DeadLetter, NewDeadLetter, PassedTotals, Store } from '
 import type { Metrics } from '../ops/metrics.js';
 import { retryDelayMs, type BackoffPolicy } from './backoff.js';
 import { bodyOf, countPoints, halve, pieceInBody, pieceOf, planLanes, planRound, type Budget, type Piece, type Request } from './batcher.js';
-import { answerStatus, answerText, classify, type Answer, type Outcome, type OutcomeClass } from './classify.js';
+import { answerStatus, answerText, classify, DESTINATION_HOLDS, type Answer, type Outcome, type OutcomeClass } from './classify.js';
 import type { BuiltRound, RoundBatch, RoundJob } from './round-job.js';
 import { routeFor, type Destination } from './routing.js';
 import { readTargetStatus, type HeldDestination as HeldDestinationStatus, type TargetStatus } from './status.js';
@@ -85,7 +85,6 @@ const SKIP_FLUSH_MS = 1000;
  * bucket the token does not cover; the target's other databases still take
  * writes. Only a 401 (the credentials themselves) holds the whole target.
  */
-const DESTINATION_HOLDS: readonly OutcomeClass[] = ['forbidden', 'database_not_found', 'retention_policy_not_found'];
 /** A held destination is released only when none of its batches waits in the next this many after the cursor. */
 const RELEASE_LOOKAHEAD = 10_000;
 /** Held dead letters read per query while choosing the next ones to send. */

@@ -4,7 +4,7 @@
 // counters and index lookups; nothing scans the log.
 import type { TargetConfig } from '../config/defaults.js';
 import type { Store } from '../log/store.js';
-import { classify, HOLD_CLASSES, type OutcomeClass } from './classify.js';
+import { classify, DESTINATION_HOLDS, HOLD_CLASSES, type OutcomeClass } from './classify.js';
 import { routeFor } from './routing.js';
 
 /** A destination the target lacks (database, bucket, retention policy): its lines are held dead letters. */
@@ -63,7 +63,8 @@ export function readTargetStatus(store: Store, target: TargetConfig, nowMs: numb
       ? lastOutcome
       : null;
   let heldDestination: HeldDestination | null = null;
-  if (heldBecause === null) {
+  // A last error that concerns one destination holds only that one, also when nothing was delivered after it.
+  if (heldBecause === null || DESTINATION_HOLDS.includes(heldBecause)) {
     // Held dead letters stay until the destination accepts writes again (or an operator purges them).
     const [source] = store.heldSources(target.name);
     if (source !== undefined) {

@@ -62,6 +62,16 @@ t.test('a database the target lacks holds only that database: the others are del
   t.match(readTargetStatus(s.store, s.target, Date.now()), { heldBecause: 'database_not_found', heldDestination: { label: 'typo', status: 404 } });
 });
 
+t.test('with only the missing database written to, the store alone (certrelay status) still shows a hold of that database, not of the target', async (t) => {
+  const s = await setup(t, (r) => (toTypo(r) ? NOT_FOUND : ok));
+  s.append(batch(lines('typo', 2), { db: 'typo' }));
+  await until(t, 'held', () => s.store.countDeadLetters('influx-a') === 1);
+  const { readTargetStatus } = await import('../../src/forward/status.js');
+  const status = readTargetStatus(s.store, s.target, Date.now());
+  t.equal(status.lastSuccessMs, null, 'nothing was ever delivered');
+  t.match(status, { heldBecause: 'database_not_found', heldDestination: { label: 'typo', status: 404, error: 'database not found: "typo"' } });
+});
+
 t.test('once the target accepts the database, the held lines are delivered by themselves, in order, and the dead letters are gone', async (t) => {
   let exists = false;
   const s = await setup(t, (r) => (toTypo(r) && !exists ? NOT_FOUND : ok));
