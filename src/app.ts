@@ -13,6 +13,7 @@ import type { RoundJob } from './forward/round-job.js';
 import { Authorizer } from './http/auth.js';
 import { sendError, sendRelayError, type Api } from './http/error-reply.js';
 import { acceptAnyContentType } from './http/any-content-type.js';
+import { clientErrorHandler } from './http/client-error.js';
 import { registerQueryStub } from './http/query-stub.js';
 import { registerRenewalRoutes } from './http/renewal-routes.js';
 import { registerStatusRoutes, type HealthCheck } from './http/status-routes.js';
@@ -181,9 +182,10 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     // A client that stalls mid-body cannot hold its connection and buffered bytes for ever (Node's own default;
     // fastify's is none). Nothing of such a request was acknowledged.
     requestTimeout: REQUEST_TIMEOUT_MS,
+    clientErrorHandler: clientErrorHandler(REQUEST_TIMEOUT_MS),
   }) as unknown as FastifyInstance;
 
-  const refusals = new RefusalLog(app.log, store);
+  const refusals = new RefusalLog(app.log, store, { hasTargets: config.targets.length > 0 });
   if (recoveredBatches > 0) app.log.info({ batches: recoveredBatches }, 'renewal state: read back from the log the batches it had not taken in (the relay was not stopped cleanly)');
   // GC keeps every batch the renewal state has not taken in yet; applying first means it never waits.
   forwarding = new Forwarding({

@@ -160,6 +160,8 @@ function whyWaiting(store: Store, config: Config, target: string, nowMs: number)
       return `${target} is retrying after ${answer}`;
     case 'ok':
       return `${target} has not taken them (is the relay running?)`;
+    case 'new':
+      return `the relay has not run with ${target} yet`;
   }
 }
 

@@ -12,8 +12,9 @@ import { formatBytes, formatTable, printable } from './table.js';
  * ok: nothing suggests trouble. retrying: the last send failed in a way that
  * is retried (network, timeout, 5xx, 429) and nothing was delivered since.
  * held: the target refuses everything (401, 403, 404 …) until an operator acts.
+ * new: the relay has not yet run with this target; it starts at the end of the log.
  */
-export type TargetState = 'ok' | 'retrying' | 'held';
+export type TargetState = 'ok' | 'retrying' | 'held' | 'new';
 
 /** One target in `status --json`: the fields documented in docs/operations.md. */
 export interface TargetStatusJson {
@@ -69,6 +70,7 @@ const HOLD_ADVICE: Partial<Record<OutcomeClass, string>> = {
 };
 
 export function targetState(s: TargetStatus): TargetState {
+  if (!s.started) return 'new';
   if (s.heldBecause !== null) return 'held';
   const failingSinceSuccess = s.lastErrorMs !== null && (s.lastSuccessMs === null || s.lastSuccessMs < s.lastErrorMs);
   if (failingSinceSuccess && s.lastOutcome !== null && RETRIED.includes(s.lastOutcome) && s.backlogBatches > 0) return 'retrying';
@@ -150,6 +152,9 @@ export function formatStatus(status: StatusJson): string {
       const what = `${held.status === null ? '' : `HTTP ${held.status} `}${t.heldBecause ?? 'error'}: ${printable(held.error)}`;
       const note = `${t.name}: ${held.label} held since ${at(held.since)}: ${what}. Its lines wait as held dead letters and the other databases are delivered; ${advice}, and the relay resumes by itself.`;
       return lastError === undefined || t.lastError === held.error ? [note] : [note, `${t.name}: last error ${at(t.lastErrorAt!)}: ${lastError}`];
+    }
+    if (t.state === 'new') {
+      return [`${t.name}: new: the relay has not run with this target yet. It starts at the end of the log: what is stored now is not sent to it, only what arrives after the relay's next start.`];
     }
     if (lastError === undefined) return [];
     if (t.state === 'held') return [`${t.name}: held, last refused ${at(t.lastErrorAt!)}: ${lastError}. Data is kept; ${advice}, and the relay resumes by itself.`];

@@ -320,7 +320,10 @@ function check(def: KeyDef, src: Source): Checked {
       const expected = type.query
         ? 'an absolute http:// or https:// URL without fragment or credentials'
         : 'an absolute http:// or https:// URL without query string, fragment or credentials';
-      return typeof raw === 'string' && isHttpUrl(raw, type.query === true) ? { ok: true, value: raw } : fail(expected);
+      if (typeof raw === 'string' && isHttpUrl(raw, type.query === true)) return { ok: true, value: raw };
+      // A URL with user:password@ is refused, and its password must not be echoed while saying so.
+      if (def.secret || typeof raw !== 'string') return fail(expected);
+      return { ok: false, text: `expected ${expected}, got ${describe(withoutUserinfo(raw))}` };
     }
     case 'enum':
       return typeof raw === 'string' && type.values.includes(raw)
@@ -376,6 +379,10 @@ export function parseByteSize(text: string): bigint | undefined {
   const scale = 10n ** BigInt(fraction.length);
   const scaled = BigInt(whole + fraction) * unit;
   return scaled % scale === 0n ? scaled / scale : undefined;
+}
+
+function withoutUserinfo(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1***@');
 }
 
 function isHttpUrl(text: string, queryAllowed: boolean): boolean {

@@ -18,6 +18,11 @@ export interface HeldDestination {
 
 export interface TargetStatus {
   readonly target: string;
+  /**
+   * False for a target the relay has not yet run with (no cursor in the store): it will
+   * start at the end of the log, so nothing stored before counts as its backlog.
+   */
+  readonly started: boolean;
   readonly kind: TargetConfig['kind'];
   readonly url: string;
   /** Last batch id delivered (or passed over); 0 when nothing yet. */
@@ -52,7 +57,9 @@ export interface TargetStatus {
 }
 
 export function readTargetStatus(store: Store, target: TargetConfig, nowMs: number): TargetStatus {
-  const backlog = store.backlog(target.name, target.databases);
+  const cursor = store.cursor(target.name);
+  const started = cursor !== undefined;
+  const backlog = started ? store.backlog(target.name, target.databases) : { batches: 0, points: 0, bytes: 0 };
   const oldest = backlog.batches > 0 ? (store.oldestUnsentMs(target.name, target.databases) ?? null) : null;
   const state = store.targetState(target.name);
   const lastOutcome = (state?.lastOutcome ?? null) as OutcomeClass | null;
@@ -75,9 +82,10 @@ export function readTargetStatus(store: Store, target: TargetConfig, nowMs: numb
   }
   return {
     target: target.name,
+    started,
     kind: target.kind,
     url: target.url,
-    cursor: store.cursor(target.name) ?? 0,
+    cursor: cursor ?? 0,
     backlogBatches: backlog.batches,
     backlogPoints: backlog.points,
     backlogBytes: backlog.bytes,

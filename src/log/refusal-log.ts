@@ -22,6 +22,9 @@ const FULL_MESSAGES: Record<StoreFullReason, string> = {
   max_bytes: 'store full (store.max_bytes reached): writes get 503 until the forwarders drain the backlog',
   disk_space: 'store full (its disk has less than store.min_free_bytes free): writes get 503 until there is room',
 };
+// Without targets nothing is ever deleted (the log is the only copy), so the refusals last until an operator acts.
+const FULL_WITHOUT_TARGETS =
+  'store full (store.max_bytes reached): writes get 503, and with no targets configured nothing is ever deleted: raise store.max_bytes, or add a target';
 
 export class RefusalLog {
   readonly #log: RefusalLogger;
@@ -30,10 +33,13 @@ export class RefusalLog {
   #since: { readonly atMs: number; readonly what: string } | undefined;
   #refused = 0;
 
-  constructor(log: RefusalLogger, store: StoreFigures, nowMs: () => number = Date.now) {
+  readonly #hasTargets: boolean;
+
+  constructor(log: RefusalLogger, store: StoreFigures, options: { readonly hasTargets: boolean; readonly nowMs?: () => number }) {
     this.#log = log;
     this.#store = store;
-    this.#nowMs = nowMs;
+    this.#hasTargets = options.hasTargets;
+    this.#nowMs = options.nowMs ?? Date.now;
   }
 
   /** A write refused because the store is full, before or while committing it (err: the commit's error). */
@@ -51,7 +57,7 @@ export class RefusalLog {
         minFreeBytes: this.#store.minFreeBytes,
         ...(err instanceof Error && { detail: err.message }),
       },
-      FULL_MESSAGES[reason],
+      reason === 'max_bytes' && !this.#hasTargets ? FULL_WITHOUT_TARGETS : FULL_MESSAGES[reason],
     );
   }
 

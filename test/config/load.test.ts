@@ -274,6 +274,7 @@ const BAD: readonly BadCase[] = [
   { name: 'a url with a query', toml: '[[targets]]\nname = "a"\nkind = "influxdb-v1"\nurl = "http://a:8086/?db=x"', key: 'targets[0].url', message: /without query string/ },
   { name: 'a url with another scheme', toml: '[[targets]]\nname = "a"\nkind = "influxdb-v1"\nurl = "ftp://a"', key: 'targets[0].url', message: /got "ftp:\/\/a"/ },
   { name: 'a url with credentials', toml: '[[targets]]\nname = "a"\nkind = "influxdb-v1"\nurl = "http://u:p@a"', key: 'targets[0].url', message: /credentials/ },
+  { name: 'a url with credentials, the password not echoed', toml: '[[targets]]\nname = "a"\nkind = "influxdb-v1"\nurl = "http://admin:hunter2@a:8086/?db=x"', key: 'targets[0].url', message: /credentials.*got "http:\/\/\*\*\*@a:8086\/\?db=x"$/ },
   { name: 'tls_cert without tls_key', toml: '[server]\ntls_cert = "$DIR/cert.pem"', files: { 'cert.pem': 'C' }, key: 'server.tls_cert', message: /server\.tls_cert: server\.tls_key must be set too/ },
   { name: 'tls_key without tls_cert', toml: '[server]\ntls_key = "$DIR/key.pem"', files: { 'key.pem': 'K' }, key: 'server.tls_key', message: /server\.tls_key: server\.tls_cert must be set too/ },
   { name: 'a missing tls file', toml: '[server]\ntls_cert = "$DIR/cert.pem"\ntls_key = "$DIR/nope.pem"', files: { 'cert.pem': 'C' }, key: 'server.tls_key', message: /server\.tls_key: cannot read ".*nope\.pem": no such file/ },
@@ -300,6 +301,7 @@ t.test('each invalid value is refused with an error that names its key', async (
       t.equal(err.key, c.key, 'key');
       t.match(err.problems[0].message, c.message);
       t.match(err.message, /^config: /);
+      t.notOk(err.message.includes('hunter2'), 'no password in the message');
       if (file !== undefined && !err.key.startsWith('CERTRELAY_')) t.match(err.problems[0].message, file, 'the message names the file');
     });
   }

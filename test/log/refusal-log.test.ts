@@ -7,7 +7,7 @@ interface Entry {
   readonly msg: string;
 }
 
-function setup(diskFree = 1000): { log: RefusalLog; entries: Entry[]; advance(ms: number): void } {
+function setup(diskFree = 1000, hasTargets = true): { log: RefusalLog; entries: Entry[]; advance(ms: number): void } {
   const entries: Entry[] = [];
   const logger = {
     info: (obj: object, msg: string) => entries.push({ level: 'info', obj: obj as Record<string, unknown>, msg }),
@@ -16,7 +16,7 @@ function setup(diskFree = 1000): { log: RefusalLog; entries: Entry[]; advance(ms
   };
   const store: StoreFigures = { sizeBytes: () => 5000, maxBytes: 9000, diskFreeBytes: () => diskFree, minFreeBytes: 2000 };
   let now = 1_000_000;
-  return { log: new RefusalLog(logger, store, () => now), entries, advance: (ms) => (now += ms) };
+  return { log: new RefusalLog(logger, store, { hasTargets, nowMs: () => now }), entries, advance: (ms) => (now += ms) };
 }
 
 t.test('one warning when refusals start, with the reason and the figures, and one line when a write is accepted again', async (t) => {
@@ -62,4 +62,13 @@ t.test('an unread free space (no reserve) is left out of the warning', async (t)
   const { log, entries } = setup(Infinity);
   log.full('max_bytes');
   t.notOk('diskFreeBytes' in entries[0].obj);
+});
+
+t.test('a full store without targets says it stays full until an operator acts', async (t) => {
+  const { log, entries } = setup(1000, false);
+  log.full('max_bytes');
+  t.match(entries[0].msg, /with no targets configured nothing is ever deleted: raise store\.max_bytes, or add a target/);
+  const withTargets = setup(1000, true);
+  withTargets.log.full('max_bytes');
+  t.match(withTargets.entries[0].msg, /until the forwarders drain the backlog/);
 });

@@ -24,6 +24,7 @@ const row: RenewalRow = {
 
 const target: TargetStatus = {
   target: 'influx-a',
+  started: true,
   kind: 'influxdb-v1',
   url: 'http://influxdb:8086',
   cursor: 0,

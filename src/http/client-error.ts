@@ -1,0 +1,47 @@
+// Requests that Node's HTTP parser ends before fastify ever sees them: an
+// upload still unfinished at the request timeout, headers too large, bytes
+// that are not HTTP. They too are answered in InfluxDB 1.x's shape, with the
+// headers every other answer carries; fastify's default answer has neither.
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { INFLUXDB_BUILD, INFLUXDB_COMPATIBLE_VERSION } from '../version.js';
+import { errorHeader } from './error-reply.js';
+
+function answerFor(code: string | undefined, requestTimeoutMs: number): { status: number; message: string } {
+  switch (code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return {
+        status: 408,
+        message: `the request did not arrive in full within ${requestTimeoutMs / 1000} s; nothing of it was stored`,
+      };
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, message: 'request header fields too large' };
+    default:
+      return { status: 400, message: 'malformed HTTP request' };
+  }
+}
+
+/** For fastify's clientErrorHandler option. */
+export function clientErrorHandler(requestTimeoutMs: number): (err: NodeJS.ErrnoException, socket: Duplex) => void {
+  return (err, socket) => {
+    // A reset connection has nobody to answer.
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    if (socket.writable) {
+      const { status, message } = answerFor(err.code, requestTimeoutMs);
+      const body = Buffer.from(JSON.stringify({ error: message }));
+      socket.write(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+          'Content-Type: application/json; charset=utf-8\r\n' +
+          `Content-Length: ${body.length}\r\n` +
+          `X-Influxdb-Version: ${INFLUXDB_COMPATIBLE_VERSION}\r\n` +
+          `X-Influxdb-Build: ${INFLUXDB_BUILD}\r\n` +
+          `X-Influxdb-Error: ${errorHeader(message)}\r\n` +
+          `Request-Id: ${randomUUID()}\r\n` +
+          'Connection: close\r\n\r\n',
+      );
+      socket.write(body);
+    }
+    socket.destroy(err);
+  };
+}
