@@ -21,6 +21,7 @@ import { Intake } from './ingest/intake.js';
 import { DEFAULT_MIN_WORKER_BODY_BYTES, PreparePool, workersFor } from './ingest/prepare-pool.js';
 import { registerWriteV1 } from './ingest/write-v1.js';
 import { registerWriteV2 } from './ingest/write-v2.js';
+import { forgetRemovedTargets, type ForgottenTarget } from './forward/removed-targets.js';
 import { GroupCommit } from './log/group-commit.js';
 import { RefusalLog } from './log/refusal-log.js';
 import { Store, createStoreDirectory, freeSpaceOf, isStoreFullError } from './log/store.js';
@@ -46,6 +47,8 @@ export interface AppDeps {
   readonly logger?: boolean | object;
   /** Prepares large bodies off the main thread; the relay closes it. For tests (a worker that crashes). */
   readonly preparePool?: PreparePool;
+  /** Targets no longer configured whose undelivered points the operator gives up (--forget-target). */
+  readonly forgetTargets?: readonly string[];
 }
 
 export interface Relay {
@@ -73,7 +76,8 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   const clock = deps.clock ?? systemClock();
   createStoreDirectory(config.store.path);
   const lock = StoreLock.acquire(config.store.path);
-  let store: Store;
+  let store: Store | undefined;
+  let forgotten: ForgottenTarget[];
   try {
     store = Store.open({
       dir: config.store.path,
@@ -81,7 +85,13 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
       minFreeBytes: config.store.minFreeBytes,
       targets: config.targets.map((t) => t.name),
     });
+    forgotten = forgetRemovedTargets(
+      store,
+      config.targets.map((t) => t.name),
+      deps.forgetTargets,
+    );
   } catch (err) {
+    store?.close();
     lock.release();
     throw err;
   }
@@ -186,6 +196,13 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   }) as unknown as FastifyInstance;
 
   const refusals = new RefusalLog(app.log, store, { hasTargets: config.targets.length > 0 });
+  for (const target of store.newTargets) {
+    app.log.info({ target }, 'new target: it starts at the end of the log, with what arrives from now on');
+  }
+  for (const { target, points, batches } of forgotten) {
+    if (points > 0) app.log.warn({ target, points, batches }, 'forgot a target no longer configured, as asked: these points will not be sent to it');
+    else app.log.info({ target }, 'forgot the cursor of a target no longer configured (it had received everything)');
+  }
   if (recoveredBatches > 0) app.log.info({ batches: recoveredBatches }, 'renewal state: read back from the log the batches it had not taken in (the relay was not stopped cleanly)');
   // GC keeps every batch the renewal state has not taken in yet; applying first means it never waits.
   forwarding = new Forwarding({
@@ -195,7 +212,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     log: app.log,
     deletableThrough: () => renewals.deletableThrough(),
     ...(preparePool.workers > 0 && { roundBuilder: (job: RoundJob) => preparePool.buildRound(job) }),
-  }).start(app.log);
+  }).start();
   monitoring = new RenewalMonitoring({ store, renewals, config, clock, counters: metrics, log: app.log }).start();
 
   const routes: string[] = [];

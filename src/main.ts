@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { buildApp } from './app.js';
 import { commandWord, runCli } from './cli/run.js';
 import { ConfigError, loadConfig } from './config/load.js';
+import { RemovedTargetBacklogError } from './forward/removed-targets.js';
 import { StoreSchemaError } from './log/store.js';
 import { StoreInUseError } from './log/store-lock.js';
 import { RELAY_VERSION } from './version.js';
@@ -17,6 +18,9 @@ const USAGE = `usage: certrelay [--config FILE]                       run the re
 
   --config FILE   TOML configuration (or set CERTRELAY_CONFIG); without one the
                   embedded defaults apply: listen 127.0.0.1:8186, store ./data
+  --forget-target NAME
+                  a target removed from the configuration still had points it never
+                  received: give them up for it (the relay refuses to start otherwise)
   --version       print the version
   --help          print this text; COMMAND --help for a command's options
 
@@ -34,7 +38,12 @@ async function main(): Promise<number> {
   let args;
   try {
     args = parseArgs({
-      options: { config: { type: 'string' }, version: { type: 'boolean' }, help: { type: 'boolean' } },
+      options: {
+        config: { type: 'string' },
+        'forget-target': { type: 'string', multiple: true },
+        version: { type: 'boolean' },
+        help: { type: 'boolean' },
+      },
       allowPositionals: false,
     }).values;
   } catch (err) {
@@ -63,11 +72,15 @@ async function main(): Promise<number> {
 
   let relay;
   try {
-    relay = buildApp(config, { logger: { level: config.server.logLevel } });
+    relay = buildApp(config, { logger: { level: config.server.logLevel }, forgetTargets: args['forget-target'] ?? [] });
   } catch (err) {
     if (err instanceof StoreInUseError || err instanceof StoreSchemaError) {
       process.stderr.write(`certrelay: ${err.message}\n`);
       return 1;
+    }
+    if (err instanceof RemovedTargetBacklogError) {
+      process.stderr.write(`certrelay: targets: ${err.message}\n`);
+      return 78; // as a refused configuration: restarting as it is cannot help
     }
     const storeProblem = storeOpenProblem(err);
     if (storeProblem !== undefined) {

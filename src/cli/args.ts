@@ -155,7 +155,8 @@ export function commandWord(argv: readonly string[]): string | undefined {
     if (arg.startsWith('-')) {
       const name = arg.replace(/^-+/, '');
       const def = (OPTIONS as Record<string, { type: string }>)[name];
-      if (def?.type === 'string') i++;
+      // The relay's own --forget-target NAME takes a value too: NAME is no command.
+      if ((def?.type === 'string' || name === 'forget-target') && !arg.includes('=')) i++;
       continue;
     }
     return arg;

@@ -66,12 +66,10 @@ export class Forwarding {
   }
 
   /**
-   * Drops the cursors of targets no longer configured (they would pin the log
-   * forever), then starts every forwarder from its cursor, the poll and the GC.
+   * Starts every forwarder from its cursor, the poll and the GC. The cursors of
+   * targets no longer configured were forgotten before (removed-targets.ts).
    */
-  start(log?: ForwardLog): this {
-    const dropped = this.#store.retainCursors(this.forwarders.map((f) => f.name));
-    if (dropped.length > 0) log?.warn({ targets: dropped }, 'forgot the cursors of targets no longer configured');
+  start(): this {
     for (const forwarder of this.forwarders) forwarder.start();
     if (this.forwarders.length > 0) {
       this.#poll = setInterval(() => this.wake(), this.#pollIntervalMs);

@@ -557,6 +557,11 @@ export class Store {
     return this.#fwd.selectMinCursor.get(JSON.stringify(targets)) ?? undefined;
   }
 
+  /** Every target that has a cursor, configured or not. */
+  cursorTargets(): string[] {
+    return this.#fwd.selectOtherCursors.all('[]');
+  }
+
   /** Forgets the cursors (and state) of targets no longer configured; returns their names. */
   retainCursors(targets: readonly string[]): string[] {
     const json = JSON.stringify(targets);
@@ -697,8 +702,17 @@ export class Store {
   #ensureCursors(targets: readonly string[]): void {
     if (targets.length === 0) return;
     this.transaction(() => {
-      for (const target of targets) this.#insertCursorAtTail.run(target);
+      for (const target of targets) {
+        if (this.#insertCursorAtTail.run(target).changes > 0) this.#newTargets.push(target);
+      }
     });
+  }
+
+  readonly #newTargets: string[] = [];
+
+  /** The targets this open gave a cursor, at the tail of the log: they had none before. */
+  get newTargets(): readonly string[] {
+    return this.#newTargets;
   }
 
   #rolledBack(): void {

@@ -1,6 +1,7 @@
 // Garbage collection: a batch is deleted once every configured target has it,
 // and after a long outage is drained the store file shrinks back.
 import t from 'tap';
+import { forgetRemovedTargets } from '../../src/forward/removed-targets.js';
 import { Forwarding } from '../../src/forward/forwarders.js';
 import { collectGarbage } from '../../src/forward/gc.js';
 import { Store } from '../../src/log/store.js';
@@ -75,6 +76,8 @@ t.test('a target that was removed from the configuration no longer pins the log'
   first.appendBatches([batch('m v=1 1')]);
   first.close();
   const store = Store.open({ dir, maxBytes: 1 << 30, targets: ['kept'] });
+  // 'removed' never got its batch: the operator gives it up (certrelay --forget-target removed).
+  t.match(forgetRemovedTargets(store, ['kept'], ['removed']), [{ target: 'removed', points: 1, batches: 1 }]);
   const forwarding = new Forwarding({ store, targets: [targetConfig({ url: fake.url, name: 'kept' })], gcIntervalMs: 3_600_000 }).start();
   t.teardown(async () => {
     await forwarding.stop(0);

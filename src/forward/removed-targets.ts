@@ -1,0 +1,44 @@
+// Each target's place in the log is its cursor, keyed by the target's name. A
+// target missing from the configuration at start-up has its cursor forgotten,
+// so that it no longer keeps batches in the store; with a backlog that would
+// drop points it never received, silently (a renamed target is a removed one
+// plus a new one that starts at the tail). So a start that would forget a
+// backlog is refused, unless the operator names the target to forget.
+import type { Store } from '../log/store.js';
+
+/** A start that would forget points never delivered. Fatal at start-up (exit 78: the configuration must change). */
+export class RemovedTargetBacklogError extends Error {
+  override readonly name = 'RemovedTargetBacklogError';
+}
+
+export interface ForgottenTarget {
+  readonly target: string;
+  /** Received after its cursor, so never sent to it (some may be of databases it did not take). */
+  readonly points: number;
+  readonly batches: number;
+}
+
+/**
+ * Forgets the cursors of targets no longer configured, after checking that none
+ * has a backlog unless named in `forget`. With no targets configured nothing is
+ * forgotten: garbage collection does not run then, and the targets may come back.
+ */
+export function forgetRemovedTargets(store: Store, configured: readonly string[], forget: readonly string[] = []): ForgottenTarget[] {
+  if (configured.length === 0) return [];
+  const removed = store.cursorTargets().filter((name) => !configured.includes(name));
+  const leftBehind: ForgottenTarget[] = removed.map((target) => {
+    const { points, batches } = store.backlog(target);
+    return { target, points, batches };
+  });
+  const refused = leftBehind.filter((t) => t.points > 0 && !forget.includes(t.target));
+  if (refused.length > 0) {
+    const each = refused.map((t) => `"${t.target}" (${t.points} points in ${t.batches} batches)`).join(', ');
+    throw new RemovedTargetBacklogError(
+      `no longer configured, but with points received since their last delivery and never sent to them: ${each}. ` +
+        "A target's name keys its place in the log: to keep sending them, put the target back under its old name. " +
+        `To give them up for ${refused.length === 1 ? 'it' : 'them'}, start once with ${refused.map((t) => `--forget-target ${t.target}`).join(' ')}.`,
+    );
+  }
+  store.retainCursors(configured);
+  return leftBehind;
+}
