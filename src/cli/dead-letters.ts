@@ -144,8 +144,18 @@ export function runPurge(io: CliIo, store: Store, request: PurgeRequest, json: b
         ...(request.target !== undefined && { target: request.target }),
         ...(request.olderThanMs !== undefined && { createdBeforeMs: io.nowMs() - request.olderThanMs }),
       };
+  // Held dead letters are acknowledged points waiting for a destination the target lacks, not refused lines.
+  const held = store.countDeadLettersMatching({ ...filter, held: true });
   const purged = store.purgeDeadLetters(filter);
-  if (json) writeJson(io, { purged });
-  else io.stdout.write(purged === 0 ? 'no dead letters matched: nothing purged\n' : `purged ${plural(purged, 'dead letter')}\n`);
+  if (json) writeJson(io, { purged, held });
+  else if (purged === 0) io.stdout.write('no dead letters matched: nothing purged\n');
+  else {
+    io.stdout.write(`purged ${plural(purged, 'dead letter')}\n`);
+    if (held > 0) {
+      io.stdout.write(
+        `${held} of them ${held === 1 ? 'was' : 'were'} held: points waiting for a database (bucket, retention policy) the target lacked, not lines it refused; they will not be delivered to it\n`,
+      );
+    }
+  }
   return 0;
 }

@@ -78,6 +78,9 @@ export function readTargetStatus(store: Store, target: TargetConfig, nowMs: numb
       heldBecause = classify({ kind: 'response', status: source.status ?? 0, body: source.error }).class;
       const label = routeFor(target, source.db, source.rp)?.label ?? (source.rp === '' ? source.db : `${source.db}/${source.rp}`);
       heldDestination = { label, status: source.status, error: source.error, sinceMs: source.sinceMs };
+    } else if (heldBecause !== null) {
+      // The last refusal concerned one destination, and nothing of it is held (purged, or released): no hold.
+      heldBecause = null;
     }
   }
   return {

@@ -677,15 +677,18 @@ export class Store {
   }
 
   /** Deletes the matching dead letters; returns how many. */
+  countDeadLettersMatching(filter: DeadLetterFilter): number {
+    return this.#fwd.countDeadLettersWhere.get(deadLetterParams(filter)) as number;
+  }
+
   purgeDeadLetters(filter: DeadLetterFilter): number {
     return this.transaction(() => this.#fwd.deleteDeadLetters.run(deadLetterParams(filter)).changes);
   }
 
-  /** Checkpoints the WAL into the database file and closes. Idempotent. */
   /**
    * Checkpoints the WAL into the database file and closes. Returns the
    * checkpoint's error when it failed (a full disk): the WAL then stays as it
-   * is, and the next open reads it back, so nothing is lost and the store closes all the same.
+   * is, and the next open reads it back, so nothing is lost and the store closes all the same. Idempotent.
    */
   close(): Error | undefined {
     if (!this.#db.open) return undefined;
@@ -952,6 +955,7 @@ function prepareForwarding(db: Database.Database) {
          FROM dead_letters WHERE id > @afterId AND ${DEAD_LETTER_WHERE} ORDER BY id LIMIT @limit`,
     ),
     deleteDeadLetters: db.prepare<[DeadLetterParams]>(`DELETE FROM dead_letters WHERE ${DEAD_LETTER_WHERE}`),
+    countDeadLettersWhere: db.prepare<[DeadLetterParams], number>(`SELECT count(*) FROM dead_letters WHERE ${DEAD_LETTER_WHERE}`).pluck(),
     deleteDeadLetter: db.prepare<[number]>('DELETE FROM dead_letters WHERE id = ?'),
   };
 }

@@ -173,7 +173,7 @@ t.test('purge: --older-than by creation time, --target (configured or not), IDs,
 
   const old = await cli(f, 'dead-letters', 'purge', '--older-than', '2d', '--target', 'influx-a', '--json');
   t.equal(old.code, 0, old.stderr);
-  t.same(JSON.parse(old.stdout), { purged: 1 }, 'the 10-day-old one of influx-a; the 3-day-old one is another target\'s');
+  t.same(JSON.parse(old.stdout), { purged: 1, held: 0 }, 'the 10-day-old one of influx-a; the 3-day-old one is another target\'s');
   t.same(remaining(), f.ids.slice(1));
 
   const none = await cli(f, 'dead-letters', 'purge', '--older-than', '30d');
@@ -191,8 +191,20 @@ t.test('purge: --older-than by creation time, --target (configured or not), IDs,
   t.equal(both.stdout, 'no dead letters matched: nothing purged\n', 'every filter must hold: that ID is influx-b\'s');
 
   const all = await cli(f, 'dead-letters', 'purge', '--all', '--json');
-  t.same(JSON.parse(all.stdout), { purged: 1 });
+  t.same(JSON.parse(all.stdout), { purged: 1, held: 0 });
   t.same(remaining(), []);
+});
+
+t.test('purging held dead letters says that those were points waiting for a database, now given up', async (t) => {
+  const f = prepare(t);
+  const store = Store.open({ dir: f.storeDir, maxBytes: 1 << 30 });
+  const [head] = store.readBatchHeadsAfter(0, 1);
+  const held: NewDeadLetter = { batchId: head.id, db: 'typo', rp: '', lines: 'h v=1 1\nh v=2 2', points: 2, status: 404, error: 'database not found: "typo"', held: true };
+  store.advanceCursor('influx-b', head.id, [], [held], Date.now(), false);
+  store.close();
+  const run = await cli(f, 'dead-letters', 'purge', '--target', 'influx-b');
+  t.equal(run.code, 0);
+  t.equal(run.stdout, 'purged 2 dead letters\n1 of them was held: points waiting for a database (bucket, retention policy) the target lacked, not lines it refused; they will not be delivered to it\n');
 });
 
 t.test('replay --no-wait puts a dead letter back in the log for its own target only and returns', async (t) => {

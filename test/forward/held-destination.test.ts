@@ -70,6 +70,10 @@ t.test('with only the missing database written to, the store alone (certrelay st
   const status = readTargetStatus(s.store, s.target, Date.now());
   t.equal(status.lastSuccessMs, null, 'nothing was ever delivered');
   t.match(status, { heldBecause: 'database_not_found', heldDestination: { label: 'typo', status: 404, error: 'database not found: "typo"' } });
+
+  await s.forwarding.stop(0);
+  s.store.purgeDeadLetters({ target: 'influx-a' }); // certrelay dead-letters purge --target influx-a
+  t.match(readTargetStatus(s.store, s.target, Date.now()), { heldBecause: null, heldDestination: null }, 'purged: nothing is held any more');
 });
 
 t.test('once the target accepts the database, the held lines are delivered by themselves, in order, and the dead letters are gone', async (t) => {
