@@ -1,7 +1,7 @@
 // buildApp wires the relay: store → group commit → intake → routes. It never
 // listens and never touches process.*, so tests use app.inject() or listen
 // on port 0 themselves.
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -22,6 +22,7 @@ import { DEFAULT_MIN_WORKER_BODY_BYTES, PreparePool, workersFor } from './ingest
 import { registerWriteV1 } from './ingest/write-v1.js';
 import { registerWriteV2 } from './ingest/write-v2.js';
 import { forgetRemovedTargets, type ForgottenTarget } from './forward/removed-targets.js';
+import type { TargetStatus } from './forward/status.js';
 import { GroupCommit } from './log/group-commit.js';
 import { RefusalLog } from './log/refusal-log.js';
 import { Store, createStoreDirectory, freeSpaceOf, isStoreFullError } from './log/store.js';
@@ -303,6 +304,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
       // The listener stays open while the forwarders drain: a client that connects meanwhile gets 503 +
       // Retry-After (and /ready 503), which says "come back", instead of a refused connection.
       await forwarding.stop(remainingMs());
+      logUndelivered(app.log, forwarding.statuses());
       // Requests still uploading get what is left of the grace period (one that began before the stop may
       // still commit); then their connections are cut, and a request cut off was not acknowledged.
       const cut = setTimeout(() => app.server.closeAllConnections(), remainingMs());
@@ -347,4 +349,12 @@ function storeCheck(store: Store): HealthCheck {
         message: `the store's disk has ${store.diskFreeBytes()} bytes free, less than store.min_free_bytes (${store.minFreeBytes}): writes get 503`,
       };
   }
+}
+
+/** At a stop: what the targets have not received yet stays in the store, and the log says how much. */
+function logUndelivered(log: FastifyBaseLogger, statuses: readonly TargetStatus[]): void {
+  if (statuses.length === 0) return;
+  const waiting = statuses.filter((s) => s.backlogPoints > 0).map((s) => ({ target: s.target, points: s.backlogPoints, batches: s.backlogBatches }));
+  if (waiting.length === 0) log.info('stopping: every target has received everything');
+  else log.info({ targets: waiting }, 'stopping: points not yet delivered stay in the store; the next start sends them');
 }

@@ -24,6 +24,7 @@ t.test('a renamed target with a backlog stops the start; with no targets the bac
   const first = await startRelay(t, { storeDir, args: configWith('a') });
   for (const line of LINES) t.equal((await fetch(`${first.url}/write?db=telegraf`, { method: 'POST', body: line })).status, 204);
   t.equal((await first.stop()).code, 0);
+  t.match(first.stdout(), /"targets":\[\{"target":"a","points":3,"batches":3\}\].*"msg":"stopping: points not yet delivered stay in the store; the next start sends them"/, 'the stop says what is left');
 
   const env = { CERTRELAY_STORE_PATH: storeDir, CERTRELAY_LISTEN: '127.0.0.1:0' };
   const renamed = await runRelayToExit({ env, args: configWith('a-renamed') });
@@ -39,6 +40,7 @@ t.test('a renamed target with a backlog stops the start; with no targets the bac
   await until(t, 'the three points reach the target', () => fake.accepted.length === 3, 15_000);
   t.same([...fake.accepted].sort(), LINES);
   t.equal((await back.stop()).code, 0);
+  t.match(back.stdout(), /stopping: every target has received everything/);
 
   const forgetting = await startRelay(t, { storeDir, args: [...configWith('b'), '--forget-target', 'a'] });
   t.match(forgetting.stdout(), /"target":"a".*forgot the cursor of a target no longer configured \(it had received everything\)/);
