@@ -4,6 +4,7 @@ import type { Config } from '../config/defaults.js';
 import type { OutcomeClass } from '../forward/classify.js';
 import { readTargetStatus, type TargetStatus } from '../forward/status.js';
 import type { Store } from '../log/store.js';
+import { StoreLock } from '../log/store-lock.js';
 import { formatAgo, formatDuration, formatTime, isoTime } from './duration.js';
 import { writeJson, type CliIo } from './output.js';
 import { formatBytes, formatTable, printable } from './table.js';
@@ -51,6 +52,8 @@ export interface HeldDestinationJson {
 export interface StatusJson {
   readonly now: string;
   readonly store: string;
+  /** Whether a relay holds the store (and so forwards); null when that cannot be told. */
+  readonly relayRunning: boolean | null;
   readonly targets: readonly TargetStatusJson[];
   /** Dead letters of targets that are no longer configured. */
   readonly otherDeadLetters: number;
@@ -83,6 +86,7 @@ export function statusJson(store: Store, config: Config, nowMs: number): StatusJ
   return {
     now: new Date(nowMs).toISOString(),
     store: store.file,
+    relayRunning: StoreLock.isHeld(config.store.path) ?? null,
     targets: statuses.map((s) => ({
       name: s.target,
       kind: s.kind,
@@ -161,6 +165,8 @@ export function formatStatus(status: StatusJson): string {
     return [`${t.name}: last error ${at(t.lastErrorAt!)}: ${lastError}`];
   });
   if (status.otherDeadLetters > 0) notes.push(otherDeadLettersNote(status.otherDeadLetters));
+  // The figures are the store's: without a relay nothing moves, whatever the states say.
+  if (status.relayRunning === false) notes.unshift(`no relay is running on this store: nothing is forwarded until one starts (store ${status.store})`);
   return notes.length === 0 ? table : `${table}\n\n${notes.join('\n')}`;
 }
 

@@ -91,6 +91,7 @@ t.test('status --json: per target backlog, oldest unsent point, last success and
   t.equal(run.stderr, '');
   const status = JSON.parse(run.stdout) as StatusJson;
   t.equal(status.store, join(f.dir, 'store', 'certrelay.db'));
+  t.equal(status.relayRunning, false, 'no relay holds this store');
   t.ok(Date.parse(status.now) >= f.nowMs);
   t.equal(status.otherDeadLetters, 2, 'the two of "gone"');
   const [a, b, c] = status.targets;
@@ -154,7 +155,8 @@ t.test('status: an aligned table, then one line per target error saying what to 
   const f = prepare(t);
   const run = await cli(f, 'status');
   t.equal(run.code, 0, run.stderr);
-  const [header, a, b, c, blank, ...notes] = run.stdout.trimEnd().split('\n');
+  const [header, a, b, c, blank, noRelay, ...notes] = run.stdout.trimEnd().split('\n');
+  t.equal(noRelay, `no relay is running on this store: nothing is forwarded until one starts (store ${join(f.dir, 'store', 'certrelay.db')})`, 'first, that nothing moves');
   t.equal(header, 'TARGET    STATE               UNSENT POINTS  BATCHES  BYTES  OLDEST UNSENT  LAST SUCCESS  LAST ERROR  DEAD LETTERS');
   const cells = (row: string) => row.split(/ {2,}/);
   t.same(cells(a), ['influx-a', 'ok', '0', '0', '0 B', '-', '2h ago', '-', '1']);
@@ -246,7 +248,7 @@ t.test('a held database is reported with its own refusal and age, not with the t
     heldBecause: 'database_not_found',
     heldDestination: { label: 'typo', status: 404, error: 'database not found: "typo"', since: new Date(nowMs - 10 * MIN).toISOString() },
   });
-  const notes = formatStatus(status).split('\n\n')[1].split('\n');
+  const notes = formatStatus(status).split('\n\n')[1].split('\n').slice(1); // after "no relay is running"
   t.match(notes[0], /^influx-a: typo held since \S+Z \(10m ago\): HTTP 404 database_not_found: database not found: "typo"\. Its lines wait as held dead letters and the other databases are delivered; create the database \(or bucket\) on the target, or set create_database = true \(if it is set, the target refused CREATE DATABASE/);
   t.match(notes[1], /^influx-a: last error \S+Z \(2m ago\): HTTP 403 forbidden: "writer" user is not authorized to write to database "other"$/);
   t.equal(notes.length, 2);

@@ -38,7 +38,13 @@ t.test('across processes: the second relay exits 1 with the reason; after the ho
 t.test('the operator CLI reads a store that a running relay holds', async (t) => {
   const storeDir = join(t.testdir({}), 'store');
   const holder = await startRelay(t, { storeDir });
-  const status = await runRelayToExit({ env: { CERTRELAY_STORE_PATH: storeDir }, args: ['status'] });
+  const status = await runRelayToExit({ env: { CERTRELAY_STORE_PATH: storeDir }, args: ['status', '--json'] });
   t.equal(status.code, 0, status.stderr);
+  t.equal(JSON.parse(status.stdout).relayRunning, true, 'and knows the relay is running');
   await holder.stop();
+  const after = await runRelayToExit({ env: { CERTRELAY_STORE_PATH: storeDir }, args: ['status', '--json'] });
+  t.equal(JSON.parse(after.stdout).relayRunning, false, 'and when it is not');
+  const next = await startRelay(t, { storeDir });
+  t.ok(next.alive(), 'the probe left no lock behind');
+  await next.stop();
 });
