@@ -130,7 +130,7 @@ t.test('no URL configured: spooled, exit 1, and the message names the file to ed
   const { configDir, lineage } = makeLineage(t.testdir({}), 'example.com', 90);
   const run = await runHook({ env: { RENEWED_LINEAGE: lineage, RENEWED_DOMAINS: 'example.com' } });
   t.equal(run.code, 1);
-  t.match(run.stderr, `no URL configured: set CERTRELAY_HOOK_URL in ${join(configDir, 'certrelay-hook.conf')}`);
+  t.match(run.stderr, `no URL configured: set CERTRELAY_HOOK_URL in ${join(configDir, 'certrelay-hook.conf')} (the file does not exist)`);
   t.ok(existsSync(join(configDir, 'certrelay-hook.spool')));
 });
 
