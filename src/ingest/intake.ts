@@ -87,10 +87,10 @@ export class Intake {
     const rejected = (reason: string, count: number): void => {
       if (count > 0) metrics.pointsRejected.inc({ endpoint, reason }, count);
     };
-    rejected('parse', prepared.parseErrors.length);
-    if (options.allOrNothingOnParseError && prepared.parseErrors.length > 0) return { ...prepared, accepted: 0 };
-    rejected('type_conflict', prepared.typeConflicts.length);
-    rejected('schema', prepared.schemaRejections.length);
+    rejected('parse', prepared.parseErrorCount);
+    if (options.allOrNothingOnParseError && prepared.parseErrorCount > 0) return { ...prepared, accepted: 0 };
+    rejected('type_conflict', prepared.typeConflictCount);
+    rejected('schema', prepared.schemaRejectionCount);
     if (prepared.accepted === 0) return prepared;
 
     const batch: IncomingBatch = {

@@ -26,9 +26,13 @@ export interface PreparedBody {
   readonly stored: StoredLines;
   /** How many lines `stored` holds. */
   readonly accepted: number;
+  /** The first REPORTED_PROBLEMS_MAX of each kind, in line order; the counts below are complete. */
   readonly parseErrors: ParseError[];
   readonly typeConflicts: Rejection[];
   readonly schemaRejections: Rejection[];
+  readonly parseErrorCount: number;
+  readonly typeConflictCount: number;
+  readonly schemaRejectionCount: number;
   /** The accepted certbot_renewal points, for the renewal state. */
   readonly renewals: RenewalObservation[];
 }
@@ -44,11 +48,23 @@ export function prepareBody(job: PrepareJob): PreparedBody {
   return {
     stored: storedForm(body, text, prepared),
     accepted: prepared.lines.length,
-    parseErrors: prepared.parseErrors,
-    typeConflicts: prepared.typeConflicts,
-    schemaRejections: prepared.schemaRejections,
+    // Only the first few go back (from a worker) and into the answer: a 23 KB gzip body of 6 million
+    // bad lines would otherwise be answered with 234 MB of error text, built on the main thread.
+    parseErrors: reported(prepared.parseErrors),
+    typeConflicts: reported(prepared.typeConflicts),
+    schemaRejections: reported(prepared.schemaRejections),
+    parseErrorCount: prepared.parseErrors.length,
+    typeConflictCount: prepared.typeConflicts.length,
+    schemaRejectionCount: prepared.schemaRejections.length,
     renewals: prepared.renewals,
   };
+}
+
+/** Problems of each kind listed in an answer; the rest are counted ("… and N more"). */
+export const REPORTED_PROBLEMS_MAX = 100;
+
+function reported<T>(problems: T[]): T[] {
+  return problems.length <= REPORTED_PROBLEMS_MAX ? problems : problems.slice(0, REPORTED_PROBLEMS_MAX);
 }
 
 function storedForm(body: Buffer, text: string, prepared: PreparedWrite): StoredLines {

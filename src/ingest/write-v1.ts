@@ -52,11 +52,11 @@ export function registerWriteV1(app: FastifyInstance, deps: WriteRouteDeps): voi
     deps.onDatabase(db);
 
     const refused = refusedText(prepared);
-    if (prepared.parseErrors.length === 0 && refused === undefined) return reply.code(204).send();
+    if (prepared.parseErrorCount === 0 && refused === undefined) return reply.code(204).send();
     if (prepared.accepted === 0 && refused === undefined) {
-      return sendError(reply, 'v1', 400, parseErrorText(prepared.parseErrors));
+      return sendError(reply, 'v1', 400, parseErrorText(prepared));
     }
-    const reasons = [prepared.parseErrors.length > 0 ? parseErrorText(prepared.parseErrors) : '', refused?.text ?? '']
+    const reasons = [prepared.parseErrorCount > 0 ? parseErrorText(prepared) : '', refused?.text ?? '']
       .filter((text) => text !== '')
       .join('\n');
     return sendError(reply, 'v1', 400, `partial write: ${reasons} dropped=${refused?.dropped ?? 0}`);

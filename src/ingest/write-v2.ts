@@ -43,7 +43,7 @@ export function registerWriteV2(app: FastifyInstance, deps: WriteRouteDeps): voi
     const prepared = await deps.intake.write('v2', destination, body, precision, { allOrNothingOnParseError: true });
     deps.onDatabase(destination.db);
 
-    if (prepared.parseErrors.length > 0) return sendError(reply, 'v2', 400, parseErrorText(prepared.parseErrors));
+    if (prepared.parseErrorCount > 0) return sendError(reply, 'v2', 400, parseErrorText(prepared));
     const refused = refusedText(prepared);
     if (refused !== undefined) return sendError(reply, 'v2', 422, `partial write: ${refused.text} dropped=${refused.dropped}`);
     return reply.code(204).send();

@@ -74,3 +74,31 @@ t.test('a request must arrive within 5 minutes: the server is told (fastify sets
   await relay.app.ready();
   t.equal(relay.app.server.requestTimeout, 300_000);
 });
+
+t.test('a small body of very many bad lines gets a small answer: the first 100 problems listed, the rest counted', async (t) => {
+  const relay = relayFor(t);
+  const bad = gzipSync(Buffer.from('bad\n'.repeat(1_000_000)));
+  t.ok(bad.length < 10_000, `${bad.length} bytes of gzip`);
+  for (const url of ['/write?db=d', '/api/v2/write?bucket=d']) {
+    const res = await relay.app.inject({ method: 'POST', url, headers: { 'content-encoding': 'gzip' }, payload: bad });
+    t.equal(res.statusCode, 400, url);
+    t.ok(res.body.length < 10_000, `${url}: ${res.body.length} bytes of answer, not ~38 MB`);
+    const message: string = url.startsWith('/write') ? res.json().error : res.json().message;
+    const lines = message.split('\n');
+    t.equal(lines.length, 101);
+    t.equal(lines[0], "unable to parse 'bad': missing fields");
+    t.equal(lines[100], '… and 999900 more lines that could not be parsed');
+  }
+  const metrics = await relay.app.inject({ method: 'GET', url: '/metrics' });
+  t.match(metrics.body, /certrelay_points_rejected_total\{endpoint="v1",reason="parse"\} 1000000/, 'every line counted');
+
+  // Points that parse but break the schema: listed up to 100, dropped= counts them all, the good one is kept.
+  const schema = ['good v=1 1', ...Array.from({ length: 250 }, (_, i) => `certbot_renewal,domain=d${i}.example,host=h renewed_count=0 ${i + 2}`)].join('\n');
+  const partial = await relay.app.inject({ method: 'POST', url: '/write?db=d', payload: schema });
+  t.equal(partial.statusCode, 400);
+  const text: string = partial.json().error;
+  t.match(text, /^partial write: /);
+  t.match(text, /\n… and 150 more points refused dropped=250$/);
+  t.equal(text.split('\n').length, 101);
+  t.same(storedLines(relay), ['good v=1 1']);
+});
