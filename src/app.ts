@@ -14,6 +14,7 @@ import { Authorizer } from './http/auth.js';
 import { sendError, sendRelayError, type Api } from './http/error-reply.js';
 import { acceptAnyContentType } from './http/any-content-type.js';
 import { clientErrorHandler } from './http/client-error.js';
+import { hostIsLoopback, isLoopback, refuseCrossSite } from './http/same-site.js';
 import { registerQueryStub } from './http/query-stub.js';
 import { registerRenewalRoutes } from './http/renewal-routes.js';
 import { registerStatusRoutes, type HealthCheck } from './http/status-routes.js';
@@ -221,11 +222,13 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     for (const method of [route.method].flat()) routes.push(`${method} ${route.url}`);
   });
 
+  const loopbackOnly = isLoopback(config.server.host);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('X-Influxdb-Version', INFLUXDB_COMPATIBLE_VERSION);
     reply.header('X-Influxdb-Build', INFLUXDB_BUILD);
     reply.header('Request-Id', request.id);
     reply.header('X-Request-Id', request.id);
+    if (loopbackOnly && !hostIsLoopback(request.headers.host)) throw new RelayError('CR_HOST_NOT_LOOPBACK', JSON.stringify(request.headers.host));
   });
   app.addHook('onResponse', async (request, reply) => {
     metrics.requestDuration.observe(
@@ -261,6 +264,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   app.register(async (writes) => {
     // Write bodies are read by readBody (size caps, gzip), whatever their Content-Type: curl sends a form type.
     acceptAnyContentType(writes);
+    refuseCrossSite(writes);
     registerWriteV1(writes, writeDeps);
     registerWriteV2(writes, writeDeps);
   });

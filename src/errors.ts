@@ -38,6 +38,14 @@ export const ERRORS = {
     status: 401,
     message: 'retire and snooze need a token that is not limited to databases: send one of the [[auth.tokens]] configured without databases',
   },
+  CR_CROSS_SITE_WRITE: {
+    status: 403,
+    message: 'requests from a web page of another site (%s) are refused: InfluxDB clients, curl and scripts send no Origin header',
+  },
+  CR_HOST_NOT_LOOPBACK: {
+    status: 403,
+    message: 'the relay listens on loopback only, and the Host header %s names another machine (a page whose name was re-pointed at 127.0.0.1?): use localhost, 127.0.0.1 or [::1]',
+  },
   CR_CROSS_SITE_ACTION: {
     status: 403,
     message: 'retire and snooze are refused from a web page of another origin (%s): send them from the command line or a script',

@@ -10,6 +10,7 @@ import { acceptAnyContentType } from './any-content-type.js';
 import type { Authorizer } from './auth.js';
 import { sendRelayError } from './error-reply.js';
 import { firstValue, type QueryValue } from './query-param.js';
+import { refuseCrossSite } from './same-site.js';
 
 export interface QueryDeps {
   readonly authorizer: Authorizer;
@@ -53,6 +54,7 @@ function unquoteIdentifier(name: string): string {
 export function registerQueryStub(app: FastifyInstance, deps: QueryDeps): void {
   app.register(async (scope) => {
     acceptAnyContentType(scope, { parseAs: 'string', bodyLimit: 1024 * 1024 });
+    refuseCrossSite(scope);
 
     const handle = async (query: Record<string, QueryValue>, body: unknown, headers: { authorization?: string }, reply: FastifyReply) => {
       const form = typeof body === 'string' && body !== '' ? new URLSearchParams(body) : undefined;

@@ -19,6 +19,7 @@ import {
 } from '../renewals/overview.js';
 import { acceptAnyContentType } from './any-content-type.js';
 import { Authorizer, type Credentials } from './auth.js';
+import { foreignOrigin } from './same-site.js';
 
 export interface RenewalRouteDeps {
   readonly renewals: RenewalStore;
@@ -116,20 +117,10 @@ function adminCheck(tokens: readonly TokenConfig[]): (credentials: Credentials) 
  * reaches the relay could silence its alerts. curl and scripts send no Origin.
  */
 function assertSameSite(request: FastifyRequest): void {
-  const { origin, host } = request.headers;
-  if (origin === undefined) return;
-  if (!sameHost(origin, host)) throw new RelayError('CR_CROSS_SITE_ACTION', JSON.stringify(origin));
+  const origin = foreignOrigin(request);
+  if (origin !== undefined) throw new RelayError('CR_CROSS_SITE_ACTION', JSON.stringify(origin));
 }
 
-/** Compares host and port as URLs do, so "http://relay" matches a Host of "relay:80". */
-function sameHost(origin: string, host: string | undefined): boolean {
-  try {
-    const from = new URL(origin);
-    return from.host !== '' && host !== undefined && from.host === new URL(`${from.protocol}//${host}`).host;
-  } catch {
-    return false; // "null" (sandboxed pages, file:) and anything unparsable
-  }
-}
 
 function credentialsOf(request: FastifyRequest<{ Querystring: ListQuery }>): Credentials {
   const { authorization } = request.headers;

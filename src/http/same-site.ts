@@ -1,0 +1,56 @@
+// Where a request comes from, as browsers tell it. InfluxDB clients, curl and
+// scripts send no Origin and no Sec-Fetch-Site; a web page does. With no tokens
+// configured (the default), any page open on a machine that reaches the relay
+// could otherwise write a point that silences an alert, or retire a certificate.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { RelayError } from '../errors.js';
+
+/** Compares host and port as URLs do, so "http://relay" matches a Host of "relay:80". */
+export function sameHost(origin: string, host: string | undefined): boolean {
+  try {
+    const from = new URL(origin);
+    return from.host !== '' && host !== undefined && from.host === new URL(`${from.protocol}//${host}`).host;
+  } catch {
+    return false; // "null" (sandboxed pages, file:) and anything unparsable
+  }
+}
+
+/** The foreign origin a browser names for this request, or undefined when it comes from no web page of another site. */
+export function foreignOrigin(request: FastifyRequest): string | undefined {
+  const { origin, host } = request.headers;
+  if (origin !== undefined && !sameHost(origin, host)) return origin;
+  // A GET from an <img> or a link carries no Origin, but says cross-site here.
+  if (request.headers['sec-fetch-site'] === 'cross-site') return origin ?? 'another site';
+  return undefined;
+}
+
+const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+/** Whether a listen address is loopback only. */
+export function isLoopback(host: string): boolean {
+  return LOOPBACK_NAMES.has(host) || host.startsWith('127.');
+}
+
+/**
+ * A relay that listens on loopback is only ever reached as localhost, 127.x or
+ * [::1]. Another name in Host means a page whose domain was re-pointed at
+ * 127.0.0.1 (DNS rebinding): to the browser it is then the same site.
+ */
+export function hostIsLoopback(host: string | undefined): boolean {
+  if (host === undefined) return true; // HTTP/1.0 without Host: not a browser
+  let name: string;
+  try {
+    name = new URL(`http://${host}`).hostname;
+  } catch {
+    return false;
+  }
+  return isLoopback(name);
+}
+
+/** Writes and /query from a web page of another site get 403 in the route's own format. */
+export function refuseCrossSite(scope: FastifyInstance): void {
+  scope.addHook('onRequest', async (request) => {
+    const origin = foreignOrigin(request);
+    if (origin !== undefined) throw new RelayError('CR_CROSS_SITE_WRITE', JSON.stringify(origin));
+  });
+}

@@ -1,0 +1,49 @@
+// Web pages cannot write through the relay: a browser's foreign Origin or
+// Sec-Fetch-Site: cross-site is refused on the write routes and /query, and a
+// relay on loopback answers only Host names that are loopback (DNS rebinding).
+import { join } from 'node:path';
+import t from 'tap';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config/load.js';
+import { relayFor, storedLines } from '../support/relay.js';
+
+const LINE = 'certbot_renewal,domain=example.com,host=optimus renewed_count=1 1656169934438253518';
+
+t.test('with no tokens, a write from a web page of another site is refused; InfluxDB clients and the same site are not', async (t) => {
+  const relay = relayFor(t);
+  const write = (url: string, headers: Record<string, string>) => relay.app.inject({ method: 'POST', url, headers, payload: LINE });
+
+  const v1 = await write('/write?db=certbot', { origin: 'https://evil.example', 'content-type': 'text/plain' });
+  t.equal(v1.statusCode, 403);
+  t.match(v1.json().error, /^requests from a web page of another site \("https:\/\/evil\.example"\) are refused/);
+  const v2 = await write('/api/v2/write?bucket=certbot', { origin: 'null' });
+  t.equal(v2.statusCode, 403);
+  t.match(v2.json(), { code: 'forbidden', message: /another site \("null"\)/ });
+  t.equal((await write('/write?db=certbot', { 'sec-fetch-site': 'cross-site' })).statusCode, 403, 'a cross-site request without Origin');
+  const query = await relay.app.inject({ method: 'GET', url: '/query?q=CREATE+DATABASE+x', headers: { 'sec-fetch-site': 'cross-site' } });
+  t.equal(query.statusCode, 403, '/query too (an <img> could send it)');
+  t.same(storedLines(relay), [], 'nothing was stored');
+
+  t.equal((await write('/write?db=certbot', {})).statusCode, 204, 'a client sends no Origin');
+  t.equal((await write('/write?db=certbot', { origin: 'http://localhost', 'sec-fetch-site': 'same-origin' })).statusCode, 204, 'the relay\'s own origin');
+  t.equal(storedLines(relay).length, 2);
+});
+
+t.test('a relay on loopback refuses Host names that are not loopback (DNS rebinding), on every route', async (t) => {
+  const relay = relayFor(t);
+  for (const [method, url] of [['GET', '/'], ['GET', '/api/v1/renewals'], ['GET', '/metrics'], ['POST', '/write?db=certbot']] as const) {
+    const res = await relay.app.inject({ method, url, headers: { host: 'rebind.evil.example:8186' }, payload: method === 'POST' ? LINE : undefined });
+    t.equal(res.statusCode, 403, `${method} ${url}`);
+    t.match(res.body, /listens on loopback only, and the Host header \\"rebind\.evil\.example:8186\\" names another machine/);
+  }
+  for (const host of ['localhost:8186', '127.0.0.1:8186', '[::1]:8186', '127.0.0.2']) {
+    t.equal((await relay.app.inject({ method: 'GET', url: '/ping', headers: { host } })).statusCode, 204, host);
+  }
+});
+
+t.test('a relay listening on all interfaces answers any Host (the network reaches it anyway)', async (t) => {
+  const dir = t.testdir({});
+  const relay = buildApp(loadConfig({ env: { CERTRELAY_STORE_PATH: join(dir, 'store'), CERTRELAY_LISTEN: '0.0.0.0:0' } }));
+  t.teardown(() => relay.close());
+  t.equal((await relay.app.inject({ method: 'GET', url: '/ping', headers: { host: 'relay.example.net:8186' } })).statusCode, 204);
+});
