@@ -28,6 +28,10 @@ export function isCertificateSeconds(value: number): boolean {
 const MAX_DNS_NAME_LENGTH = 253;
 const ASCII_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
 
+// C0 controls and DEL (a tag can carry them: only ",", "=" and " " need escaping).
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+
 /** Returns why the point breaks the schema, or undefined when it is acceptable. `timestampNs` is after normalisation. */
 export function checkSchema(point: ParsedPoint, timestampNs: bigint, nowNs: bigint, rules: SchemaRules): SchemaRejection | undefined {
   if (point.measurement !== rules.certbotMeasurement) return undefined;
@@ -39,6 +43,10 @@ export function checkSchema(point: ParsedPoint, timestampNs: bigint, nowNs: bigi
   }
   const host = point.tags.get('host');
   if (host === undefined || host === '') return reject(point, rules, 'host-required', 'needs a non-empty tag "host"');
+  // The host name goes into notification subjects and bodies, metric labels and the page: a CR there could forge an e-mail line.
+  if (CONTROL_CHARACTER.test(host)) {
+    return reject(point, rules, 'host-format', `tag "host" must not contain control characters, got ${JSON.stringify(host)}`);
+  }
 
   const count = point.fields.get('renewed_count');
   if (count === undefined) return reject(point, rules, 'renewed-count-required', 'needs the field "renewed_count"');

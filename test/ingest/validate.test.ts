@@ -50,6 +50,8 @@ t.test('checkSchema accepts the hook lines and refuses each broken rule by name'
     ['certbot_renewal,host=h renewed_count=1', 'domain-required'],
     ['certbot_renewal,domain=bad\\ name,host=h renewed_count=1', 'domain-format'],
     ['certbot_renewal,domain=example.com renewed_count=1', 'host-required'],
+    ['certbot_renewal,domain=example.com,host=a\rBcc:\\ x@evil.example renewed_count=1', 'host-format'],
+    ['certbot_renewal,domain=example.com,host=a\x1b[31mred renewed_count=1', 'host-format'],
     ['certbot_renewal,domain=example.com,host=h other=1', 'renewed-count-required'],
     ['certbot_renewal,domain=example.com,host=h renewed_count=true', 'renewed-count-numeric'],
     ['certbot_renewal,domain=example.com,host=h renewed_count="1"', 'renewed-count-numeric'],
