@@ -15,7 +15,7 @@ import { sendError, sendRelayError, type Api } from './http/error-reply.js';
 import { acceptAnyContentType } from './http/any-content-type.js';
 import { clientErrorHandler } from './http/client-error.js';
 import { hostIsLoopback, isLoopback, refuseCrossSite } from './http/same-site.js';
-import { registerQueryStub } from './http/query-stub.js';
+import { KNOWN_DATABASES_MAX, registerQueryStub } from './http/query-stub.js';
 import { registerRenewalRoutes } from './http/renewal-routes.js';
 import { registerStatusRoutes, type HealthCheck } from './http/status-routes.js';
 import { Intake } from './ingest/intake.js';
@@ -175,7 +175,13 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     preparePool,
   });
   const authorizer = new Authorizer(config.auth.tokens);
+  // What SHOW DATABASES lists: bounded, as /query's CREATE DATABASE would otherwise let a client grow it for ever.
   const databases = new Set<string>();
+  const remember = (db: string): boolean => {
+    if (databases.size >= KNOWN_DATABASES_MAX && !databases.has(db)) return false;
+    databases.add(db);
+    return true;
+  };
 
   const tls =
     config.server.tlsCert !== undefined && config.server.tlsKey !== undefined
@@ -247,7 +253,9 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     }
     const { statusCode, message } = err as { statusCode?: unknown; message?: unknown };
     const status = typeof statusCode === 'number' && statusCode >= 400 ? statusCode : 500;
-    if (status >= 500) request.log.error({ err }, 'request failed');
+    // A client that went away mid-upload is no fault of the relay (and would flood the log at error level).
+    if (request.raw.aborted || (err as { code?: unknown }).code === 'ECONNRESET') request.log.debug({ err }, 'client went away before its request was read');
+    else if (status >= 500) request.log.error({ err }, 'request failed');
     return sendError(reply, api, status, typeof message === 'string' ? message : 'internal error');
   });
   app.setNotFoundHandler((request, reply) => {
@@ -259,7 +267,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     intake,
     authorizer,
     maxBodyBytes: config.server.maxBodyBytes,
-    onDatabase: (db: string) => databases.add(db),
+    onDatabase: (db: string) => remember(db),
   };
   app.register(async (writes) => {
     // Write bodies are read by readBody (size caps, gzip), whatever their Content-Type: curl sends a form type.
@@ -271,7 +279,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   registerQueryStub(app, {
     authorizer,
     knownDatabases: () => [...databases].sort(),
-    createDatabase: (name) => databases.add(name),
+    createDatabase: (name) => remember(name),
   });
   registerStatusRoutes(app, {
     healthChecks: () => [

@@ -12,10 +12,14 @@ import { sendRelayError } from './error-reply.js';
 import { firstValue, type QueryValue } from './query-param.js';
 import { refuseCrossSite } from './same-site.js';
 
+/** Most names kept for SHOW DATABASES (app.ts decides; the message names it). */
+export const KNOWN_DATABASES_MAX = 10_000;
+
 export interface QueryDeps {
   readonly authorizer: Authorizer;
   readonly knownDatabases: () => readonly string[];
-  readonly createDatabase: (name: string) => void;
+  /** False when no more names can be kept. */
+  readonly createDatabase: (name: string) => boolean;
 }
 
 const CREATE_DATABASE = /^\s*CREATE\s+DATABASE\s+("(?:[^"\\]|\\.)+"|[^\s;]+)(\s+WITH\s+.*)?\s*$/is;
@@ -71,7 +75,10 @@ export function registerQueryStub(app: FastifyInstance, deps: QueryDeps): void {
             const name = unquoteIdentifier(create[1]);
             // A token limited to some databases may create (and so list) only those, as it may write only to them.
             grant.assertMayWrite(name);
-            deps.createDatabase(name);
+            if (!deps.createDatabase(name)) {
+              failed = true;
+              return { statement_id: statementId, error: `too many databases: the relay keeps at most ${KNOWN_DATABASES_MAX} names for SHOW DATABASES` };
+            }
             return { statement_id: statementId };
           }
           if (SHOW_DATABASES.test(statement)) {

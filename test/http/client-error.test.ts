@@ -56,3 +56,22 @@ t.test('an upload unfinished at the request timeout gets 408 saying nothing was 
   t.same(JSON.parse(answer.body), { error: 'the request did not arrive in full within 300 s; nothing of it was stored' });
   t.ok(socket.destroyed, 'and the connection is closed');
 });
+
+t.test('a client that goes away mid-upload is not logged as an error', async (t) => {
+  const lines: Array<{ level: number; msg: string }> = [];
+  const stream = { write: (line: string) => lines.push(JSON.parse(line) as { level: number; msg: string }) };
+  const relay = relayFor(t, '', { logger: { level: 'debug', stream } });
+  await relay.app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = relay.app.server.address() as AddressInfo;
+  await new Promise<void>((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write('POST /write?db=d HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\nm v=1');
+      setTimeout(() => socket.destroy(), 100);
+    });
+    socket.on('close', () => resolve());
+  });
+  const deadline = Date.now() + 2000;
+  while (!lines.some((l) => l.msg === 'client went away before its request was read') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  t.ok(lines.some((l) => l.level === 20 && l.msg === 'client went away before its request was read'), 'at debug level');
+  t.same(lines.filter((l) => l.level >= 50), [], 'no error line');
+});

@@ -78,3 +78,16 @@ t.test('/metrics exposes received points after a write', async (t) => {
   t.equal(res.statusCode, 200);
   t.match(res.body, /certrelay_points_received_total\{endpoint="v1"\} 2/);
 });
+
+t.test('the databases SHOW DATABASES lists are bounded: CREATE DATABASE past the limit is a statement error', async (t) => {
+  const { KNOWN_DATABASES_MAX } = await import('../../src/http/query-stub.js');
+  const relay = relayFor(t);
+  const names = Array.from({ length: KNOWN_DATABASES_MAX }, (_, i) => `CREATE DATABASE d${i}`).join(';');
+  const filled = await relay.app.inject({ method: 'POST', url: '/query', payload: new URLSearchParams({ q: names }).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  t.equal(filled.statusCode, 200);
+  t.notOk(filled.json().results.some((r: { error?: string }) => r.error !== undefined), `${KNOWN_DATABASES_MAX} names are kept`);
+  const over = await relay.app.inject({ method: 'GET', url: '/query?q=CREATE+DATABASE+one_more' });
+  t.match(over.json(), { results: [{ statement_id: 0, error: /too many databases/ }] });
+  t.equal((await relay.app.inject({ method: 'GET', url: '/query?q=CREATE+DATABASE+d7' })).json().results[0].error, undefined, 'a known name is fine');
+  t.equal((await relay.app.inject({ method: 'POST', url: '/write?db=another', payload: 'm v=1 1' })).statusCode, 204, 'writes go on; the name is just not listed');
+});
