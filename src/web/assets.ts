@@ -30,6 +30,6 @@ const CACHE_CONTROL = 'public, max-age=3600';
 
 export function registerAssets(app: FastifyInstance): void {
   for (const [path, asset] of Object.entries(ASSETS)) {
-    app.get(path, async (_request, reply) => reply.type(asset.contentType).header('Cache-Control', CACHE_CONTROL).send(asset.body()));
+    app.get(path, async (_request, reply) => reply.type(asset.contentType).header('Cache-Control', CACHE_CONTROL).header('X-Content-Type-Options', 'nosniff').send(asset.body()));
   }
 }

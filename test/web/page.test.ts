@@ -92,6 +92,10 @@ t.test('the page shows the overdue certificate as overdue, draws renewals per ho
 
   const response = await page.goto(`${address}/`);
   t.equal(response?.status(), 200);
+  const headers = response?.headers() ?? {};
+  t.match(headers['content-security-policy'], /script-src 'self';.*frame-ancestors 'none'/, 'only its own scripts run (a CSP violation would be a console error below)');
+  t.equal(headers['x-frame-options'], 'DENY');
+  t.equal(headers['x-content-type-options'], 'nosniff');
   t.match(await page.title(), /^certrelay: 1 overdue$/);
 
   const overdueRow = page.locator('table.certificates tbody tr', { hasText: 'mail.example.com' });
