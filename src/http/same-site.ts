@@ -24,11 +24,14 @@ export function foreignOrigin(request: FastifyRequest): string | undefined {
   return undefined;
 }
 
-const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+// Names that only ever mean this machine: Debian's /etc/hosts aliases, and *.localhost (RFC 6761), which
+// browsers resolve to loopback themselves, so no page can re-point them.
+const LOOPBACK_NAMES = new Set(['localhost', 'localhost.localdomain', 'ip6-localhost', 'ip6-loopback', '127.0.0.1', '[::1]', '::1']);
 
-/** Whether a listen address is loopback only. */
+/** Whether a listen address (or a Host name) is loopback only. */
 export function isLoopback(host: string): boolean {
-  return LOOPBACK_NAMES.has(host) || host.startsWith('127.');
+  const name = host.toLowerCase();
+  return LOOPBACK_NAMES.has(name) || name.startsWith('127.') || name.endsWith('.localhost');
 }
 
 /**
