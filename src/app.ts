@@ -111,7 +111,10 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   let renewals: RenewalStore;
   let recoveredBatches: number;
   try {
-    renewals = new RenewalStore(store, renewalPolicy(config.renewals), { certbotMeasurement: config.validation.certbotMeasurement });
+    renewals = new RenewalStore(store, renewalPolicy(config.renewals), {
+      certbotMeasurement: config.validation.certbotMeasurement,
+      maxCertificates: config.renewals.maxCertificates,
+    });
     // Before serving: what a crash left unapplied is written from the log.
     recoveredBatches = renewals.recover();
   } catch (err) {
@@ -147,6 +150,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
         // An idle forwarder sends at once: one certbot report never waits for a timer.
         forwarding?.wake();
         if (renewedInCommit) monitoring?.renewalsStored();
+        noteUntracked(renewals.takeUntracked());
         if (renewals.hasPendingRenewals) monitoring?.applySoon();
       },
     },
@@ -204,6 +208,18 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   }) as unknown as FastifyInstance;
 
   const refusals = new RefusalLog(app.log, store, { hasTargets: config.targets.length > 0 });
+  let warnedUntracked = false;
+  const noteUntracked = (reports: number): void => {
+    if (reports === 0) return;
+    metrics.renewalsUntracked.inc(reports);
+    if (warnedUntracked) return;
+    warnedUntracked = true;
+    app.log.warn(
+      { maxCertificates: config.renewals.maxCertificates },
+      'renewals.max_certificates reached: reports of further certificates are stored and forwarded, but not tracked (certrelay_renewals_untracked_reports_total counts them)',
+    );
+  };
+  noteUntracked(renewals.takeUntracked()); // read back from the log at start
   for (const target of store.newTargets) {
     app.log.info({ target }, 'new target: it starts at the end of the log, with what arrives from now on');
   }

@@ -44,7 +44,10 @@ export function formatRenewals(overview: RenewalOverview, storeFile: string): st
 
 export function runRenewals(io: CliIo, store: Store, config: Config, json: boolean): number {
   // The relay's own policy, from the same configuration, so both show the same states.
-  const renewals = new RenewalStore(store, renewalPolicy(config.renewals), { certbotMeasurement: config.validation.certbotMeasurement });
+  const renewals = new RenewalStore(store, renewalPolicy(config.renewals), {
+    certbotMeasurement: config.validation.certbotMeasurement,
+    maxCertificates: config.renewals.maxCertificates,
+  });
   // With everything in the log applied, but written by nobody: the running relay is the state's only writer.
   const overview = renewals.view((r) => renewalOverview(r, io.nowMs()));
   if (json) writeJson(io, overview);

@@ -108,6 +108,8 @@ export interface Config {
     readonly evaluationIntervalSeconds: number;
     /** Repeat the overdue notice this often while it lasts; 0 = never. */
     readonly reminderIntervalHours: number;
+    /** Most certificates (host, domain pairs) tracked; reports of others are stored and forwarded, not tracked. */
+    readonly maxCertificates: number;
     readonly expected: readonly ExpectedCertificate[];
   };
   readonly notify: {
@@ -150,6 +152,7 @@ export const DEFAULTS = {
     defaultIntervalDays: 60, // certbot renews 90-day certificates 30 days before expiry
     evaluationIntervalSeconds: 900, // the seed's Kapacitor task ran every 15 minutes
     reminderIntervalHours: 0,
+    maxCertificates: 50_000, // real fleets have hundreds; 200,000 made-up pairs took 518 MB
   },
   notify: {
     retryInitialMs: 5_000,

@@ -479,6 +479,7 @@ function assemble(root: Node, fileOrigin: Origin, env: Record<string, string | u
       defaultIntervalDays: get<number>('renewals.default_interval_days')!,
       evaluationIntervalSeconds: get<number>('renewals.evaluation_interval_seconds')!,
       reminderIntervalHours: get<number>('renewals.reminder_interval_hours')!,
+      maxCertificates: get<number>('renewals.max_certificates')!,
       expected,
     },
     notify: { retryInitialMs: notifyRetryInitialMs!, retryMaxMs: notifyRetryMaxMs!, webhooks, email },

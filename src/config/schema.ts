@@ -283,6 +283,14 @@ export const KEYS: readonly KeyDef[] = [
       'Time after a certificate\'s expected renewal before it counts as overdue and alerts. With the default interval, 2 gives the seed\'s 62 days.',
   },
   {
+    key: 'renewals.max_certificates',
+    type: { kind: 'integer', min: 1, max: 10_000_000 },
+    default: DEFAULTS.renewals.maxCertificates,
+    env: 'CERTRELAY_RENEWALS_MAX_CERTIFICATES',
+    description:
+      'Most certificates (host and domain pairs) the relay tracks. Reports of further pairs are still stored and forwarded, but not tracked (no state, no alert): the relay logs it once and counts them in certrelay_renewals_untracked_reports_total. It bounds the memory and the page a writer inventing names could grow (200,000 pairs took 518 MB).',
+  },
+  {
     key: 'renewals.default_interval_days',
     type: { kind: 'integer', min: 1, max: TEN_YEARS_DAYS },
     default: DEFAULTS.renewals.defaultIntervalDays,

@@ -128,6 +128,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly renewalsUntracked = new Counter({
+    name: 'certrelay_renewals_untracked_reports_total',
+    help: 'Renewal reports of certificates not tracked because renewals.max_certificates was reached (stored and forwarded all the same).',
+    registers: [this.registry],
+  });
+
   readonly notificationsSent = new Counter({
     name: 'certrelay_renewal_notifications_sent_total',
     help: 'Renewal notifications a channel accepted, by channel and kind (overdue, recovered, reminder).',

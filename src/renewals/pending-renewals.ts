@@ -60,8 +60,14 @@ interface MutablePending {
   receivedAtMs: number;
 }
 
+/** Whether one more certificate may be tracked, given how many new ones are pending already. */
+export type RoomForNew = (pendingNew: number) => boolean;
+
 export class PendingRenewals {
   readonly #lastSuccessOf: LastSuccessOf;
+  readonly #roomForNew: RoomForNew;
+  #pendingNew = 0;
+  #untracked = 0;
   #certificates = new Map<string, MutablePending>();
   #hostTotals: PendingHostTotal[] = [];
   #throughBatchId: number;
@@ -69,9 +75,10 @@ export class PendingRenewals {
   #sinceMs: number | undefined;
 
   /** @param appliedThroughBatchId the batch the written state already covers. */
-  constructor(lastSuccessOf: LastSuccessOf, appliedThroughBatchId: number) {
+  constructor(lastSuccessOf: LastSuccessOf, appliedThroughBatchId: number, roomForNew: RoomForNew = () => true) {
     this.#lastSuccessOf = lastSuccessOf;
     this.#throughBatchId = appliedThroughBatchId;
+    this.#roomForNew = roomForNew;
   }
 
   /**
@@ -101,6 +108,14 @@ export class PendingRenewals {
       const known = lastSuccessMs !== undefined;
       // The same test as the UPDATE's `coalesce(last_success_ms, -1) < ?`.
       if (known && o.atMs <= (lastSuccessMs ?? -1)) continue;
+      if (!known) {
+        // Past the limit a new certificate is not tracked; the log order decides which, so a replay agrees.
+        if (!this.#roomForNew(this.#pendingNew)) {
+          this.#untracked += o.reports;
+          continue;
+        }
+        this.#pendingNew++;
+      }
       this.#certificates.set(o.key, { host: o.host, domain: o.domain, key: o.key, known, newest: o, reports: o.reports, receivedAtMs });
       renewed++;
     }
@@ -134,9 +149,17 @@ export class PendingRenewals {
 
   /** The writes are done: start afresh from them. */
   clear(): void {
+    this.#pendingNew = 0;
     this.#certificates = new Map();
     this.#hostTotals = [];
     this.#sinceMs = undefined;
+  }
+
+  /** Reports of certificates not tracked (past the limit) since the last call. */
+  takeUntracked(): number {
+    const untracked = this.#untracked;
+    this.#untracked = 0;
+    return untracked;
   }
 
   get throughBatchId(): number {

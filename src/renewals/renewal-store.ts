@@ -80,6 +80,8 @@ interface KnownRow {
 export interface RenewalStoreOptions {
   /** config.validation.certbotMeasurement: which stored lines are renewal reports when the log is replayed. */
   readonly certbotMeasurement: string;
+  /** Most certificates tracked (config renewals.max_certificates); reports of others are counted, not tracked. */
+  readonly maxCertificates?: number;
 }
 
 export class RenewalStore {
@@ -117,10 +119,14 @@ export class RenewalStore {
   #stale = true;
 
   /** Writes nothing; recover() is what brings the written state up to the log. */
+  readonly #maxCertificates: number;
+  readonly #roomForNew = (pendingNew: number): boolean => this.#known.size + pendingNew < this.#maxCertificates;
+
   constructor(store: Store, policy: RenewalPolicy, options: RenewalStoreOptions) {
     this.#store = store;
     this.#policy = policy;
     this.#certbotMeasurement = options.certbotMeasurement;
+    this.#maxCertificates = options.maxCertificates ?? Infinity;
     const db = store.connection;
     this.#db = db;
     this.#insertHostTotal = db.prepare(
@@ -234,6 +240,11 @@ export class RenewalStore {
     this.#pending.coversThrough(throughBatchId);
     if (this.#pending.isDue(nowMs)) this.#apply(false);
     return renewed;
+  }
+
+  /** Reports of certificates past renewals.max_certificates, not tracked, since the last call. */
+  takeUntracked(): number {
+    return this.#pending.takeUntracked();
   }
 
   /** Renewals merged but not yet written: the caller's timer should call applyPending() within APPLY_INTERVAL_MS. */
@@ -408,7 +419,7 @@ export class RenewalStore {
   #rebuild(): { batches: number; renewed: number } {
     this.#known = new Map(this.#selectKnown.all().map((r) => [certificateKey(r.host, r.domain), { id: r.id, lastSuccessMs: r.lastSuccessMs }]));
     const through = this.#writtenThrough();
-    const pending = new PendingRenewals((key) => this.#known.get(key)?.lastSuccessMs, through);
+    const pending = new PendingRenewals((key) => this.#known.get(key)?.lastSuccessMs, through, this.#roomForNew);
     let renewed = 0;
     let replayed = 0;
     for (let after = through; ; ) {

@@ -28,7 +28,7 @@ t.test('with no file and no variables the embedded defaults apply', async (t) =>
     auth: { tokens: [] },
     validation: { certbotMeasurement: 'certbot_renewal', maxFutureSeconds: 300 },
     targets: [],
-    renewals: { graceDays: 2, defaultIntervalDays: 60, evaluationIntervalSeconds: 900, reminderIntervalHours: 0, expected: [] },
+    renewals: { graceDays: 2, defaultIntervalDays: 60, evaluationIntervalSeconds: 900, reminderIntervalHours: 0, maxCertificates: 50_000, expected: [] },
     notify: { retryInitialMs: 5000, retryMaxMs: 600_000, webhooks: [], email: [] },
   });
   t.equal(DEFAULTS.server.maxBodyBytes, config.server.maxBodyBytes, 'DEFAULTS, which the docs are checked against, holds the same value');

@@ -25,6 +25,7 @@ grace_days = 3
 default_interval_days = 45
 evaluation_interval_seconds = 60
 reminder_interval_hours = 24
+max_certificates = 500
 
 [[renewals.expected]]
 host = "optimus"
@@ -67,6 +68,7 @@ t.test('a full [renewals] and [notify] configuration is read as written', async 
     defaultIntervalDays: 45,
     evaluationIntervalSeconds: 60,
     reminderIntervalHours: 24,
+    maxCertificates: 500,
     expected: [
       { host: 'optimus', domain: 'example.com' },
       { host: 'optimus', domain: '*.example.org' },
@@ -116,11 +118,12 @@ t.test('the [renewals] and [notify] scalars have CERTRELAY_ variables', async (t
       CERTRELAY_RENEWALS_DEFAULT_INTERVAL_DAYS: '30',
       CERTRELAY_RENEWALS_EVALUATION_INTERVAL_SECONDS: '5',
       CERTRELAY_RENEWALS_REMINDER_INTERVAL_HOURS: '6',
+      CERTRELAY_RENEWALS_MAX_CERTIFICATES: '7',
       CERTRELAY_NOTIFY_RETRY_INITIAL_MS: '10',
       CERTRELAY_NOTIFY_RETRY_MAX_MS: '20',
     },
   });
-  t.same(config.renewals, { graceDays: 0, defaultIntervalDays: 30, evaluationIntervalSeconds: 5, reminderIntervalHours: 6, expected: [] });
+  t.same(config.renewals, { graceDays: 0, defaultIntervalDays: 30, evaluationIntervalSeconds: 5, reminderIntervalHours: 6, maxCertificates: 7, expected: [] });
   t.equal(config.notify.retryInitialMs, 10);
   t.equal(config.notify.retryMaxMs, 20);
 });

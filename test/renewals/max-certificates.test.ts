@@ -1,0 +1,41 @@
+// renewals.max_certificates bounds the tracked certificates: reports of further
+// (host, domain) pairs are stored and forwarded, counted, and not tracked; the
+// first pairs in the log are the tracked ones, before and after a restart.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { buildApp, type Relay } from '../../src/app.js';
+import { loadConfig } from '../../src/config/load.js';
+
+const line = (domain: string, host = 'h1', s = 1_700_000_000) => `certbot_renewal,domain=${domain},host=${host} renewed_count=1 ${s}000000000`;
+
+t.test('past the limit, new certificates are stored but not tracked; known ones still renew; a restart agrees', async (t) => {
+  const dir = t.testdir({});
+  const file = join(dir, 'certrelay.toml');
+  writeFileSync(file, '[renewals]\nmax_certificates = 3\n');
+  const logged: Array<{ level: number; msg: string }> = [];
+  const start = (): Relay =>
+    buildApp(loadConfig({ file, env: { CERTRELAY_STORE_PATH: join(dir, 'store'), CERTRELAY_LISTEN: '127.0.0.1:0' } }), {
+      logger: { level: 'warn', stream: { write: (l: string) => logged.push(JSON.parse(l) as { level: number; msg: string }) } },
+    });
+  const tracked = async (relay: Relay) =>
+    ((await relay.app.inject({ method: 'GET', url: '/api/v1/renewals' })).json().certificates as Array<{ domain: string; renewals: number }>).map((c) => `${c.domain}:${c.renewals}`).sort();
+
+  const first = start();
+  const body = ['a.example', 'b.example', 'c.example', 'd.example', 'e.example'].map((d) => line(d)).join('\n');
+  t.equal((await first.app.inject({ method: 'POST', url: '/write?db=certbot', payload: body })).statusCode, 204, 'every point is accepted');
+  t.equal(first.store.readBatchesAfter(0, 10)[0].lines.split('\n').length, 5, 'and stored (so forwarded)');
+  t.same(await tracked(first), ['a.example:1', 'b.example:1', 'c.example:1'], 'the first three in the log are tracked');
+  const metrics = (await first.app.inject({ method: 'GET', url: '/metrics' })).body;
+  t.match(metrics, /^certrelay_renewals_untracked_reports_total 2$/m);
+  t.equal(logged.filter((l) => /renewals\.max_certificates reached/.test(l.msg)).length, 1, 'logged once');
+
+  await first.app.inject({ method: 'POST', url: '/write?db=certbot', payload: [line('a.example', 'h1', 1_700_000_100), line('f.example')].join('\n') });
+  t.same(await tracked(first), ['a.example:2', 'b.example:1', 'c.example:1'], 'a known certificate still renews; a sixth is not tracked');
+  t.equal(logged.filter((l) => /renewals\.max_certificates reached/.test(l.msg)).length, 1, 'still one line');
+  await first.close();
+
+  const second = start();
+  t.teardown(() => second.close());
+  t.same(await tracked(second), ['a.example:2', 'b.example:1', 'c.example:1'], 'the same after a restart');
+});
