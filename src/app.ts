@@ -158,12 +158,11 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   const preparePool =
     deps.preparePool ?? new PreparePool({ workers: workersFor(availableParallelism()), minBodyBytes: DEFAULT_MIN_WORKER_BODY_BYTES });
   const intake = new Intake({
-    commit: (batches) =>
-      groupCommit.submit(batches).catch((err: unknown) => {
-        if (isStoreFullError(err)) refusals.full(store.fullReason() ?? 'disk_space', err);
-        else refusals.failed(err);
-        throw err;
-      }),
+    commit: (batches) => groupCommit.submit(batches),
+    onCommitFailed: (err) => {
+      if (isStoreFullError(err)) refusals.full(store.fullReason() ?? 'disk_space', err);
+      else refusals.failed(err);
+    },
     isStoreFull: () => {
       const reason = store.fullReason();
       if (reason !== undefined) refusals.full(reason);

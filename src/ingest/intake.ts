@@ -23,6 +23,8 @@ export interface IntakeDeps {
   readonly commit: (batches: readonly IncomingBatch[]) => Promise<void>;
   readonly isStoreFull: () => boolean;
   readonly isStoreFullError: (err: unknown) => boolean;
+  /** Told of each write whose commit failed (after which it is refused), for the log. */
+  readonly onCommitFailed?: (err: unknown) => void;
   readonly clock: Clock;
   readonly rules: SchemaRules;
   readonly metrics: Metrics;
@@ -104,6 +106,7 @@ export class Intake {
     try {
       await this.#deps.commit([batch]);
     } catch (err) {
+      this.#deps.onCommitFailed?.(err);
       rejected(this.#deps.isStoreFullError(err) ? 'store_full' : 'store_failed', prepared.accepted);
       if (this.#deps.isStoreFullError(err)) throw new RelayError('CR_STORE_FULL');
       throw new RelayError('CR_STORE_FAILED', err instanceof Error ? err.message : String(err));
