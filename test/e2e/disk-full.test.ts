@@ -126,18 +126,33 @@ function checkRefusals(t: Test, refusals: readonly Refusal[]): void {
   t.match(JSON.parse(refusals[0].body), { error: /store is full .*disk is short of space/ }, 'the body says why');
 }
 
-t.test('the relay stops at store.min_free_bytes, says so, and takes writes again once space is freed', async (t) => {
+interface FilledDisk {
+  readonly disk: string;
+  readonly storeDir: string;
+  readonly filler: string;
+  readonly relay: RelayProcess;
+  readonly run: WriteRun;
+  /** The warning-level log lines of the run. */
+  readonly warnings: Array<Record<string, unknown>>;
+}
+
+/** A disk with a filler file and a relay on it with this reserve, written to until it refuses; the common checks made. */
+async function fillDisk(t: Test, minFreeBytes: string): Promise<FilledDisk> {
   const disk = mountDisk(t);
   const storeDir = join(disk, 'store');
   const filler = join(disk, 'other-data');
   writeFileSync(filler, Buffer.alloc(FILLER_BYTES));
-  const relay = await startRelay(t, { storeDir, env: { CERTRELAY_STORE_MIN_FREE_BYTES: '2MiB' } });
-
-  const first = await writeUntilRefused(relay, 0);
-  t.ok(first.acked.length > 0, `${first.acked.length} points acknowledged before the disk ran short`);
-  checkRefusals(t, first.refusals);
+  const relay = await startRelay(t, { storeDir, env: { CERTRELAY_STORE_MIN_FREE_BYTES: minFreeBytes } });
+  const run = await writeUntilRefused(relay, 0);
+  t.ok(run.acked.length > 0, `${run.acked.length} points acknowledged before the disk ran short`);
+  checkRefusals(t, run.refusals);
   const warnings = logLines(relay).filter((line) => line.level === 40);
   t.equal(warnings.length, 1, 'one warning for the whole run of refusals');
+  return { disk, storeDir, filler, relay, run, warnings };
+}
+
+t.test('the relay stops at store.min_free_bytes, says so, and takes writes again once space is freed', async (t) => {
+  const { storeDir, filler, relay, run: first, warnings } = await fillDisk(t, '2MiB');
   t.match(warnings[0], { reason: 'disk_space', minFreeBytes: 2 * 1024 * 1024, msg: /store full .*store\.min_free_bytes/ });
   t.ok((warnings[0].diskFreeBytes as number) < 2 * 1024 * 1024, `the warning gives the free space (${String(warnings[0].diskFreeBytes)} bytes)`);
 
@@ -171,17 +186,7 @@ t.test('the relay stops at store.min_free_bytes, says so, and takes writes again
 });
 
 t.test('without a reserve SQLite meets ENOSPC itself: 503s, a clear start-up error, and nothing acknowledged lost', async (t) => {
-  const disk = mountDisk(t);
-  const storeDir = join(disk, 'store');
-  const filler = join(disk, 'other-data');
-  writeFileSync(filler, Buffer.alloc(FILLER_BYTES));
-  const relay = await startRelay(t, { storeDir, env: { CERTRELAY_STORE_MIN_FREE_BYTES: '0' } });
-
-  const run = await writeUntilRefused(relay, 0);
-  t.ok(run.acked.length > 0, `${run.acked.length} points acknowledged before the disk was full`);
-  checkRefusals(t, run.refusals);
-  const warnings = logLines(relay).filter((line) => line.level === 40);
-  t.equal(warnings.length, 1, 'one warning for the whole run of refusals');
+  const { disk, storeDir, filler, relay, run, warnings } = await fillDisk(t, '0');
   t.match(warnings[0], { reason: 'disk_space', detail: /the disk holding the store .* is full/ });
   t.equal((await relay.stop()).code, 0, 'a stop on a full disk is still a clean stop');
 
