@@ -2,6 +2,7 @@
 // scripts send no Origin and no Sec-Fetch-Site; a web page does. With no tokens
 // configured (the default), any page open on a machine that reaches the relay
 // could otherwise write a point that silences an alert, or retire a certificate.
+import { isIPv4 } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { RelayError } from '../errors.js';
 
@@ -31,7 +32,8 @@ const LOOPBACK_NAMES = new Set(['localhost', 'localhost.localdomain', 'ip6-local
 /** Whether a listen address (or a Host name) is loopback only. */
 export function isLoopback(host: string): boolean {
   const name = host.toLowerCase();
-  return LOOPBACK_NAMES.has(name) || name.startsWith('127.') || name.endsWith('.localhost');
+  // 127.x only as an IPv4 literal: a page may well be called 127.0.0.1.rebind.example.
+  return LOOPBACK_NAMES.has(name) || (isIPv4(name) && name.startsWith('127.')) || name.endsWith('.localhost');
 }
 
 /**

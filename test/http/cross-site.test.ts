@@ -36,6 +36,9 @@ t.test('a relay on loopback refuses Host names that are not loopback (DNS rebind
     t.equal(res.statusCode, 403, `${method} ${url}`);
     t.match(res.body, /listens on loopback only, and the Host header \\"rebind\.evil\.example:8186\\" names another machine/);
   }
+  for (const host of ['127.0.0.1.rebind.evil.example:8186', '127.evil.example', 'localhost.evil.example']) {
+    t.equal((await relay.app.inject({ method: 'POST', url: '/write?db=certbot', headers: { host }, payload: LINE })).statusCode, 403, `${host}: a name that only starts like loopback`);
+  }
   for (const host of ['localhost:8186', 'LOCALHOST', '127.0.0.1:8186', '[::1]:8186', '127.0.0.2', 'relay.localhost:8186', 'ip6-localhost']) {
     t.equal((await relay.app.inject({ method: 'GET', url: '/ping', headers: { host } })).statusCode, 204, host);
   }
