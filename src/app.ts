@@ -218,7 +218,6 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
       'renewals.max_certificates reached: reports of further certificates are stored and forwarded, but not tracked (certrelay_renewals_untracked_reports_total counts them)',
     );
   };
-  noteUntracked(renewals.takeUntracked()); // read back from the log at start
   for (const target of store.newTargets) {
     app.log.info({ target }, 'new target: it starts at the end of the log, with what arrives from now on');
   }

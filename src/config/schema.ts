@@ -288,7 +288,7 @@ export const KEYS: readonly KeyDef[] = [
     default: DEFAULTS.renewals.maxCertificates,
     env: 'CERTRELAY_RENEWALS_MAX_CERTIFICATES',
     description:
-      'Most certificates (host and domain pairs) the relay tracks. Reports of further pairs are still stored and forwarded, but not tracked (no state, no alert): the relay logs it once and counts them in certrelay_renewals_untracked_reports_total. It bounds the memory and the page a writer inventing names could grow (200,000 pairs took 518 MB).',
+      'Most certificates (host and domain pairs) the relay tracks; every pair it knows counts, retired and expected ones included. Reports of further pairs are still stored and forwarded, but not tracked (no state, no alert): the relay logs it once and counts them in certrelay_renewals_untracked_reports_total. It bounds the memory and the page a writer inventing names could grow (200,000 pairs took 518 MB).',
   },
   {
     key: 'renewals.default_interval_days',

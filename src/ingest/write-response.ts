@@ -4,7 +4,7 @@
 // here the first REPORTED_PROBLEMS_MAX of each kind are listed, within
 // LISTED_TEXT_MAX of text, and the rest counted, so that an answer stays
 // small whatever the body.
-import type { PreparedBody } from './prepare-job.js';
+import { REPORTED_PROBLEMS_MAX, type PreparedBody } from './prepare-job.js';
 
 const LISTED_TEXT_MAX = 1024 * 1024;
 
@@ -35,7 +35,7 @@ export function refusedText(
 ): { text: string; dropped: number } | undefined {
   const dropped = prepared.typeConflictCount + prepared.schemaRejectionCount;
   if (dropped === 0) return undefined;
-  const refused = [...prepared.typeConflicts, ...prepared.schemaRejections];
-  refused.sort((a, b) => a.lineNumber - b.lineNumber);
+  // Each kind keeps its first REPORTED_PROBLEMS_MAX, so the first that many of the two together are among them.
+  const refused = [...prepared.typeConflicts, ...prepared.schemaRejections].sort((a, b) => a.lineNumber - b.lineNumber).slice(0, REPORTED_PROBLEMS_MAX);
   return { text: listWithin(refused.map((r) => r.message), dropped, (n) => `… and ${n} more points refused`), dropped };
 }

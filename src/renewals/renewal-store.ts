@@ -230,7 +230,7 @@ export class RenewalStore {
    */
   record(batches: ReadonlyArray<Pick<IncomingBatch, 'renewals' | 'receivedAtMs'>>, throughBatchId: number): number {
     // A rebuild reads the log as this transaction sees it: this commit's batches included.
-    if (this.#stale) return this.#rebuild().renewed;
+    if (this.#stale) return this.#rebuild(throughBatchId - batches.length).renewed;
     let renewed = 0;
     let nowMs = 0;
     for (const { renewals = [], receivedAtMs } of batches) {
@@ -414,9 +414,10 @@ export class RenewalStore {
   /**
    * Memory from the database: the rows, then the batches after the written
    * state merged again from the log. Returns how many batches that was and
-   * how many certificates they renewed.
+   * how many certificates they renewed. Reports of untracked certificates
+   * count only in batches after countUntrackedAfterId (the commit being recorded).
    */
-  #rebuild(): { batches: number; renewed: number } {
+  #rebuild(countUntrackedAfterId = Infinity): { batches: number; renewed: number } {
     this.#known = new Map(this.#selectKnown.all().map((r) => [certificateKey(r.host, r.domain), { id: r.id, lastSuccessMs: r.lastSuccessMs }]));
     const through = this.#writtenThrough();
     const pending = new PendingRenewals((key) => this.#known.get(key)?.lastSuccessMs, through, this.#roomForNew);
@@ -428,6 +429,9 @@ export class RenewalStore {
       for (const batch of chunk) {
         renewed += pending.add(renewalsInStoredLines(batch.lines, this.#certbotMeasurement), batch.receivedAtMs);
         pending.coversThrough(batch.id);
+        // Untracked reports of batches recorded before (or before a restart, when the counter started
+        // anew) were counted then; only those of the commit being recorded count now.
+        if (batch.id <= countUntrackedAfterId) pending.takeUntracked();
       }
       replayed += chunk.length;
       after = chunk[chunk.length - 1].id;

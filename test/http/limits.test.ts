@@ -102,3 +102,15 @@ t.test('a small body of very many bad lines gets a small answer: the first 100 p
   t.equal(text.split('\n').length, 101);
   t.same(storedLines(relay), ['good v=1 1']);
 });
+
+t.test('refused points of two kinds are listed together, the first 100 in line order', async (t) => {
+  const relay = relayFor(t);
+  const conflicts = Array.from({ length: 150 }, (_, i) => `m v=1.5 ${i + 2}`); // v is an integer from the first line on
+  const schema = Array.from({ length: 150 }, (_, i) => `certbot_renewal,domain=d${i}.example,host=h renewed_count=0 ${i + 200}`);
+  const res = await relay.app.inject({ method: 'POST', url: '/write?db=d', payload: ['m v=1i 1', ...conflicts, ...schema].join('\n') });
+  t.equal(res.statusCode, 400);
+  const lines = (res.json().error as string).split('\n');
+  t.equal(lines.length, 101, 'the first 100 refused points, then the count of the rest');
+  t.ok(lines.slice(0, 100).every((l) => /field type conflict/.test(l)), 'all 100 are the earlier lines: the type conflicts');
+  t.equal(lines[100], '… and 200 more points refused dropped=300');
+});

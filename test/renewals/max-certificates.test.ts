@@ -30,8 +30,17 @@ t.test('past the limit, new certificates are stored but not tracked; known ones 
   t.match(metrics, /^certrelay_renewals_untracked_reports_total 2$/m);
   t.equal(logged.filter((l) => /renewals\.max_certificates reached/.test(l.msg)).length, 1, 'logged once');
 
+  // A commit that rolls back makes the renewal state rebuild itself from the log at the next one: the
+  // untracked reports it reads again were counted already.
+  t.throws(() =>
+    first.store.transaction(() => {
+      first.store.appendBatches([{ db: 'certbot', rp: '', lines: 'x v=1 1', points: 1, receivedAtMs: Date.now() }]);
+      throw new Error('rolled back');
+    }),
+  );
   await first.app.inject({ method: 'POST', url: '/write?db=certbot', payload: [line('a.example', 'h1', 1_700_000_100), line('f.example')].join('\n') });
   t.same(await tracked(first), ['a.example:2', 'b.example:1', 'c.example:1'], 'a known certificate still renews; a sixth is not tracked');
+  t.match((await first.app.inject({ method: 'GET', url: '/metrics' })).body, /^certrelay_renewals_untracked_reports_total 3$/m, 'd, e and f, each once');
   t.equal(logged.filter((l) => /renewals\.max_certificates reached/.test(l.msg)).length, 1, 'still one line');
   await first.close();
 
