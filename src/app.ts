@@ -15,7 +15,7 @@ import { sendError, sendRelayError, type Api } from './http/error-reply.js';
 import { acceptAnyContentType } from './http/any-content-type.js';
 import { clientErrorHandler } from './http/client-error.js';
 import { hostIsLoopback, isLoopback, refuseCrossSite } from './http/same-site.js';
-import { KNOWN_DATABASES_MAX, registerQueryStub } from './http/query-stub.js';
+import { KnownDatabases, registerQueryStub } from './http/query-stub.js';
 import { registerRenewalRoutes } from './http/renewal-routes.js';
 import { registerStatusRoutes, type HealthCheck } from './http/status-routes.js';
 import { Intake } from './ingest/intake.js';
@@ -178,13 +178,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     preparePool,
   });
   const authorizer = new Authorizer(config.auth.tokens);
-  // What SHOW DATABASES lists: bounded, as /query's CREATE DATABASE would otherwise let a client grow it for ever.
-  const databases = new Set<string>();
-  const remember = (db: string): boolean => {
-    if (databases.size >= KNOWN_DATABASES_MAX && !databases.has(db)) return false;
-    databases.add(db);
-    return true;
-  };
+  const databases = new KnownDatabases();
 
   const tls =
     config.server.tlsCert !== undefined && config.server.tlsKey !== undefined
@@ -281,7 +275,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     intake,
     authorizer,
     maxBodyBytes: config.server.maxBodyBytes,
-    onDatabase: (db: string) => remember(db),
+    onDatabase: (db: string) => databases.remember(db),
   };
   app.register(async (writes) => {
     // Write bodies are read by readBody (size caps, gzip), whatever their Content-Type: curl sends a form type.
@@ -292,8 +286,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   });
   registerQueryStub(app, {
     authorizer,
-    knownDatabases: () => [...databases].sort(),
-    createDatabase: (name) => remember(name),
+    databases,
   });
   registerStatusRoutes(app, {
     healthChecks: () => [

@@ -12,14 +12,31 @@ import { sendRelayError } from './error-reply.js';
 import { firstValue, type QueryValue } from './query-param.js';
 import { refuseCrossSite } from './same-site.js';
 
-/** Most names kept for SHOW DATABASES (app.ts decides; the message names it). */
+/** Most names kept for SHOW DATABASES. */
 export const KNOWN_DATABASES_MAX = 10_000;
+
+/**
+ * What SHOW DATABASES lists: the databases written to or created since the start.
+ * Bounded, as CREATE DATABASE would otherwise let a client grow it for ever.
+ */
+export class KnownDatabases {
+  readonly #names = new Set<string>();
+
+  /** False when the name is new and no more can be kept. */
+  remember(name: string): boolean {
+    if (this.#names.size >= KNOWN_DATABASES_MAX && !this.#names.has(name)) return false;
+    this.#names.add(name);
+    return true;
+  }
+
+  sorted(): string[] {
+    return [...this.#names].sort();
+  }
+}
 
 export interface QueryDeps {
   readonly authorizer: Authorizer;
-  readonly knownDatabases: () => readonly string[];
-  /** False when no more names can be kept. */
-  readonly createDatabase: (name: string) => boolean;
+  readonly databases: KnownDatabases;
 }
 
 const CREATE_DATABASE = /^\s*CREATE\s+DATABASE\s+("(?:[^"\\]|\\.)+"|[^\s;]+)(\s+WITH\s+.*)?\s*$/is;
@@ -75,14 +92,14 @@ export function registerQueryStub(app: FastifyInstance, deps: QueryDeps): void {
             const name = unquoteIdentifier(create[1]);
             // A token limited to some databases may create (and so list) only those, as it may write only to them.
             grant.assertMayWrite(name);
-            if (!deps.createDatabase(name)) {
+            if (!deps.databases.remember(name)) {
               failed = true;
               return { statement_id: statementId, error: `too many databases: the relay keeps at most ${KNOWN_DATABASES_MAX} names for SHOW DATABASES` };
             }
             return { statement_id: statementId };
           }
           if (SHOW_DATABASES.test(statement)) {
-            const values = deps.knownDatabases().filter((name) => grant.mayWrite(name)).map((name) => [name]);
+            const values = deps.databases.sorted().filter((name) => grant.mayWrite(name)).map((name) => [name]);
             return { statement_id: statementId, series: [{ name: 'databases', columns: ['name'], values }] };
           }
           failed = true;
