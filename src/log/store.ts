@@ -311,21 +311,22 @@ export class Store {
       if (outermost) {
         this.#rolledBack();
         // Everything re-read at once: the cause may be the disk running out of space.
-        this.#refreshSizeAfterTransaction(true);
+        this.#refreshSizeQuietly(true);
       }
       throw toStoreError(err, this);
     }
-    if (outermost) this.#refreshSizeAfterTransaction();
+    if (outermost) this.#refreshSizeQuietly();
     return result;
   }
 
   /**
-   * The size estimate after a transaction. A failure here (the WAL's stat, a
+   * The size estimate refreshed without throwing: after a transaction, and when a
+   * full store re-reads its figures. A failure here (the WAL's stat, a statfs, a
    * pragma) must not turn a committed transaction into a thrown error: the
    * caller would answer a stored write as failed, and a group commit would
    * store it again. The previous estimate stays until the next refresh.
    */
-  #refreshSizeAfterTransaction(statFiles = false): void {
+  #refreshSizeQuietly(statFiles = false): void {
     try {
       this.#refreshSize(statFiles);
     } catch {
@@ -440,7 +441,7 @@ export class Store {
   fullReason(): StoreFullReason | undefined {
     const reason = this.#fullReason();
     if (reason === undefined || performance.now() - this.#walStatAtMs < WAL_STAT_INTERVAL_MS) return reason;
-    this.#refreshSizeAfterTransaction(true);
+    this.#refreshSizeQuietly(true);
     return this.#fullReason();
   }
 
