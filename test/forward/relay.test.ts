@@ -43,6 +43,8 @@ t.test('one target hanging does not delay another: the healthy one stays under 1
   t.ok(max < 1000, `${committedAt.size} single-line writes from 32 clients; live target lag p99 ${p99} ms, max ${max} ms`);
   t.ok(live.writes().length < committedAt.size / 4, `coalesced into ${live.writes().length} requests`);
   t.equal(dead.writes().length, 1, 'the dead target holds one request, hanging');
+  // The fake records a request's lines when it arrives; the cursor moves once its 204 is back.
+  await until(t, 'the live cursor moves past the last request', () => relay.forwarding.statuses()[1].backlogPoints === 0, 5_000);
   const [deadStatus, liveStatus] = relay.forwarding.statuses();
   t.equal(deadStatus.backlogPoints, committedAt.size, 'everything waits for the dead target');
   t.equal(liveStatus.backlogPoints, 0);
