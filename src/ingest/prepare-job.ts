@@ -9,7 +9,7 @@ import type { ParseError } from '../line-protocol/point.js';
 import type { StoredLines } from '../log/store.js';
 import type { Precision } from '../line-protocol/precision.js';
 import { decodeBody } from './decode-body.js';
-import { prepareWrite, type PreparedWrite, type Rejection } from './prepare.js';
+import { prepareWrite, REPORTED_PROBLEMS_MAX, type PreparedWrite, type Rejection } from './prepare.js';
 import type { RenewalObservation } from '../renewals/observation.js';
 import { fromColumns, toColumns, type ObservationColumns } from '../renewals/observation-columns.js';
 import type { SchemaRules } from './validate.js';
@@ -41,38 +41,29 @@ export function prepareBody(job: PrepareJob): PreparedBody {
   const body = Buffer.from(job.body.buffer, job.body.byteOffset, job.body.byteLength);
   const { text, invalid } = decodeBody(body);
   const prepared = prepareWrite(text, { precision: job.precision, nowNs: job.nowNs, rules: job.rules });
-  if (invalid.length > 0) {
-    prepared.parseErrors.push(...invalid);
-    prepared.parseErrors.sort((a, b) => a.lineNumber - b.lineNumber);
-  }
+  // Only the first few go back (from a worker) and into the answer: a 23 KB gzip body of 6 million
+  // bad lines would otherwise be answered with 234 MB of error text, built on the main thread.
+  const parseErrors =
+    invalid.length === 0 ? prepared.parseErrors : [...invalid.slice(0, REPORTED_PROBLEMS_MAX), ...prepared.parseErrors].sort((a, b) => a.lineNumber - b.lineNumber).slice(0, REPORTED_PROBLEMS_MAX);
   return {
     stored: storedForm(body, text, prepared),
-    accepted: prepared.lines.length,
-    // Only the first few go back (from a worker) and into the answer: a 23 KB gzip body of 6 million
-    // bad lines would otherwise be answered with 234 MB of error text, built on the main thread.
-    parseErrors: reported(prepared.parseErrors),
-    typeConflicts: reported(prepared.typeConflicts),
-    schemaRejections: reported(prepared.schemaRejections),
-    parseErrorCount: prepared.parseErrors.length,
-    typeConflictCount: prepared.typeConflicts.length,
-    schemaRejectionCount: prepared.schemaRejections.length,
+    accepted: prepared.accepted,
+    parseErrors,
+    typeConflicts: prepared.typeConflicts,
+    schemaRejections: prepared.schemaRejections,
+    parseErrorCount: prepared.parseErrorCount + invalid.length,
+    typeConflictCount: prepared.typeConflictCount,
+    schemaRejectionCount: prepared.schemaRejectionCount,
     renewals: prepared.renewals,
   };
 }
 
-/** Problems of each kind listed in an answer; the rest are counted ("… and N more"). */
-export const REPORTED_PROBLEMS_MAX = 100;
-
-function reported<T>(problems: T[]): T[] {
-  return problems.length <= REPORTED_PROBLEMS_MAX ? problems : problems.slice(0, REPORTED_PROBLEMS_MAX);
-}
-
 function storedForm(body: Buffer, text: string, prepared: PreparedWrite): StoredLines {
   const span = prepared.verbatim;
-  if (span === undefined) return prepared.lines.join('\n');
+  if (span === undefined) return prepared.text;
   // Every character one byte (ASCII, no line blanked for invalid UTF-8): the text's indexes are the body's.
   if (text.length === body.length) return body.subarray(span.start, span.end);
-  return text.slice(span.start, span.end);
+  return prepared.text;
 }
 
 /** A PreparedBody as a prepare worker sends it back: the renewals in columns (src/renewals/observation-columns.ts). */

@@ -16,10 +16,12 @@ port.on('message', ({ id, job, round }: WorkerRequest) => {
       port.postMessage({ id, result: built }, transferables(built.flat().flatMap((r) => [r.body, r.compressed])));
       return;
     }
-    const result = prepareBodyMessage(job);
-    // Stored as the body's own bytes: the body's buffer goes back, not a copy.
-    const transfer = typeof result.stored === 'string' ? [] : [result.stored.buffer as ArrayBuffer];
-    port.postMessage({ id, result }, transfer);
+    const prepared = prepareBodyMessage(job);
+    // Bytes go back transferred, not copied: the body's own (stored as received), or the joined
+    // lines encoded here, which spares the main thread a clone of the string and its UTF-8 encoding.
+    const stored = typeof prepared.stored === 'string' ? Buffer.from(prepared.stored, 'utf8') : prepared.stored;
+    const result = { ...prepared, stored };
+    port.postMessage({ id, result }, stored === prepared.stored ? [stored.buffer as ArrayBuffer] : transferables([stored]));
   } catch (err) {
     port.postMessage({ id, error: err instanceof Error ? err.message : String(err) });
   }

@@ -4,7 +4,8 @@
 // here the first REPORTED_PROBLEMS_MAX of each kind are listed, within
 // LISTED_TEXT_MAX of text, and the rest counted, so that an answer stays
 // small whatever the body.
-import { REPORTED_PROBLEMS_MAX, type PreparedBody } from './prepare-job.js';
+import type { PreparedBody } from './prepare-job.js';
+import { REPORTED_PROBLEMS_MAX } from './prepare.js';
 
 const LISTED_TEXT_MAX = 1024 * 1024;
 

@@ -110,6 +110,38 @@ function fail(reason: string): -1 {
 export function parseLines(body: string): ParseResult {
   const points: ParsedPoint[] = [];
   const errors: ParseError[] = [];
+  parseEach(body, {
+    points: (some) => {
+      for (const point of some) points.push(point);
+    },
+    error: (error) => errors.push(error),
+  });
+  return { points, errors };
+}
+
+/** Receives parseEach's results in line order: points a few at a time, errors one by one. */
+export interface ParseSink {
+  /** The array is reused after the call: keep the points, not the array. */
+  points(points: readonly ParsedPoint[]): void;
+  error(error: ParseError): void;
+}
+
+/** Points handed over at once: enough for a tight loop over them, few enough to hold. */
+const POINTS_PER_CALL = 1024;
+
+/**
+ * parseLines without the arrays: points go to `sink` a thousand at a time, each error as
+ * soon as its line is read (after the points before it), so a caller that keeps nothing of
+ * a point holds a thousand at most. Four million tiny lines as ParsedPoint objects held at
+ * once took 2 GB. The sink must not parse.
+ */
+export function parseEach(body: string, sink: ParseSink): void {
+  const points: ParsedPoint[] = [];
+  scanBody(body, sink, points);
+  if (points.length > 0) sink.points(points);
+}
+
+function scanBody(body: string, sink: ParseSink, points: ParsedPoint[]): void {
   const length = body.length;
   // Positions of the next backslash and quote at or after `pos` (length when none),
   // kept across lines so that finding them stays linear in the body.
@@ -132,13 +164,12 @@ export function parseLines(body: string): ParseResult {
     // A line ending in a backslash swallowed its newline (scanLine); influxd drops it again.
     if (contentEnd > pos && body.charCodeAt(contentEnd - 1) === LF) contentEnd--;
     if (contentEnd > pos && body.charCodeAt(contentEnd - 1) === CR) contentEnd--;
-    parseLine(body, pos, contentEnd, nextBackslash < contentEnd, physicalLines > 1, lineNumber, points, errors);
+    parseLine(body, pos, contentEnd, nextBackslash < contentEnd, physicalLines > 1, lineNumber, sink, points);
     lineNumber += physicalLines;
     pos = end + 1;
   }
   tagBuffer.release();
   fieldBuffer.release();
-  return { points, errors };
 }
 
 function indexOrLength(body: string, char: string, from: number): number {
@@ -203,8 +234,8 @@ function parseLine(
   mayEscape: boolean,
   multiLine: boolean,
   lineNumber: number,
+  sink: ParseSink,
   points: ParsedPoint[],
-  errors: ParseError[],
 ): void {
   let s = start;
   while (s < end && isBlank(body.charCodeAt(s))) s++;
@@ -214,8 +245,15 @@ function parseLine(
     failure = NEWLINE_OUTSIDE_STRING;
     point = undefined;
   }
-  if (point === undefined) errors.push({ lineNumber, line: body.slice(s, end), reason: failure });
-  else points.push(point);
+  if (point === undefined) {
+    if (points.length > 0) handOver(sink, points);
+    sink.error({ lineNumber, line: body.slice(s, end), reason: failure });
+  } else if (points.push(point) === POINTS_PER_CALL) handOver(sink, points);
+}
+
+function handOver(sink: ParseSink, points: ParsedPoint[]): void {
+  sink.points(points);
+  points.length = 0;
 }
 
 /**

@@ -4,7 +4,8 @@ import fc from 'fast-check';
 import t from 'tap';
 import { prepareBody, type PrepareJob } from '../../src/ingest/prepare-job.js';
 import { prepareWrite } from '../../src/ingest/prepare.js';
-import type { Precision } from '../../src/line-protocol/precision.js';
+import { parseLines } from '../../src/line-protocol/parse.js';
+import { receiveTimeNs, toNanoseconds, type Precision } from '../../src/line-protocol/precision.js';
 import { storedText as text } from '../support/stored-text.js';
 
 const NOW_NS = 1_700_000_000_123_456_789n;
@@ -12,6 +13,16 @@ const RULES = { certbotMeasurement: 'certbot_renewal', maxFutureNs: 600_000_000_
 
 function job(body: Buffer, precision: Precision = 'ns'): PrepareJob {
   return { body, precision, nowNs: NOW_NS, rules: RULES };
+}
+
+/** The stored text worked out line by line: every point not refused, as its head plus its ns timestamp. */
+function expectedText(body: string, precision: Precision): string {
+  const prepared = prepareWrite(body, { precision, nowNs: NOW_NS, rules: RULES });
+  const refused = new Set([...prepared.parseErrors, ...prepared.typeConflicts, ...prepared.schemaRejections].map((p) => p.lineNumber));
+  return parseLines(body)
+    .points.filter((p) => !refused.has(p.lineNumber))
+    .map((p) => `${p.head} ${p.timestamp === undefined ? receiveTimeNs(NOW_NS, precision) : toNanoseconds(p.timestamp, precision)}`)
+    .join('\n');
 }
 
 
@@ -64,7 +75,7 @@ t.test('every other body is stored as the accepted lines joined', async (t) => {
     const prepared = prepareBody(job(bytes, precision));
     t.type(prepared.stored, 'string', name);
     const decoded = bytes.toString('utf8');
-    const expected = prepareWrite(decoded, { precision: precision ?? 'ns', nowNs: NOW_NS, rules: RULES }).lines.join('\n');
+    const expected = expectedText(decoded, precision ?? 'ns');
     if (name !== 'invalid UTF-8 in a line') t.equal(prepared.stored, expected, `${name}: the joined lines`);
     else t.equal(prepared.stored, a, `${name}: the good line only`);
   }
@@ -98,10 +109,29 @@ t.test('property: the stored text is always the accepted lines joined by "\\n"',
     fc.property(body, precision, (body, precision) => {
       const { stored } = prepareBody(job(Buffer.from(body), precision));
       if (typeof stored !== 'string') asBytes++;
-      const joined = prepareWrite(body, { precision, nowNs: NOW_NS, rules: RULES }).lines.join('\n');
-      return text(stored) === joined;
+      return text(stored) === expectedText(body, precision);
     }),
     { numRuns: 2000 },
   );
   t.ok(asBytes > 0, `some generated bodies were stored as bytes (${asBytes})`);
+});
+
+t.test('thousands of lines, kept as received and then not: the span and the joined lines are both stored', async (t) => {
+  const asReceived = Array.from({ length: 5000 }, (_, k) => `m,host=h${k} v=${k} ${1656169934438253518n + BigInt(k)}`);
+  const stamped = Array.from({ length: 9000 }, (_, k) => `m,host=s${k} v=${k}`);
+  const body = `${asReceived.join('\n')}\n# a comment ends the span\n${stamped.join('\n')}\n`;
+  const prepared = prepareBody(job(Buffer.from(body)));
+  t.equal(prepared.accepted, 14_000);
+  t.type(prepared.stored, 'string');
+  t.equal(prepared.stored, expectedText(body, 'ns'));
+  t.equal(text(prepared.stored).split('\n').length, 14_000);
+});
+
+t.test('refused lines past the first 100 of a kind are counted, not listed', async (t) => {
+  const body = ['ok v=1 1', ...Array.from({ length: 250 }, (_, k) => `bad${k}`), 'ok v=2 2'].join('\n');
+  const prepared = prepareBody(job(Buffer.from(body)));
+  t.equal(prepared.accepted, 2);
+  t.equal(prepared.parseErrorCount, 250);
+  t.equal(prepared.parseErrors.length, 100);
+  t.same(prepared.parseErrors.slice(0, 2).map((e) => e.lineNumber), [2, 3], 'the first ones, in line order');
 });

@@ -29,7 +29,9 @@ t.test('a worker prepares a body exactly as the main thread does', async (t) => 
   t.teardown(() => pool.close());
   const expected = prepareBody(job(mixedBody()));
   t.ok(expected.parseErrors.length >= 2 && expected.typeConflicts.length === 1 && expected.schemaRejections.length === 1);
-  t.same(await pool.prepare(job(mixedBody())), expected);
+  const prepared = await pool.prepare(job(mixedBody()));
+  t.ok(prepared.stored instanceof Uint8Array, 'the joined lines come back as UTF-8 bytes, transferred');
+  t.same({ ...prepared, stored: storedText(prepared.stored) }, { ...expected, stored: storedText(expected.stored) });
 });
 
 t.test('renewal observations come back from a worker exactly as the main thread makes them, dates or none', async (t) => {

@@ -13,7 +13,7 @@ export function request(lines: readonly string[], receivedAtMs: number): Incomin
     nowNs: BigInt(receivedAtMs) * 1_000_000n,
     rules: { certbotMeasurement: CERTBOT_MEASUREMENT, maxFutureNs: 300_000_000_000n },
   });
-  return { db: 'telegraf', rp: '', lines: prepared.lines.join('\n'), points: prepared.lines.length, receivedAtMs, renewals: prepared.renewals };
+  return { db: 'telegraf', rp: '', lines: prepared.text, points: prepared.accepted, receivedAtMs, renewals: prepared.renewals };
 }
 
 /** The relay's group commit: append, then merge the renewals, in one transaction. Returns the certificates renewed. */
