@@ -26,6 +26,7 @@ import { forgetRemovedTargets, type ForgottenTarget } from './forward/removed-ta
 import type { TargetStatus } from './forward/status.js';
 import { GroupCommit } from './log/group-commit.js';
 import { RefusalLog } from './log/refusal-log.js';
+import { BodyBudget } from './ingest/body-budget.js';
 import { Store, createStoreDirectory, freeSpaceOf, isStoreFullError } from './log/store.js';
 import { StoreLock } from './log/store-lock.js';
 import { fullCollection, IdleCollection } from './ops/idle-collection.js';
@@ -107,6 +108,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     certificates: () => monitoring?.certificateGauges() ?? [],
     evaluatorLastRunMs: () => monitoring?.evaluatorLastRunMs(),
     pendingNotifications: () => monitoring?.pendingNotifications() ?? new Map(),
+    inflightBodyBytes: () => bodyBudget.heldBytes,
   });
   let renewals: RenewalStore;
   let recoveredBatches: number;
@@ -201,6 +203,19 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   }) as unknown as FastifyInstance;
 
   const refusals = new RefusalLog(app.log, store, { hasTargets: config.targets.length > 0 });
+  let budgetWarnedAtMs = -Infinity;
+  let budgetRefusals = 0;
+  const bodyBudget = new BodyBudget(config.server.maxInflightBodyBytes, (heldBytes) => {
+    // At most one line a minute: a burst of refusals is one event for the operator.
+    budgetRefusals++;
+    if (Date.now() - budgetWarnedAtMs < 60_000) return;
+    budgetWarnedAtMs = Date.now();
+    app.log.warn(
+      { heldBytes, maxBytes: bodyBudget.maxBytes, refusedSinceLastLine: budgetRefusals },
+      'write bodies in flight reached server.max_inflight_body_bytes: further writes get 503 until some are answered',
+    );
+    budgetRefusals = 0;
+  });
   let warnedUntracked = false;
   const noteUntracked = (reports: number): void => {
     if (reports === 0) return;
@@ -275,6 +290,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     intake,
     authorizer,
     maxBodyBytes: config.server.maxBodyBytes,
+    bodyBudget,
     onDatabase: (db: string) => databases.remember(db),
   };
   app.register(async (writes) => {

@@ -25,6 +25,12 @@ export const ERRORS = {
     message: 'the relay store is full (store.max_bytes reached, or its disk is short of space); the write was not accepted, retry later',
     retryAfterSeconds: 30,
   },
+  CR_BODIES_IN_FLIGHT: {
+    status: 503,
+    message:
+      'the relay holds as many write bodies as it may at once (server.max_inflight_body_bytes, %s bytes after decompression); the write was not accepted, retry later',
+    retryAfterSeconds: 1,
+  },
   CR_SHUTTING_DOWN: { status: 503, message: 'the relay is shutting down; the write was not accepted, retry later', retryAfterSeconds: 5 },
   CR_STORE_FAILED: { status: 500, message: 'the relay could not commit the write to its store; nothing was accepted: %s' },
   // Not an HTTP error: the statement's error inside a 200, as influxd reports a statement it cannot run.

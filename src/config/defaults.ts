@@ -82,6 +82,7 @@ export interface Config {
     readonly host: string;
     readonly port: number;
     readonly maxBodyBytes: number;
+    readonly maxInflightBodyBytes: number;
     readonly tlsCert?: string;
     readonly tlsKey?: string;
     readonly shutdownGraceMs: number;
@@ -125,6 +126,7 @@ export const DEFAULTS = {
   server: {
     listen: '127.0.0.1:8186', // Telegraf's influxdb_listener port
     maxBodyBytes: 25_000_000, // influxd 1.x's default [http] max-body-size, in bytes
+    maxInflightBodyBytes: 64 * 1024 * 1024, // 64 MiB
     shutdownGraceMs: 10_000,
     logLevel: 'info',
   },

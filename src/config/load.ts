@@ -442,6 +442,15 @@ function assemble(root: Node, fileOrigin: Origin, env: Record<string, string | u
     );
   }
 
+  const maxInflight = get<number>('server.max_inflight_body_bytes');
+  if (maxBody !== undefined && maxInflight !== undefined && maxInflight < maxBody) {
+    problems.add(
+      originOf('server.max_inflight_body_bytes'),
+      'server.max_inflight_body_bytes',
+      `${maxInflight} is smaller than server.max_body_bytes (${maxBody}): a body of the maximum size could never be read`,
+    );
+  }
+
   const tokens = assembleTokens(root.tables.get('auth')?.arrays.get('tokens') ?? [], fileOrigin, env, problems);
   const targets = assembleTargets(root.arrays.get('targets') ?? [], fileOrigin, problems);
   const expected = assembleExpected(root.tables.get('renewals')?.arrays.get('expected') ?? [], fileOrigin, problems);
@@ -462,6 +471,7 @@ function assemble(root: Node, fileOrigin: Origin, env: Record<string, string | u
       host: listen.host,
       port: listen.port,
       maxBodyBytes: maxBody!,
+      maxInflightBodyBytes: maxInflight!,
       ...(tlsCert !== undefined && { tlsCert }),
       ...(tlsKey !== undefined && { tlsKey }),
       shutdownGraceMs: get<number>('server.shutdown_grace_ms')!,

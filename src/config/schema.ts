@@ -76,6 +76,15 @@ export const KEYS: readonly KeyDef[] = [
       'Largest request body accepted, measured after gzip decompression (25 MB, the default max-body-size of influxd 1.x). A body of exactly this size is accepted; one byte more gets 413.',
   },
   {
+    key: 'server.max_inflight_body_bytes',
+    type: { kind: 'bytes', max: Number.MAX_SAFE_INTEGER },
+    default: DEFAULTS.server.maxInflightBodyBytes,
+    unit: 'bytes',
+    env: 'CERTRELAY_MAX_INFLIGHT_BODY_BYTES',
+    description:
+      'Sum of the write bodies the relay holds at once, after gzip decompression, from their first byte until their answer (64 MiB). A write that would go past it gets 503 with Retry-After: 1, before its upload when it declares its length; the client sends it again. Memory, not data, is what it bounds: preparing a body takes up to ~20 times its size while it lasts (4 million tiny lines). Must be at least server.max_body_bytes.',
+  },
+  {
     key: 'server.tls_cert',
     type: { kind: 'file' },
     env: 'CERTRELAY_TLS_CERT',

@@ -5,9 +5,12 @@
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { RelayError } from '../errors.js';
+import type { BodyReservation } from './body-budget.js';
 
 export interface BodyLimits {
   readonly maxBytes: number;
+  /** Holds the body's bytes in the relay-wide budget as they arrive (see body-budget.ts). */
+  readonly reservation?: BodyReservation;
 }
 
 export async function readBody(
@@ -21,21 +24,35 @@ export async function readBody(
   }
   if (stream === undefined) return Buffer.alloc(0);
   const encoding = (headers['content-encoding'] ?? 'identity').trim().toLowerCase();
-  if (encoding === 'gzip') return readGzip(stream, limits.maxBytes);
-  if (encoding === 'identity' || encoding === '') return readCapped(stream, limits.maxBytes);
-  throw new RelayError('CR_BAD_CONTENT_ENCODING', JSON.stringify(encoding));
+  const hold = limits.reservation === undefined ? holdNothing : limits.reservation.hold;
+  if (encoding === 'gzip') return readGzip(stream, limits.maxBytes, hold);
+  if (encoding !== 'identity' && encoding !== '') throw new RelayError('CR_BAD_CONTENT_ENCODING', JSON.stringify(encoding));
+  // A declared body is held before it is read: past the budget, the 503 comes before the upload.
+  if (declared !== undefined && Number(declared) > 0) hold(Number(declared));
+  return readCapped(stream, limits.maxBytes, hold);
 }
 
-function readCapped(stream: Readable, maxBytes: number): Promise<Buffer> {
+function holdNothing(): void {}
+
+function readCapped(stream: Readable, maxBytes: number, hold: (total: number) => void): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     stream.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > maxBytes) {
+      let refusal: unknown;
+      if (size > maxBytes) refusal = new RelayError('CR_BODY_TOO_LARGE', maxBytes);
+      else {
+        try {
+          hold(size);
+        } catch (err) {
+          refusal = err;
+        }
+      }
+      if (refusal !== undefined) {
         stream.removeAllListeners('data');
-        stream.resume(); // let the rest drain so the 413 can be answered on this connection
-        reject(new RelayError('CR_BODY_TOO_LARGE', maxBytes));
+        stream.resume(); // let the rest drain so the answer can be given on this connection
+        reject(refusal);
         return;
       }
       chunks.push(chunk);
@@ -45,7 +62,7 @@ function readCapped(stream: Readable, maxBytes: number): Promise<Buffer> {
   });
 }
 
-function readGzip(stream: Readable, maxBytes: number): Promise<Buffer> {
+function readGzip(stream: Readable, maxBytes: number, hold: (total: number) => void): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const gunzip = createGunzip();
     const chunks: Buffer[] = [];
@@ -67,6 +84,11 @@ function readGzip(stream: Readable, maxBytes: number): Promise<Buffer> {
     gunzip.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > maxBytes) return fail(new RelayError('CR_BODY_TOO_LARGE', maxBytes));
+      try {
+        hold(size);
+      } catch (err) {
+        return fail(err as Error);
+      }
       chunks.push(chunk);
     });
     gunzip.once('end', () => {

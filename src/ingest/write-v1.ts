@@ -8,7 +8,8 @@ import type { Authorizer } from '../http/auth.js';
 import { sendError } from '../http/error-reply.js';
 import { firstValue, type QueryValue } from '../http/query-param.js';
 import { parsePrecisionV1, V1_PRECISIONS } from '../line-protocol/precision.js';
-import type { Intake } from './intake.js';
+import type { Intake, WriteOutcome } from './intake.js';
+import type { BodyBudget } from './body-budget.js';
 import { readBody } from './read-body.js';
 import { parseErrorText, refusedText } from './write-response.js';
 
@@ -18,6 +19,7 @@ export interface WriteRouteDeps {
   readonly intake: Intake;
   readonly authorizer: Authorizer;
   readonly maxBodyBytes: number;
+  readonly bodyBudget: BodyBudget;
   readonly onDatabase: (db: string) => void;
 }
 
@@ -47,8 +49,14 @@ export function registerWriteV1(app: FastifyInstance, deps: WriteRouteDeps): voi
     if (precision === undefined) throw new RelayError('CR_BAD_PRECISION', JSON.stringify(precisionParam), V1_PRECISIONS.join(', '));
     deps.intake.assertAccepting();
 
-    const body = await readBody(request.body as Readable | undefined, request.headers, { maxBytes: deps.maxBodyBytes });
-    const prepared = await deps.intake.write('v1', { db, rp }, body, precision, { allOrNothingOnParseError: false });
+    const reservation = deps.bodyBudget.open();
+    let prepared: WriteOutcome;
+    try {
+      const body = await readBody(request.body as Readable | undefined, request.headers, { maxBytes: deps.maxBodyBytes, reservation });
+      prepared = await deps.intake.write('v1', { db, rp }, body, precision, { allOrNothingOnParseError: false });
+    } finally {
+      reservation.release();
+    }
     deps.onDatabase(db);
 
     const refused = refusedText(prepared);

@@ -8,6 +8,7 @@ import { sendError } from '../http/error-reply.js';
 import { firstValue, type QueryValue } from '../http/query-param.js';
 import { parsePrecisionV2, V2_PRECISIONS } from '../line-protocol/precision.js';
 import { readBody } from './read-body.js';
+import type { WriteOutcome } from './intake.js';
 import type { WriteRouteDeps } from './write-v1.js';
 import { parseErrorText, refusedText } from './write-response.js';
 
@@ -39,8 +40,14 @@ export function registerWriteV2(app: FastifyInstance, deps: WriteRouteDeps): voi
     if (precision === undefined) throw new RelayError('CR_BAD_PRECISION', JSON.stringify(precisionParam), V2_PRECISIONS.join(', '));
     deps.intake.assertAccepting();
 
-    const body = await readBody(request.body as Readable | undefined, request.headers, { maxBytes: deps.maxBodyBytes });
-    const prepared = await deps.intake.write('v2', destination, body, precision, { allOrNothingOnParseError: true });
+    const reservation = deps.bodyBudget.open();
+    let prepared: WriteOutcome;
+    try {
+      const body = await readBody(request.body as Readable | undefined, request.headers, { maxBytes: deps.maxBodyBytes, reservation });
+      prepared = await deps.intake.write('v2', destination, body, precision, { allOrNothingOnParseError: true });
+    } finally {
+      reservation.release();
+    }
     deps.onDatabase(destination.db);
 
     if (prepared.parseErrorCount > 0) return sendError(reply, 'v2', 400, parseErrorText(prepared));

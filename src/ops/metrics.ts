@@ -15,6 +15,8 @@ export interface MetricsSources {
   storeFullReason?(): StoreFullReason | undefined;
   /** Free space on the store's file system, in bytes. */
   storeDiskFreeBytes?(): number | undefined;
+  /** Bytes of write bodies held now (server.max_inflight_body_bytes is their limit). */
+  inflightBodyBytes?(): number;
   /** Per-target delivery status, read at scrape time (cheap: counters and index lookups). */
   forwardTargets?(): readonly TargetStatus[];
   /** Every known certificate with its live state (not the stored verdict), read at scrape time. */
@@ -227,6 +229,15 @@ export class Metrics {
       collect() {
         const free = sources.storeDiskFreeBytes?.();
         if (free !== undefined) this.set(free);
+      },
+    });
+    new Gauge({
+      name: 'certrelay_http_inflight_body_bytes',
+      help: 'Bytes of write bodies held now, after decompression, from their first byte until their answer; past server.max_inflight_body_bytes writes get 503 (code CR_BODIES_IN_FLIGHT in certrelay_write_requests_refused_total).',
+      registers: [this.registry],
+      collect() {
+        const held = sources.inflightBodyBytes?.();
+        if (held !== undefined) this.set(held);
       },
     });
     this.#registerRenewalGauges(sources);

@@ -23,7 +23,7 @@ function loadError(fn: () => unknown): ConfigError {
 t.test('with no file and no variables the embedded defaults apply', async (t) => {
   const config = loadConfig({ env: {} });
   t.same(config, {
-    server: { host: '127.0.0.1', port: 8186, maxBodyBytes: 25_000_000, shutdownGraceMs: 10_000, logLevel: 'info' },
+    server: { host: '127.0.0.1', port: 8186, maxBodyBytes: 25_000_000, maxInflightBodyBytes: 64 * 1024 ** 2, shutdownGraceMs: 10_000, logLevel: 'info' },
     store: { path: './data', maxBytes: 1024 ** 3, minFreeBytes: 100 * 1024 ** 2 },
     auth: { tokens: [] },
     validation: { certbotMeasurement: 'certbot_renewal', maxFutureSeconds: 300 },
@@ -95,6 +95,7 @@ databases = ["certbot"]
     host: '::1',
     port: 9999,
     maxBodyBytes: 1024 * 1024,
+    maxInflightBodyBytes: 64 * 1024 ** 2,
     tlsCert: join(dir, 'cert.pem'),
     tlsKey: join(dir, 'key.pem'),
     shutdownGraceMs: 2500,
@@ -165,9 +166,10 @@ databases = ["a"]
       CERTRELAY_MAX_FUTURE_SECONDS: '60',
       CERTRELAY_AUTH_TOKEN: 'env-token',
       CERTRELAY_LOG_LEVEL: 'warn',
+      CERTRELAY_MAX_INFLIGHT_BODY_BYTES: '4096',
     },
   });
-  t.same(config.server, { host: '::', port: 0, maxBodyBytes: 2048, shutdownGraceMs: 42, logLevel: 'warn' });
+  t.same(config.server, { host: '::', port: 0, maxBodyBytes: 2048, maxInflightBodyBytes: 4096, shutdownGraceMs: 42, logLevel: 'warn' });
   t.same(config.store, { path: '/from/env', maxBytes: 3_000_000, minFreeBytes: 2_000_000 });
   t.same(config.validation, { certbotMeasurement: 'from_env', maxFutureSeconds: 60 });
   t.same(config.auth.tokens, [
@@ -230,6 +232,12 @@ const BAD: readonly BadCase[] = [
   { name: 'a fractional number of bytes', toml: '[store]\nmax_bytes = "0.1KiB"', key: 'store.max_bytes', message: /got "0\.1KiB"/ },
   { name: 'a float where bytes are expected', toml: '[server]\nmax_body_bytes = 1e6', key: 'server.max_body_bytes', message: /got 1000000/ },
   { name: 'a negative size from the environment', env: { CERTRELAY_STORE_MAX_BYTES: '-1' }, key: 'CERTRELAY_STORE_MAX_BYTES', message: /CERTRELAY_STORE_MAX_BYTES \(store\.max_bytes\): expected a size/ },
+  {
+    name: 'a budget for bodies in flight smaller than one body',
+    toml: '[server]\nmax_body_bytes = "2MB"\nmax_inflight_body_bytes = "1MB"',
+    key: 'server.max_inflight_body_bytes',
+    message: /1000000 is smaller than server\.max_body_bytes \(2000000\): a body of the maximum size could never be read/,
+  },
   { name: 'a store smaller than one body', toml: '[store]\nmax_bytes = "1MiB"', key: 'store.max_bytes', message: /smaller than server\.max_body_bytes/ },
   { name: 'a negative grace', toml: '[server]\nshutdown_grace_ms = -1', key: 'server.shutdown_grace_ms', message: /expected an integer number of milliseconds from 0 to 2147483647, got -1/ },
   { name: 'a grace setTimeout cannot honour', env: { CERTRELAY_SHUTDOWN_GRACE_MS: '2147483648' }, key: 'CERTRELAY_SHUTDOWN_GRACE_MS', message: /from 0 to 2147483647/ },
@@ -240,7 +248,7 @@ const BAD: readonly BadCase[] = [
     name: 'an unknown key, with the known ones nearby',
     toml: '[server]\nlisten_addr = "127.0.0.1:1"',
     key: 'server.listen_addr',
-    message: /server\.listen_addr: unknown key; known keys in \[server\]: listen, max_body_bytes, tls_cert, tls_key, shutdown_grace_ms/,
+    message: /server\.listen_addr: unknown key; known keys in \[server\]: listen, max_body_bytes, max_inflight_body_bytes, tls_cert, tls_key, shutdown_grace_ms/,
   },
   { name: 'a misspelt key, with a suggestion', toml: '[store]\npaht = "/x"', key: 'store.paht', message: /unknown key \(did you mean "store\.path"\?\)/ },
   { name: 'a key outside its table', toml: 'listen = "127.0.0.1:1"', key: 'listen', message: /did you mean "server\.listen"\?.*known keys at the top level: server, store, auth, validation, renewals, notify, targets/ },
