@@ -27,6 +27,8 @@ import type { TargetStatus } from './forward/status.js';
 import { GroupCommit } from './log/group-commit.js';
 import { RefusalLog } from './log/refusal-log.js';
 import { BodyBudget } from './ingest/body-budget.js';
+import { capConnections } from './http/connection-cap.js';
+import { burstWarning } from './log/burst-warning.js';
 import { Store, createStoreDirectory, freeSpaceOf, isStoreFullError } from './log/store.js';
 import { StoreLock } from './log/store-lock.js';
 import { fullCollection, IdleCollection } from './ops/idle-collection.js';
@@ -109,6 +111,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     evaluatorLastRunMs: () => monitoring?.evaluatorLastRunMs(),
     pendingNotifications: () => monitoring?.pendingNotifications() ?? new Map(),
     inflightBodyBytes: () => bodyBudget.heldBytes,
+    openConnections: () => connections.open(),
   });
   let renewals: RenewalStore;
   let recoveredBatches: number;
@@ -203,19 +206,19 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   }) as unknown as FastifyInstance;
 
   const refusals = new RefusalLog(app.log, store, { hasTargets: config.targets.length > 0 });
-  let budgetWarnedAtMs = -Infinity;
-  let budgetRefusals = 0;
-  const bodyBudget = new BodyBudget(config.server.maxInflightBodyBytes, (heldBytes) => {
-    // At most one line a minute: a burst of refusals is one event for the operator.
-    budgetRefusals++;
-    if (Date.now() - budgetWarnedAtMs < 60_000) return;
-    budgetWarnedAtMs = Date.now();
-    app.log.warn(
-      { heldBytes, maxBytes: bodyBudget.maxBytes, refusedSinceLastLine: budgetRefusals },
-      'write bodies in flight reached server.max_inflight_body_bytes: further writes get 503 until some are answered',
-    );
-    budgetRefusals = 0;
+  const warnDropped = burstWarning(
+    (obj, msg) => app.log.warn(obj, msg),
+    'server.max_connections reached: new connections are closed as they arrive until some close',
+  );
+  const connections = capConnections(app.server, config.server.maxConnections, (open) => {
+    metrics.connectionsDropped.inc();
+    warnDropped({ open, maxConnections: config.server.maxConnections });
   });
+  const warnBudget = burstWarning(
+    (obj, msg) => app.log.warn(obj, msg),
+    'write bodies in flight reached server.max_inflight_body_bytes: further writes get 503 until some are answered',
+  );
+  const bodyBudget = new BodyBudget(config.server.maxInflightBodyBytes, (heldBytes) => warnBudget({ heldBytes, maxBytes: config.server.maxInflightBodyBytes }));
   let warnedUntracked = false;
   const noteUntracked = (reports: number): void => {
     if (reports === 0) return;

@@ -83,6 +83,7 @@ export interface Config {
     readonly port: number;
     readonly maxBodyBytes: number;
     readonly maxInflightBodyBytes: number;
+    readonly maxConnections: number;
     readonly tlsCert?: string;
     readonly tlsKey?: string;
     readonly shutdownGraceMs: number;
@@ -127,6 +128,7 @@ export const DEFAULTS = {
     listen: '127.0.0.1:8186', // Telegraf's influxdb_listener port
     maxBodyBytes: 25_000_000, // influxd 1.x's default [http] max-body-size, in bytes
     maxInflightBodyBytes: 64 * 1024 * 1024, // 64 MiB
+    maxConnections: 10_000,
     shutdownGraceMs: 10_000,
     logLevel: 'info',
   },

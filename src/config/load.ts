@@ -472,6 +472,7 @@ function assemble(root: Node, fileOrigin: Origin, env: Record<string, string | u
       port: listen.port,
       maxBodyBytes: maxBody!,
       maxInflightBodyBytes: maxInflight!,
+      maxConnections: get<number>('server.max_connections')!,
       ...(tlsCert !== undefined && { tlsCert }),
       ...(tlsKey !== undefined && { tlsKey }),
       shutdownGraceMs: get<number>('server.shutdown_grace_ms')!,

@@ -85,6 +85,14 @@ export const KEYS: readonly KeyDef[] = [
       'Sum of the write bodies the relay holds at once, after gzip decompression, from their first byte until their answer (64 MiB). A write that would go past it gets 503 with Retry-After: 1, before its upload when it declares its length; the client sends it again. Memory, not data, is what it bounds: preparing a body takes up to ~20 times its size while it lasts (4 million tiny lines). Must be at least server.max_body_bytes.',
   },
   {
+    key: 'server.max_connections',
+    type: { kind: 'integer', min: 0, max: 1_000_000 },
+    default: DEFAULTS.server.maxConnections,
+    env: 'CERTRELAY_MAX_CONNECTIONS',
+    description:
+      'Client connections open at once (10000), as influxd\'s max-connection-limit: one more is closed as it arrives, before any request is read, and counted in certrelay_http_connections_dropped_total. Keeps file descriptors for the store and the targets when many clients, or slow ones, connect at once. Keep it well below the open-files limit of the process (systemd LimitNOFILE; Node raises its soft limit to the hard one). 0: no limit.',
+  },
+  {
     key: 'server.tls_cert',
     type: { kind: 'file' },
     env: 'CERTRELAY_TLS_CERT',

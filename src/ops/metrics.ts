@@ -15,6 +15,8 @@ export interface MetricsSources {
   storeFullReason?(): StoreFullReason | undefined;
   /** Free space on the store's file system, in bytes. */
   storeDiskFreeBytes?(): number | undefined;
+  /** Client connections open now (server.max_connections is their limit). */
+  openConnections?(): number;
   /** Bytes of write bodies held now (server.max_inflight_body_bytes is their limit). */
   inflightBodyBytes?(): number;
   /** Per-target delivery status, read at scrape time (cheap: counters and index lookups). */
@@ -64,6 +66,12 @@ export class Metrics {
     name: 'certrelay_write_requests_refused_total',
     help: 'Write requests answered without storing anything, by endpoint and error code.',
     labelNames: ['endpoint', 'code'] as const,
+    registers: [this.registry],
+  });
+
+  readonly connectionsDropped = new Counter({
+    name: 'certrelay_http_connections_dropped_total',
+    help: 'Client connections closed as they arrived because server.max_connections were open.',
     registers: [this.registry],
   });
 
@@ -229,6 +237,15 @@ export class Metrics {
       collect() {
         const free = sources.storeDiskFreeBytes?.();
         if (free !== undefined) this.set(free);
+      },
+    });
+    new Gauge({
+      name: 'certrelay_http_connections',
+      help: 'Client connections open now; past server.max_connections new ones are closed (certrelay_http_connections_dropped_total).',
+      registers: [this.registry],
+      collect() {
+        const open = sources.openConnections?.();
+        if (open !== undefined) this.set(open);
       },
     });
     new Gauge({

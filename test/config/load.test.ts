@@ -23,7 +23,7 @@ function loadError(fn: () => unknown): ConfigError {
 t.test('with no file and no variables the embedded defaults apply', async (t) => {
   const config = loadConfig({ env: {} });
   t.same(config, {
-    server: { host: '127.0.0.1', port: 8186, maxBodyBytes: 25_000_000, maxInflightBodyBytes: 64 * 1024 ** 2, shutdownGraceMs: 10_000, logLevel: 'info' },
+    server: { host: '127.0.0.1', port: 8186, maxBodyBytes: 25_000_000, maxInflightBodyBytes: 64 * 1024 ** 2, maxConnections: 10_000, shutdownGraceMs: 10_000, logLevel: 'info' },
     store: { path: './data', maxBytes: 1024 ** 3, minFreeBytes: 100 * 1024 ** 2 },
     auth: { tokens: [] },
     validation: { certbotMeasurement: 'certbot_renewal', maxFutureSeconds: 300 },
@@ -96,6 +96,7 @@ databases = ["certbot"]
     port: 9999,
     maxBodyBytes: 1024 * 1024,
     maxInflightBodyBytes: 64 * 1024 ** 2,
+    maxConnections: 10_000,
     tlsCert: join(dir, 'cert.pem'),
     tlsKey: join(dir, 'key.pem'),
     shutdownGraceMs: 2500,
@@ -167,9 +168,10 @@ databases = ["a"]
       CERTRELAY_AUTH_TOKEN: 'env-token',
       CERTRELAY_LOG_LEVEL: 'warn',
       CERTRELAY_MAX_INFLIGHT_BODY_BYTES: '4096',
+      CERTRELAY_MAX_CONNECTIONS: '0',
     },
   });
-  t.same(config.server, { host: '::', port: 0, maxBodyBytes: 2048, maxInflightBodyBytes: 4096, shutdownGraceMs: 42, logLevel: 'warn' });
+  t.same(config.server, { host: '::', port: 0, maxBodyBytes: 2048, maxInflightBodyBytes: 4096, maxConnections: 0, shutdownGraceMs: 42, logLevel: 'warn' });
   t.same(config.store, { path: '/from/env', maxBytes: 3_000_000, minFreeBytes: 2_000_000 });
   t.same(config.validation, { certbotMeasurement: 'from_env', maxFutureSeconds: 60 });
   t.same(config.auth.tokens, [
@@ -248,7 +250,7 @@ const BAD: readonly BadCase[] = [
     name: 'an unknown key, with the known ones nearby',
     toml: '[server]\nlisten_addr = "127.0.0.1:1"',
     key: 'server.listen_addr',
-    message: /server\.listen_addr: unknown key; known keys in \[server\]: listen, max_body_bytes, max_inflight_body_bytes, tls_cert, tls_key, shutdown_grace_ms/,
+    message: /server\.listen_addr: unknown key; known keys in \[server\]: listen, max_body_bytes, max_inflight_body_bytes, max_connections, tls_cert, tls_key, shutdown_grace_ms/,
   },
   { name: 'a misspelt key, with a suggestion', toml: '[store]\npaht = "/x"', key: 'store.paht', message: /unknown key \(did you mean "store\.path"\?\)/ },
   { name: 'a key outside its table', toml: 'listen = "127.0.0.1:1"', key: 'listen', message: /did you mean "server\.listen"\?.*known keys at the top level: server, store, auth, validation, renewals, notify, targets/ },
