@@ -123,3 +123,21 @@ t.test('one body of the largest size always fits, alone', async (t) => {
   }
   t.equal(await inflightBytes(relay), 0, 'nothing leaks between writes');
 });
+
+t.test('a client gone mid-upload gives its bytes back: the budget does not leak', async (t) => {
+  const { relay, port } = await listening(t);
+  const kinds: Array<Record<string, string | number>> = [{ 'content-length': MAX_BODY }, { 'transfer-encoding': 'chunked' }, { 'transfer-encoding': 'chunked', 'content-encoding': 'gzip' }];
+  for (const headers of kinds) {
+    const gone = openWrite(port, '/write?db=d', headers);
+    gone.answer.catch(() => {}); // the socket is destroyed: no answer
+    const part = 'content-encoding' in headers ? gzipSync(bodyOfSize(MAX_BODY, 'gone')).subarray(0, 40) : bodyOfSize(MAX_BODY, 'gone').subarray(0, 700);
+    gone.req.write(part);
+    await until(async () => (await inflightBytes(relay)) > 0);
+    t.ok((await inflightBytes(relay)) > 0, `${JSON.stringify(headers)}: held while it uploads`);
+    gone.req.destroy();
+    await until(async () => (await inflightBytes(relay)) === 0);
+    t.equal(await inflightBytes(relay), 0, `${JSON.stringify(headers)}: given back once the client is gone`);
+  }
+  const full = await relay.app.inject({ method: 'POST', url: '/write?db=d', payload: bodyOfSize(MAX_BODY, 'after') });
+  t.equal(full.statusCode, 204, 'a body of the largest size still fits');
+});
