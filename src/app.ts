@@ -28,6 +28,7 @@ import { GroupCommit } from './log/group-commit.js';
 import { RefusalLog } from './log/refusal-log.js';
 import { BodyBudget } from './ingest/body-budget.js';
 import { capConnections } from './http/connection-cap.js';
+import { protectReads } from './http/read-access.js';
 import { burstWarning } from './log/burst-warning.js';
 import { Store, createStoreDirectory, freeSpaceOf, isStoreFullError } from './log/store.js';
 import { StoreLock } from './log/store-lock.js';
@@ -43,6 +44,9 @@ declare module 'fastify' {
     api?: Api;
   }
 }
+
+/** Their refusals count in certrelay_write_requests_refused_total. */
+const WRITE_ROUTES: ReadonlySet<string> = new Set(['/write', '/api/v2/write']);
 
 /** The longest a request may take to arrive, head and body: then 408 and the connection is closed. */
 export const REQUEST_TIMEOUT_MS = 300_000;
@@ -272,7 +276,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   app.setErrorHandler((err, request, reply) => {
     const api: Api = request.routeOptions.config.api ?? 'v1';
     if (err instanceof RelayError) {
-      if ([401, 403, 413, 503].includes(err.status)) {
+      if (WRITE_ROUTES.has(request.routeOptions.url ?? '') && [401, 403, 413, 503].includes(err.status)) {
         metrics.writesRefused.inc({ endpoint: api, code: err.code });
       }
       return sendRelayError(reply, api, err);
@@ -318,11 +322,14 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
       return reason === undefined ? undefined : `store is full (${reason === 'max_bytes' ? 'store.max_bytes' : 'disk space'})`;
     },
   });
-  registerRenewalRoutes(app, { renewals, clock, tokens: config.auth.tokens });
-  registerWebPage(app, { renewals, clock, targetStatuses: (nowMs) => forwarding?.statuses(nowMs) ?? [] });
-  app.get('/metrics', async (_request, reply) => {
-    const text = await metrics.registry.metrics();
-    return reply.type(metrics.registry.contentType).send(text);
+  app.register(async (reads) => {
+    if (config.auth.protectReads) protectReads(reads, authorizer);
+    registerRenewalRoutes(reads, { renewals, clock, tokens: config.auth.tokens });
+    registerWebPage(reads, { renewals, clock, targetStatuses: (nowMs) => forwarding?.statuses(nowMs) ?? [] });
+    reads.get('/metrics', async (_request, reply) => {
+      const text = await metrics.registry.metrics();
+      return reply.type(metrics.registry.contentType).send(text);
+    });
   });
 
   // Once stopping, every answer ends its connection, so keep-alive clients reconnect elsewhere

@@ -18,6 +18,11 @@ export const ERRORS = {
   CR_BAD_GZIP: { status: 400, message: 'request body is not valid gzip: %s' },
   CR_BAD_CONTENT_ENCODING: { status: 415, message: 'unsupported Content-Encoding %s: send identity or gzip' },
   CR_UNAUTHORIZED: { status: 401, message: 'authorization failed: send a configured token (Authorization: Token, Bearer or Basic; on /write and /query also p= in the URL)' },
+  CR_READ_UNAUTHORIZED: {
+    status: 401,
+    message:
+      'this relay asks a token for its page, /api/v1/renewals and /metrics (auth.protect_reads): send a configured token (Authorization: Bearer, or Basic with the token as password; a browser asks for it)',
+  },
   CR_FORBIDDEN: { status: 403, message: 'this token may not write to database %s' },
   CR_BODY_TOO_LARGE: { status: 413, message: 'request body too large: the limit is %s bytes (server.max_body_bytes), after gzip decompression' },
   CR_STORE_FULL: {

@@ -96,6 +96,7 @@ export interface Config {
   };
   readonly auth: {
     readonly tokens: readonly TokenConfig[];
+    readonly protectReads: boolean;
   };
   readonly validation: {
     readonly certbotMeasurement: string;
@@ -131,6 +132,9 @@ export const DEFAULTS = {
     maxConnections: 10_000,
     shutdownGraceMs: 10_000,
     logLevel: 'info',
+  },
+  auth: {
+    protectReads: false,
   },
   store: {
     path: './data',

@@ -463,6 +463,10 @@ function assemble(root: Node, fileOrigin: Origin, env: Record<string, string | u
   if (notifyRetryInitialMs !== undefined && notifyRetryMaxMs !== undefined && notifyRetryMaxMs < notifyRetryInitialMs) {
     problems.add(originOf('notify.retry_max_ms'), 'notify.retry_max_ms', `${notifyRetryMaxMs} is smaller than notify.retry_initial_ms (${notifyRetryInitialMs})`);
   }
+  const protectReads = get<boolean>('auth.protect_reads');
+  if (protectReads === true && tokens.length === 0) {
+    problems.add(originOf('auth.protect_reads'), 'auth.protect_reads', 'needs at least one [[auth.tokens]] (or CERTRELAY_AUTH_TOKEN): with none, nobody could read');
+  }
   if (problems.list.length > 0) return undefined;
 
   const listen = get<Listen>('server.listen')!;
@@ -479,7 +483,7 @@ function assemble(root: Node, fileOrigin: Origin, env: Record<string, string | u
       logLevel: get<LogLevel>('server.log_level')!,
     },
     store: { path: get<string>('store.path')!, maxBytes: maxStore!, minFreeBytes: get<number>('store.min_free_bytes')! },
-    auth: { tokens },
+    auth: { tokens, protectReads: protectReads! },
     validation: {
       certbotMeasurement: get<string>('validation.certbot_measurement')!,
       maxFutureSeconds: get<number>('validation.max_future_seconds')!,

@@ -165,6 +165,14 @@ export const KEYS: readonly KeyDef[] = [
       'Databases (1.x db, or the db part of a 2.x bucket "db/rp") this token may write to. Empty or missing: all.',
   },
   {
+    key: 'auth.protect_reads',
+    type: { kind: 'boolean' },
+    default: DEFAULTS.auth.protectReads,
+    env: 'CERTRELAY_AUTH_PROTECT_READS',
+    description:
+      'Whether the web page (/ and its /assets), /api/v1/renewals and /metrics need a token too (false: open to anyone who can reach the relay). Any configured token may read; a browser asks for it (HTTP Basic: any user name, the token as password), Prometheus sends it with authorization.credentials or basic_auth. /ping, /health and /ready stay open for probes. Needs at least one token.',
+  },
+  {
     key: 'validation.certbot_measurement',
     type: { kind: 'string' },
     default: DEFAULTS.validation.certbotMeasurement,

@@ -36,7 +36,7 @@ export function sendError(reply: FastifyReply, api: Api, status: number, message
   if (api === 'v1') {
     reply.header('X-Influxdb-Error', errorHeader(message));
     // influxd's challenge: clients such as wget send Basic credentials only after one.
-    if (status === 401) reply.header('WWW-Authenticate', 'Basic realm="InfluxDB"');
+    if (status === 401 && !reply.hasHeader('WWW-Authenticate')) reply.header('WWW-Authenticate', 'Basic realm="InfluxDB"');
     // A Buffer body makes Node write the head on its own, in latin1; with a string body it would re-encode
     // the head as UTF-8 together with the body and double-encode the header's bytes.
     return reply.send(Buffer.from(JSON.stringify({ error: message })));

@@ -25,7 +25,7 @@ t.test('with no file and no variables the embedded defaults apply', async (t) =>
   t.same(config, {
     server: { host: '127.0.0.1', port: 8186, maxBodyBytes: 25_000_000, maxInflightBodyBytes: 64 * 1024 ** 2, maxConnections: 10_000, shutdownGraceMs: 10_000, logLevel: 'info' },
     store: { path: './data', maxBytes: 1024 ** 3, minFreeBytes: 100 * 1024 ** 2 },
-    auth: { tokens: [] },
+    auth: { tokens: [], protectReads: false },
     validation: { certbotMeasurement: 'certbot_renewal', maxFutureSeconds: 300 },
     targets: [],
     renewals: { graceDays: 2, defaultIntervalDays: 60, evaluationIntervalSeconds: 900, reminderIntervalHours: 0, maxCertificates: 50_000, expected: [] },

@@ -144,3 +144,30 @@ t.test('the table needs no JavaScript', async (t) => {
   t.equal(await page.locator('#renewals-chart canvas').count(), 0);
   t.match(await page.locator('noscript').first().textContent(), /optimus: 5/);
 });
+
+t.test('with auth.protect_reads the browser asks for the token, and with it the page, its scripts and its chart load', async (t) => {
+  const relay = relayFor(t, `${CONFIG}\n[auth]\nprotect_reads = true\n\n[[auth.tokens]]\ntoken = "read-token"\n`);
+  const written = await relay.app.inject({ method: 'POST', url: '/write?db=certbot', payload: history().join('\n'), headers: { authorization: 'Bearer read-token' } });
+  t.equal(written.statusCode, 204, written.body);
+  const address = await relay.app.listen({ host: '127.0.0.1', port: 0 });
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  t.teardown(() => browser.close());
+
+  // A headless browser cannot show the login prompt (it fails the navigation instead): ask as its fetch would.
+  const refused = await (await browser.newContext()).request.get(`${address}/`);
+  t.equal(refused.status(), 401, 'no token: 401');
+  t.match(refused.headers()['www-authenticate'], /^Basic realm="certrelay"/, 'the challenge that makes a browser ask');
+
+  const operator = await (await browser.newContext({ httpCredentials: { username: 'ops', password: 'read-token' } })).newPage();
+  const pageErrors: string[] = [];
+  operator.on('pageerror', (err) => pageErrors.push(err.message));
+  operator.on('console', (message) => {
+    if (message.type() === 'error') pageErrors.push(message.text());
+  });
+  const response = await operator.goto(`${address}/`);
+  t.equal(response?.status(), 200, 'the token as the password: 200');
+  await operator.locator('#renewals-chart canvas').first().waitFor({ state: 'visible', timeout: 10_000 });
+  const legend = await operator.locator('#renewals-chart .u-legend .u-series .u-label').allInnerTexts();
+  t.same(legend.slice(1), ['bumblebee', 'megatron', 'optimus'], 'the chart drew: its scripts and data loaded with the same credentials');
+  t.same(pageErrors, [], 'no script errors');
+});
