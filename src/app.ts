@@ -87,6 +87,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   const lock = StoreLock.acquire(config.store.path);
   let store: Store | undefined;
   let forgotten: ForgottenTarget[];
+  let repointed: string[];
   try {
     store = Store.open({
       dir: config.store.path,
@@ -99,6 +100,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
       config.targets.map((t) => t.name),
       deps.forgetTargets,
     );
+    repointed = store.noteTargetDestinations(config.targets.map((t) => ({ target: t.name, destination: `${t.kind} ${t.url}` })));
   } catch (err) {
     store?.close();
     lock.release();
@@ -240,6 +242,9 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   for (const { target, points, batches } of forgotten) {
     if (points > 0) app.log.warn({ target, points, batches }, 'forgot a target no longer configured, as asked: these points will not be sent to it');
     else app.log.info({ target }, 'forgot the cursor of a target no longer configured (it had received everything)');
+  }
+  for (const target of repointed) {
+    app.log.info({ target }, 'target points at a new URL (or kind): its last error and last success, which were the old one\'s, are forgotten');
   }
   if (recoveredBatches > 0) app.log.info({ batches: recoveredBatches }, 'renewal state: read back from the log the batches it had not taken in (the relay was not stopped cleanly)');
   // GC keeps every batch the renewal state has not taken in yet; applying first means it never waits.

@@ -192,4 +192,11 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    description: 'target state remembers the destination (kind and URL) it was recorded against',
+    sql: `
+      -- NULL: recorded before this step, or not yet recorded.
+      ALTER TABLE target_state ADD COLUMN destination TEXT;
+    `,
+  },
 ];

@@ -533,6 +533,24 @@ export class Store {
     this.progressTransaction(() => this.#fwd.recordError.run(target, error.atMs, error.status, error.outcome, error.error));
   }
 
+  /**
+   * Tells the store where each target points now (its kind and URL). A target whose
+   * state was recorded against another destination starts over: its last error and
+   * last success were the old URL's, and would mislead `certrelay status` until the next
+   * send. Returns the targets whose state was forgotten.
+   */
+  noteTargetDestinations(targets: ReadonlyArray<{ readonly target: string; readonly destination: string }>): string[] {
+    const f = this.#fwd;
+    const forgotten: string[] = [];
+    this.transaction(() => {
+      for (const { target, destination } of targets) {
+        if (f.forgetStateOfOtherDestination.run(destination, target, destination).changes > 0) forgotten.push(target);
+        f.noteDestination.run(target, destination);
+      }
+    });
+    return forgotten;
+  }
+
   targetState(target: string): TargetState | undefined {
     return this.#fwd.selectState.get(target);
   }
@@ -905,6 +923,15 @@ function prepareForwarding(db: Database.Database) {
       `INSERT INTO target_state (target, last_error_ms, last_status, last_outcome, last_error) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (target) DO UPDATE SET last_error_ms = excluded.last_error_ms, last_status = excluded.last_status,
          last_outcome = excluded.last_outcome, last_error = excluded.last_error`,
+    ),
+    forgetStateOfOtherDestination: db.prepare<[string, string, string]>(
+      `UPDATE target_state SET destination = ?, last_success_ms = NULL, last_error_ms = NULL, last_status = NULL,
+              last_outcome = NULL, last_error = NULL
+        WHERE target = ? AND destination IS NOT NULL AND destination <> ?`,
+    ),
+    noteDestination: db.prepare<[string, string]>(
+      `INSERT INTO target_state (target, destination) VALUES (?, ?)
+       ON CONFLICT (target) DO UPDATE SET destination = excluded.destination`,
     ),
     selectState: db.prepare<[string], TargetState>(
       `SELECT last_success_ms AS lastSuccessMs, last_error_ms AS lastErrorMs, last_status AS lastStatus,

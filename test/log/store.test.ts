@@ -327,3 +327,27 @@ t.test('forwarding progress commits without its own fsync, and every write commi
   t.throws(() => store.progressTransaction(() => { throw new Error('boom'); }));
   t.equal(store.durability().synchronous, 2, 'FULL again after a failed one');
 });
+
+t.test('a target repointed at another URL starts its state over; the same URL keeps it', async (t) => {
+  const dir = t.testdir();
+  const store = Store.open({ dir, maxBytes: 64 * MiB, targets: ['influx'] });
+  t.teardown(() => store.close());
+  const old = 'influxdb-v1 http://old:8086';
+  t.same(store.noteTargetDestinations([{ target: 'influx', destination: old }]), [], 'a first note forgets nothing');
+  store.recordTargetError('influx', { atMs: 1000, status: 401, outcome: 'unauthorized', error: 'authorization failed' });
+  t.same(store.noteTargetDestinations([{ target: 'influx', destination: old }]), [], 'the same destination: kept');
+  t.match(store.targetState('influx'), { lastError: 'authorization failed', lastOutcome: 'unauthorized' });
+  t.same(store.noteTargetDestinations([{ target: 'influx', destination: 'influxdb-v1 http://new:8086' }]), ['influx']);
+  t.match(store.targetState('influx'), { lastError: null, lastErrorMs: null, lastOutcome: null, lastStatus: null, lastSuccessMs: null }, 'the old URL\'s error is gone');
+  store.recordTargetError('influx', { atMs: 2000, status: null, outcome: 'network', error: 'ECONNREFUSED' });
+  t.same(store.noteTargetDestinations([{ target: 'influx', destination: 'influxdb-v2 http://new:8086' }]), ['influx'], 'a change of kind counts too');
+});
+
+t.test('state recorded before destinations were kept is not forgotten: there is nothing to compare with', async (t) => {
+  const dir = t.testdir();
+  const store = Store.open({ dir, maxBytes: 64 * MiB, targets: ['influx'] });
+  t.teardown(() => store.close());
+  store.recordTargetError('influx', { atMs: 1000, status: 503, outcome: 'retry', error: 'busy' });
+  t.same(store.noteTargetDestinations([{ target: 'influx', destination: 'influxdb-v1 http://a:8086' }]), []);
+  t.match(store.targetState('influx'), { lastError: 'busy' });
+});
