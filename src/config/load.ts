@@ -17,6 +17,7 @@ import type {
   TokenConfig,
   WebhookChannelConfig,
 } from './defaults.js';
+import { DEFAULTS } from './defaults.js';
 import { CONFIG_FILE_ENV, EMAIL_ADDRESS, EMAIL_ADDRESS_TEXT, ENV_PREFIX, HOOK_ENV_PREFIX, KEYS, type KeyDef } from './schema.js';
 
 export interface ConfigProblem {
@@ -442,7 +443,10 @@ function assemble(root: Node, fileOrigin: Origin, env: Record<string, string | u
     );
   }
 
-  const maxInflight = get<number>('server.max_inflight_body_bytes');
+  // Unset, it grows with max_body_bytes, so a configuration that raised only that still starts.
+  const maxInflight = given.get('server.max_inflight_body_bytes')?.kind !== 'default'
+    ? get<number>('server.max_inflight_body_bytes')
+    : Math.max(DEFAULTS.server.maxInflightBodyBytes, maxBody ?? 0);
   if (maxBody !== undefined && maxInflight !== undefined && maxInflight < maxBody) {
     problems.add(
       originOf('server.max_inflight_body_bytes'),

@@ -82,7 +82,7 @@ export const KEYS: readonly KeyDef[] = [
     unit: 'bytes',
     env: 'CERTRELAY_MAX_INFLIGHT_BODY_BYTES',
     description:
-      'Sum of the write bodies the relay holds at once, after gzip decompression, from their first byte until their answer (64 MiB). A write that would go past it gets 503 with Retry-After: 1, before its upload when it declares its length; the client sends it again. Memory, not data, is what it bounds: preparing a body takes up to ~20 times its size while it lasts (4 million tiny lines). Must be at least server.max_body_bytes.',
+      'Sum of the write bodies the relay holds at once, counted as their bytes arrive (after gzip decompression) until their answer (64 MiB). A write whose bytes would go past it gets 503 with Retry-After: 1; the client sends it again. Memory, not data, is what it bounds: preparing a body takes up to ~20 times its size while it lasts (4 million tiny lines). Unset, it is the larger of 64 MiB and server.max_body_bytes; set, it must be at least server.max_body_bytes.',
   },
   {
     key: 'server.max_connections',

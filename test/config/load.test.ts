@@ -411,3 +411,9 @@ t.test('a store directory that does not exist yet is fine (the store creates it)
   t.equal(loadConfig({ env: { CERTRELAY_STORE_PATH: join(dir, 'not-yet') } }).store.path, join(dir, 'not-yet'));
   t.equal(loadConfig({ env: { CERTRELAY_STORE_PATH: join(dir, 'exists') } }).store.path, join(dir, 'exists'));
 });
+
+t.test('max_inflight_body_bytes, when not set, grows with max_body_bytes: a configuration that raised only that still starts', async (t) => {
+  t.equal(loadConfig({ env: { CERTRELAY_MAX_BODY_BYTES: '100MB' } }).server.maxInflightBodyBytes, 100_000_000);
+  t.equal(loadConfig({ env: { CERTRELAY_MAX_BODY_BYTES: '1MB' } }).server.maxInflightBodyBytes, 64 * 1024 ** 2, 'never below its default');
+  t.throws(() => loadConfig({ env: { CERTRELAY_MAX_BODY_BYTES: '100MB', CERTRELAY_MAX_INFLIGHT_BODY_BYTES: '64MiB' } }), /smaller than server\.max_body_bytes/, 'set smaller by hand: an error');
+});

@@ -55,17 +55,20 @@ async function until(condition: () => Promise<boolean>): Promise<void> {
   for (let i = 0; i < 200 && !(await condition()); i++) await new Promise((r) => setTimeout(r, 10));
 }
 
-t.test('a declared body past the budget gets 503 + Retry-After before its upload; the write in flight is stored', async (t) => {
+t.test('a body past the budget gets 503 + Retry-After and stores nothing; the write in flight is stored', async (t) => {
   const { relay, port } = await listening(t);
   const first = bodyOfSize(MAX_BODY, 'first');
   const held = openWrite(port, '/write?db=d', { 'content-length': first.length });
-  await until(async () => (await inflightBytes(relay)) === MAX_BODY);
-  t.equal(await inflightBytes(relay), MAX_BODY, 'the declared body is held from its headers on');
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(await inflightBytes(relay), 0, 'a declared length alone holds nothing: only bytes received count');
+  held.req.write(first.subarray(0, 900));
+  await until(async () => (await inflightBytes(relay)) === 900);
+  t.equal(await inflightBytes(relay), 900, 'the bytes received are held');
 
-  const second = bodyOfSize(600, 'second');
+  const second = bodyOfSize(601, 'second');
   const refused = openWrite(port, '/write?db=d', { 'content-length': second.length });
-  const answer = await refused.answer; // answered before its body was sent
-  refused.req.destroy();
+  refused.req.end(second);
+  const answer = await refused.answer;
   t.equal(answer.status, 503);
   t.equal(answer.headers['retry-after'], '1');
   t.match(answer.headers['x-influxdb-error'], /server\.max_inflight_body_bytes, 1500 bytes/);
@@ -75,7 +78,7 @@ t.test('a declared body past the budget gets 503 + Retry-After before its upload
   t.equal(v2.statusCode, 503, 'the 2.x endpoint shares the budget');
   t.match(JSON.parse(v2.body), { code: 'unavailable', message: /server\.max_inflight_body_bytes/ });
 
-  held.req.end(first);
+  held.req.end(first.subarray(900));
   t.equal((await held.answer).status, 204, 'the write in flight is answered as usual');
   t.equal(await inflightBytes(relay), 0, 'its bytes came back');
   const again = await relay.app.inject({ method: 'POST', url: '/write?db=d', payload: second });
