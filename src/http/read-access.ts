@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { RelayError } from '../errors.js';
 import type { Authorizer } from './auth.js';
 
-export const READ_CHALLENGE = 'Basic realm="certrelay", charset="UTF-8"';
+const READ_CHALLENGE = 'Basic realm="certrelay", charset="UTF-8"';
 
 export function protectReads(app: FastifyInstance, authorizer: Authorizer): void {
   app.addHook('onRequest', (request, reply, done) => {
