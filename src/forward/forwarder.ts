@@ -29,6 +29,8 @@ export interface ForwarderDeps {
   readonly metrics?: Metrics;
   readonly log?: ForwardLog;
   readonly nowMs?: () => number;
+  /** A clock that never goes back, in ms (default: performance.now, or nowMs when that is given). */
+  readonly steadyMs?: () => number;
   /** For the backoff jitter; tests pin it. */
   readonly random?: () => number;
   /** Builds large rounds on another thread (the prepare workers); without it, or if it fails, they are built here. */
@@ -124,6 +126,9 @@ export class Forwarder {
   readonly #metrics: Metrics | undefined;
   readonly #log: ForwardLog | undefined;
   readonly #nowMs: () => number;
+  readonly #steadyMs: () => number;
+  /** The oldest unsent point this process has watched wait, and since when by the steady clock. */
+  #oldestWatched: { readonly receivedAtMs: number; readonly sinceSteadyMs: number } | undefined;
   readonly #random: () => number;
   readonly #client: TargetClient;
   readonly #roundBuilder: ((job: RoundJob) => Promise<BuiltRound>) | undefined;
@@ -154,6 +159,7 @@ export class Forwarder {
     this.#metrics = deps.metrics;
     this.#log = deps.log;
     this.#nowMs = deps.nowMs ?? Date.now;
+    this.#steadyMs = deps.steadyMs ?? deps.nowMs ?? (() => performance.now());
     this.#random = deps.random ?? Math.random;
     this.#client = new TargetClient(deps.target);
     this.#roundBuilder = deps.roundBuilder;
@@ -207,12 +213,30 @@ export class Forwarder {
 
   /** The stored status, with the live view of whether the target is refusing everything. */
   status(nowMs = this.#nowMs()): TargetStatus {
-    const stored = readTargetStatus(this.#store, this.target, nowMs);
+    const read = readTargetStatus(this.#store, this.target, nowMs);
+    const stored = { ...read, oldestUnsentAgeSeconds: this.#steadyAgeSeconds(read.oldestUnsentMs, read.oldestUnsentAgeSeconds) };
     if (this.#held !== undefined) return { ...stored, heldBecause: this.#held.outcome, heldDestination: null };
     const [held] = this.#heldDestinations.values();
     if (held === undefined) return { ...stored, heldBecause: null, heldDestination: null };
     const heldDestination: HeldDestinationStatus = { label: held.destination.label, status: held.status, error: held.error, sinceMs: held.sinceMs };
     return { ...stored, heldBecause: held.outcome, heldDestination };
+  }
+
+  /**
+   * The oldest unsent point's age, never less than the time this process has watched
+   * it wait: with the wall clock set back (an NTP step), the age by the clock reads 0
+   * until the clock catches up, and a lag alert would stay silent meanwhile.
+   */
+  #steadyAgeSeconds(oldestMs: number | null, clockAgeSeconds: number): number {
+    if (oldestMs === null) {
+      this.#oldestWatched = undefined;
+      return clockAgeSeconds;
+    }
+    const steadyMs = this.#steadyMs();
+    if (this.#oldestWatched?.receivedAtMs !== oldestMs) {
+      this.#oldestWatched = { receivedAtMs: oldestMs, sinceSteadyMs: steadyMs - clockAgeSeconds * 1000 };
+    }
+    return Math.max(clockAgeSeconds, (steadyMs - this.#oldestWatched.sinceSteadyMs) / 1000);
   }
 
   async #pump(): Promise<void> {

@@ -18,6 +18,8 @@ export interface ForwardingDeps {
   readonly metrics?: Metrics;
   readonly log?: ForwardLog;
   readonly nowMs?: () => number;
+  /** See ForwarderDeps.steadyMs. */
+  readonly steadyMs?: () => number;
   readonly random?: () => number;
   readonly pollIntervalMs?: number;
   readonly gcIntervalMs?: number;
@@ -48,6 +50,7 @@ export class Forwarding {
           ...(deps.metrics && { metrics: deps.metrics }),
           ...(deps.log && { log: deps.log }),
           ...(deps.nowMs && { nowMs: deps.nowMs }),
+          ...(deps.steadyMs && { steadyMs: deps.steadyMs }),
           ...(deps.random && { random: deps.random }),
           ...(deps.roundBuilder && { roundBuilder: deps.roundBuilder }),
         }),

@@ -562,3 +562,29 @@ t.test('after a full disk, a poison line is still isolated once the server answe
   t.same(s.fake.accepted, sent.filter((l) => l !== poison));
   t.match(s.store.listDeadLetters(), [{ status: 500, lines: poison }]);
 });
+
+t.test('the oldest unsent point\'s age keeps growing when the wall clock is set back', async (t) => {
+  const target = targetConfig({ url: `http://127.0.0.1:${await freePortBelow32768()}` });
+  const store = Store.open({ dir: t.testdir({}), maxBytes: 1 << 30, targets: [target.name] });
+  let wallMs = Date.UTC(2026, 10, 28, 12);
+  let steadyMs = 5_000;
+  const forwarding = new Forwarding({ store, targets: [target], nowMs: () => wallMs, steadyMs: () => steadyMs });
+  t.teardown(() => store.close());
+  store.appendBatches([batch(lines('m', 1), { receivedAtMs: wallMs })]);
+  const age = (): number => forwarding.statuses()[0].oldestUnsentAgeSeconds;
+  wallMs += 60_000;
+  steadyMs += 60_000;
+  t.equal(age(), 60, 'by the wall clock');
+  wallMs -= 3_600_000; // an NTP step back by an hour
+  steadyMs += 10_000;
+  t.equal(age(), 70, 'still growing, by the steady clock (the wall clock alone reads 0)');
+  wallMs += 7_200_000; // and forward by two
+  steadyMs += 10_000;
+  t.equal(age(), 3_660, 'a clock set forward is believed, as before');
+  store.advanceCursor(target.name, store.lastBatchId(), [], [], wallMs, true);
+  t.equal(age(), 0, 'nothing unsent: 0');
+  store.appendBatches([batch(lines('m', 1), { receivedAtMs: wallMs })]);
+  steadyMs += 1_000;
+  wallMs += 1_000;
+  t.equal(age(), 1, 'a new oldest point starts from its own age');
+});
