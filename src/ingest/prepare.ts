@@ -72,7 +72,7 @@ export function prepareWrite(body: string, ctx: PrepareContext): PreparedWrite {
         if (point.timestamp !== undefined) {
           const scaled = toNanoseconds(point.timestamp, ctx.precision);
           if (scaled === undefined) {
-            parseErrors.add({ lineNumber: point.lineNumber, line: lineText(point.head, point.timestamp), reason: TIME_OUT_OF_RANGE });
+            parseErrors.add({ lineNumber: point.lineNumber, line: receivedLine(body, point), reason: TIME_OUT_OF_RANGE });
             continue;
           }
           ns = scaled;
@@ -165,6 +165,14 @@ class JoinedLines {
   }
 }
 
-function lineText(head: string, timestamp: bigint): string {
-  return `${head} ${timestamp}`;
+/**
+ * The point's line as received, as influxd quotes it in an error: from its first
+ * character to the end of the line, leading zeros and trailing blanks included.
+ * Past the head there is only the timestamp and blanks, so the next newline ends it.
+ */
+function receivedLine(body: string, point: ParsedPoint): string {
+  let end = body.indexOf('\n', point.offset + point.head.length);
+  if (end < 0) end = body.length;
+  if (end > point.offset && body.charCodeAt(end - 1) === 13) end--; // CRLF: the CR is the terminator's
+  return body.slice(point.offset, end);
 }

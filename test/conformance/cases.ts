@@ -467,6 +467,14 @@ const tagCounts = [
   c('many: a good point, then one with exactly 100 tags', `good f=1 ${T}\nm,${tagList(100)} f=1 ${T}\n`),
 ];
 
+// A time out of range is quoted as the line was received (leading zeros, extra blanks), found by a fuzz.
+const outOfRangeQuoted = [
+  c('out of range quoted as received: leading zero', 'm f=1 09223372037\n', { query: { precision: 's' } }),
+  c('out of range quoted as received: two spaces before the time', 'm f=1  9223372037\n', { query: { precision: 's' } }),
+  c('out of range quoted as received: trailing blanks', 'm f=1 9223372037   \n', { query: { precision: 's' } }),
+  c('out of range quoted as received: after a good line', `good f=1 ${T_S}\nm f=1 09223372037\n`, { query: { precision: 's' } }),
+];
+
 function fieldOfType(i: number): string {
   switch (i % 5) {
     case 0: return `${i}.5`;
@@ -504,6 +512,7 @@ export const cases: ConformanceCase[] = [
   ...headerCases,
   ...sizes,
   ...tagCounts,
+  ...outOfRangeQuoted,
 ];
 
 const seen = new Set<string>();
