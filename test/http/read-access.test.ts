@@ -54,3 +54,21 @@ t.test('protect_reads without any token is a configuration error', async (t) => 
   t.throws(() => loadConfig({ env: { CERTRELAY_AUTH_PROTECT_READS: 'true' } }), /CERTRELAY_AUTH_PROTECT_READS \(auth\.protect_reads\): needs at least one \[\[auth\.tokens\]\]/);
   t.doesNotThrow(() => loadConfig({ env: { CERTRELAY_AUTH_PROTECT_READS: 'true', CERTRELAY_AUTH_TOKEN: 'x' } }), 'a token from the environment counts');
 });
+
+t.test('protect_reads = true: the token as ?p= reads too, and retire with ?p= still works (an admin token)', async (t) => {
+  const relay = relayFor(t, `[auth]\nprotect_reads = true\n\n${TOKENS}`);
+  const written = await relay.app.inject({
+    method: 'POST',
+    url: '/write?db=certbot&p=hook-token',
+    payload: 'certbot_renewal,domain=example.com,host=web-1 renewed_count=1',
+  });
+  t.equal(written.statusCode, 204);
+  t.equal((await relay.app.inject({ method: 'GET', url: '/metrics?p=hook-token' })).statusCode, 200, 'GET /metrics?p=');
+  t.equal((await relay.app.inject({ method: 'GET', url: '/metrics?p=guess' })).statusCode, 401, 'a wrong ?p=');
+  const retire = (p: string) =>
+    relay.app.inject({ method: 'POST', url: `/api/v1/renewals/retire?p=${p}`, payload: { host: 'web-1', domain: 'example.com' } });
+  t.equal((await retire('admin-token')).statusCode, 200, 'retire with the admin token as ?p=');
+  const limited = await retire('hook-token');
+  t.equal(limited.statusCode, 401, 'a token limited to databases reads, but may not retire');
+  t.match(limited.json(), { code: 'CR_ADMIN_TOKEN_REQUIRED' });
+});
