@@ -53,6 +53,8 @@ export interface ForwarderDeps {
  * takes seconds, not minutes of backoff per level.
  */
 export const POISON_SUSPECT_FAILURES = 3;
+/** Sightings of the log's end are kept at most this often: the watched age is then at most this short. */
+const SIGHTING_SPACING_MS = 5_000;
 /**
  * A poison episode that dead-letters every line of a request this large is
  * taken for a server that cannot store anything, and undone: influxd's panic
@@ -127,8 +129,11 @@ export class Forwarder {
   readonly #log: ForwardLog | undefined;
   readonly #nowMs: () => number;
   readonly #steadyMs: () => number;
-  /** The oldest unsent point this process has watched wait, and since when by the steady clock. */
-  #oldestWatched: { readonly receivedAtMs: number; readonly sinceSteadyMs: number } | undefined;
+  /**
+   * When (steady clock) the log was seen to reach each batch id: a batch was known to wait no later than
+   * the first sighting at or past its id. Increasing in both; thinned to one per SIGHTING_SPACING_MS.
+   */
+  readonly #sightings: Array<{ readonly lastId: number; readonly steadyMs: number }> = [];
   readonly #random: () => number;
   readonly #client: TargetClient;
   readonly #roundBuilder: ((job: RoundJob) => Promise<BuiltRound>) | undefined;
@@ -191,6 +196,7 @@ export class Forwarder {
   /** Something was committed: send it now unless a round is already queued behind the current one. */
   wake(): void {
     if (this.#abort.signal.aborted) return;
+    if (!this.#stopping) this.#noteLogEnd(); // the store closes soon after a stop
     if (this.#queue.size === 0) void this.#queue.add(() => this.#pump());
   }
 
@@ -214,7 +220,7 @@ export class Forwarder {
   /** The stored status, with the live view of whether the target is refusing everything. */
   status(nowMs = this.#nowMs()): TargetStatus {
     const read = readTargetStatus(this.#store, this.target, nowMs);
-    const stored = { ...read, oldestUnsentAgeSeconds: this.#steadyAgeSeconds(read.oldestUnsentMs, read.oldestUnsentAgeSeconds) };
+    const stored = read.backlogBatches === 0 ? read : { ...read, oldestUnsentAgeSeconds: this.#steadyAgeSeconds(read.oldestUnsentAgeSeconds) };
     if (this.#held !== undefined) return { ...stored, heldBecause: this.#held.outcome, heldDestination: null };
     const [held] = this.#heldDestinations.values();
     if (held === undefined) return { ...stored, heldBecause: null, heldDestination: null };
@@ -225,18 +231,28 @@ export class Forwarder {
   /**
    * The oldest unsent point's age, never less than the time this process has watched
    * it wait: with the wall clock set back (an NTP step), the age by the clock reads 0
-   * until the clock catches up, and a lag alert would stay silent meanwhile.
+   * until the clock catches up, and a lag alert would stay silent meanwhile. Each call
+   * notes how far the log reached, so the next oldest batch, once the current one is
+   * delivered, is aged from when it was first seen too.
    */
-  #steadyAgeSeconds(oldestMs: number | null, clockAgeSeconds: number): number {
-    if (oldestMs === null) {
-      this.#oldestWatched = undefined;
-      return clockAgeSeconds;
-    }
+  #steadyAgeSeconds(clockAgeSeconds: number): number {
+    const steadyMs = this.#noteLogEnd();
+    const oldest = this.#store.oldestUnsent(this.target.name, this.target.databases);
+    if (oldest === undefined) return clockAgeSeconds;
+    // Sightings before the oldest batch existed can never matter again.
+    while (this.#sightings.length > 1 && this.#sightings[1].lastId < oldest.id) this.#sightings.shift();
+    const first = this.#sightings.find((s) => s.lastId >= oldest.id);
+    return first === undefined ? clockAgeSeconds : Math.max(clockAgeSeconds, (steadyMs - first.steadyMs) / 1000);
+  }
+
+  /** Notes how far the log reaches now (every wake: after each commit and each poll), at most once per spacing. */
+  #noteLogEnd(): number {
     const steadyMs = this.#steadyMs();
-    if (this.#oldestWatched?.receivedAtMs !== oldestMs) {
-      this.#oldestWatched = { receivedAtMs: oldestMs, sinceSteadyMs: steadyMs - clockAgeSeconds * 1000 };
-    }
-    return Math.max(clockAgeSeconds, (steadyMs - this.#oldestWatched.sinceSteadyMs) / 1000);
+    const last = this.#sightings.at(-1);
+    if (last !== undefined && steadyMs - last.steadyMs < SIGHTING_SPACING_MS) return steadyMs;
+    const lastId = this.#store.lastBatchId();
+    if (last === undefined || lastId > last.lastId) this.#sightings.push({ lastId, steadyMs });
+    return steadyMs;
   }
 
   async #pump(): Promise<void> {

@@ -565,6 +565,11 @@ export class Store {
 
   /** When the oldest batch after the cursor (for the given databases; empty: all) was received, or undefined. */
   oldestUnsentMs(target: string, databases: readonly string[] = []): number | undefined {
+    return this.oldestUnsent(target, databases)?.receivedAtMs;
+  }
+
+  /** The target's oldest batch not yet delivered (in log order): its id and when it was received. */
+  oldestUnsent(target: string, databases: readonly string[] = []): { readonly id: number; readonly receivedAtMs: number } | undefined {
     const cursor = this.cursor(target) ?? 0;
     return databases.length === 0
       ? this.#fwd.selectOldestAfter.get(cursor)
@@ -945,14 +950,12 @@ function prepareForwarding(db: Database.Database) {
          FROM log_totals t LEFT JOIN passed_totals c ON c.target = @target AND c.db = t.db
         WHERE @databases = '[]' OR t.db IN (SELECT value FROM json_each(@databases))`,
     ),
-    selectOldestAfter: db
-      .prepare<[number], number>('SELECT received_at_ms FROM batches WHERE id > ? ORDER BY id LIMIT 1')
-      .pluck(),
-    selectOldestAfterIn: db
-      .prepare<[number, string], number>(
-        'SELECT received_at_ms FROM batches WHERE id > ? AND db IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT 1',
-      )
-      .pluck(),
+    selectOldestAfter: db.prepare<[number], { id: number; receivedAtMs: number }>(
+      'SELECT id, received_at_ms AS receivedAtMs FROM batches WHERE id > ? ORDER BY id LIMIT 1',
+    ),
+    selectOldestAfterIn: db.prepare<[number, string], { id: number; receivedAtMs: number }>(
+      'SELECT id, received_at_ms AS receivedAtMs FROM batches WHERE id > ? AND db IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT 1',
+    ),
     selectMinCursor: db
       .prepare<[string], number | null>('SELECT min(last_batch_id) FROM cursors WHERE target IN (SELECT value FROM json_each(?))')
       .pluck(),

@@ -563,28 +563,37 @@ t.test('after a full disk, a poison line is still isolated once the server answe
   t.match(s.store.listDeadLetters(), [{ status: 500, lines: poison }]);
 });
 
-t.test('the oldest unsent point\'s age keeps growing when the wall clock is set back', async (t) => {
+t.test('the oldest unsent point\'s age keeps growing when the wall clock is set back, the next one\'s too', async (t) => {
   const target = targetConfig({ url: `http://127.0.0.1:${await freePortBelow32768()}` });
   const store = Store.open({ dir: t.testdir({}), maxBytes: 1 << 30, targets: [target.name] });
   let wallMs = Date.UTC(2026, 10, 28, 12);
   let steadyMs = 5_000;
   const forwarding = new Forwarding({ store, targets: [target], nowMs: () => wallMs, steadyMs: () => steadyMs });
   t.teardown(() => store.close());
-  store.appendBatches([batch(lines('m', 1), { receivedAtMs: wallMs })]);
   const age = (): number => forwarding.statuses()[0].oldestUnsentAgeSeconds;
-  wallMs += 60_000;
-  steadyMs += 60_000;
-  t.equal(age(), 60, 'by the wall clock');
+  const later = (ms: number): void => {
+    wallMs += ms;
+    steadyMs += ms;
+  };
+  store.appendBatches([batch(lines('a', 1), { receivedAtMs: wallMs })]);
+  const a = store.lastBatchId();
+  t.equal(age(), 0, 'A just arrived (the relay notes how far the log reaches)');
+  later(5_000);
+  store.appendBatches([batch(lines('b', 1), { receivedAtMs: wallMs })]);
+  t.equal(age(), 5, 'A, 5 s later; B noted');
+  later(600_000);
+  t.equal(age(), 605, 'by the wall clock');
   wallMs -= 3_600_000; // an NTP step back by an hour
   steadyMs += 10_000;
-  t.equal(age(), 70, 'still growing, by the steady clock (the wall clock alone reads 0)');
+  t.equal(age(), 615, 'A: still growing, by the steady clock (the wall clock alone reads 0)');
+  store.advanceCursor(target.name, a, [], [], wallMs, true);
+  t.equal(age(), 610, 'A delivered: B, watched since it was noted, is not 0 either');
   wallMs += 7_200_000; // and forward by two
   steadyMs += 10_000;
-  t.equal(age(), 3_660, 'a clock set forward is believed, as before');
+  t.equal(age(), 4_200, 'a clock set forward is believed, as before');
   store.advanceCursor(target.name, store.lastBatchId(), [], [], wallMs, true);
   t.equal(age(), 0, 'nothing unsent: 0');
-  store.appendBatches([batch(lines('m', 1), { receivedAtMs: wallMs })]);
-  steadyMs += 1_000;
-  wallMs += 1_000;
+  store.appendBatches([batch(lines('c', 1), { receivedAtMs: wallMs })]);
+  later(1_000);
   t.equal(age(), 1, 'a new oldest point starts from its own age');
 });
