@@ -55,6 +55,8 @@ export interface ForwarderDeps {
 export const POISON_SUSPECT_FAILURES = 3;
 /** Sightings of the log's end are kept at most this often: the watched age is then at most this short. */
 const SIGHTING_SPACING_MS = 5_000;
+/** At most this many sightings per target (about 3 hours of them at full spacing before thinning). */
+const SIGHTINGS_MAX = 2048;
 /**
  * A poison episode that dead-letters every line of a request this large is
  * taken for a server that cannot store anything, and undone: influxd's panic
@@ -252,6 +254,12 @@ export class Forwarder {
     if (last !== undefined && steadyMs - last.steadyMs < SIGHTING_SPACING_MS) return steadyMs;
     const lastId = this.#store.lastBatchId();
     if (last === undefined || lastId > last.lastId) this.#sightings.push({ lastId, steadyMs });
+    // A target down for weeks would gather one a 5 s: past the limit every other one goes (the first
+    // stays exact), so later batches are aged from a later sighting, never an earlier one.
+    if (this.#sightings.length > SIGHTINGS_MAX) {
+      const [first, ...rest] = this.#sightings;
+      this.#sightings.splice(0, this.#sightings.length, first, ...rest.filter((_, i) => i % 2 === 1));
+    }
     return steadyMs;
   }
 

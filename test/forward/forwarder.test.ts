@@ -597,3 +597,27 @@ t.test('the oldest unsent point\'s age keeps growing when the wall clock is set 
   later(1_000);
   t.equal(age(), 1, 'a new oldest point starts from its own age');
 });
+
+t.test('a target down for hours keeps a bounded record, and ages its points no older than they are', async (t) => {
+  const target = targetConfig({ url: `http://127.0.0.1:${await freePortBelow32768()}` });
+  const store = Store.open({ dir: t.testdir({}), maxBytes: 1 << 30, targets: [target.name] });
+  let wallMs = Date.UTC(2026, 10, 28, 12);
+  let steadyMs = 0;
+  const forwarding = new Forwarding({ store, targets: [target], nowMs: () => wallMs, steadyMs: () => steadyMs });
+  t.teardown(() => store.close());
+  const age = (): number => forwarding.statuses()[0].oldestUnsentAgeSeconds;
+  const ids: number[] = [];
+  for (let i = 0; i < 5000; i++) {
+    store.appendBatches([batch(lines(`m${i}`, 1), { receivedAtMs: wallMs })]);
+    ids.push(store.lastBatchId());
+    age(); // a scrape every 5 s: one sighting each
+    wallMs += 5_000;
+    steadyMs += 5_000;
+  }
+  wallMs -= 86_400_000; // the clock set back a day: by the wall clock every point is 0 s old
+  t.equal(age(), 25_000, 'the oldest: watched for the whole 25,000 s, exactly');
+  store.advanceCursor(target.name, ids[3999], [], [], wallMs, true);
+  const watched = 1_000 * 5; // point 4000 arrived 1,000 sightings before the end
+  const seen = age();
+  t.ok(seen <= watched && seen >= watched - 2 * 5 * 4, `point 4000: ${seen} s, never more than the ${watched} s it waited`);
+});
