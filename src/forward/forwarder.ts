@@ -195,6 +195,11 @@ export class Forwarder {
     this.wake();
   }
 
+  /** How many sightings of the log's end the forwarder keeps now (bounded: see #noteLogEnd). */
+  get sightingCount(): number {
+    return this.#sightings.length;
+  }
+
   /** Something was committed: send it now unless a round is already queued behind the current one. */
   wake(): void {
     if (this.#abort.signal.aborted) return;
@@ -241,8 +246,6 @@ export class Forwarder {
     const steadyMs = this.#noteLogEnd();
     const oldest = this.#store.oldestUnsent(this.target.name, this.target.databases);
     if (oldest === undefined) return clockAgeSeconds;
-    // Sightings before the oldest batch existed can never matter again.
-    while (this.#sightings.length > 1 && this.#sightings[1].lastId < oldest.id) this.#sightings.shift();
     const first = this.#sightings.find((s) => s.lastId >= oldest.id);
     return first === undefined ? clockAgeSeconds : Math.max(clockAgeSeconds, (steadyMs - first.steadyMs) / 1000);
   }
@@ -261,6 +264,14 @@ export class Forwarder {
       this.#sightings.splice(0, this.#sightings.length, first, ...rest.filter((_, i) => i % 2 === 1));
     }
     return steadyMs;
+  }
+
+
+  /** Drops the sightings that reach no further than the cursor: no batch they cover waits any more (the last stays, for the spacing). */
+  #trimSightings(): void {
+    const needed = this.#sightings.findIndex((s) => s.lastId > this.#cursor);
+    const drop = needed < 0 ? this.#sightings.length - 1 : needed;
+    if (drop > 0) this.#sightings.splice(0, drop);
   }
 
   async #pump(): Promise<void> {
@@ -378,6 +389,7 @@ export class Forwarder {
     this.#store.advanceCursor(this.name, round.lastId, this.#withSkipped(round.passed), deadLetters, this.#nowMs(), delivered > 0);
     this.#takeSkipped(); // written with this advance
     this.#cursor = round.lastId;
+    this.#trimSightings();
     const refused = deadLetters.filter((d) => d.held !== true);
     if (refused.length > 0) {
       const [first] = refused;
@@ -395,6 +407,7 @@ export class Forwarder {
 
   #skip(lastId: number, passed: readonly PassedTotals[]): void {
     this.#cursor = lastId;
+    this.#trimSightings();
     this.#skipped ??= { lastId, passed: new Map() };
     this.#skipped.lastId = lastId;
     for (const p of passed) {

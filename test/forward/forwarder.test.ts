@@ -621,3 +621,27 @@ t.test('a target down for hours keeps a bounded record, and ages its points no o
   const seen = age();
   t.ok(seen <= watched && seen >= watched - 2 * 5 * 4, `point 4000: ${seen} s, never more than the ${watched} s it waited`);
 });
+
+t.test('a target that keeps up keeps one sighting of the log, however long it runs; a target down keeps at most 2048', async (t) => {
+  const fake = await startFakeTarget(t, () => ok);
+  const up = targetConfig({ url: fake.url, name: 'up' });
+  const down = targetConfig({ url: `http://127.0.0.1:${await freePortBelow32768()}`, name: 'down' });
+  const store = Store.open({ dir: t.testdir({}), maxBytes: 1 << 30, targets: [up.name, down.name] });
+  let steadyMs = 0;
+  const forwarding = new Forwarding({ store, targets: [up, down], steadyMs: () => steadyMs, pollIntervalMs: 3_600_000 }).start();
+  t.teardown(async () => {
+    await forwarding.stop(0);
+    store.close();
+  });
+  const [upForwarder, downForwarder] = forwarding.forwarders;
+  for (let i = 0; i < 3000; i++) {
+    store.appendBatches([batch(lines(`m${i}`, 1))]);
+    steadyMs += 5_000; // each write 5 s after the one before: one sighting each
+    forwarding.wake();
+    if (i % 500 === 499) await until(t, `write ${i} delivered to up`, () => store.cursor('up') === store.lastBatchId());
+  }
+  await until(t, 'all delivered to up', () => store.cursor('up') === store.lastBatchId());
+  forwarding.statuses();
+  t.ok(upForwarder.sightingCount <= 2, `up: ${upForwarder.sightingCount} sightings`);
+  t.ok(downForwarder.sightingCount <= 2048 && downForwarder.sightingCount > 1000, `down: ${downForwarder.sightingCount} sightings`);
+});
