@@ -19,6 +19,7 @@ import {
 } from '../renewals/overview.js';
 import { acceptAnyContentType } from './any-content-type.js';
 import { Authorizer, type Credentials } from './auth.js';
+import { firstValue, type QueryValue } from './query-param.js';
 import { foreignOrigin } from './same-site.js';
 
 export interface RenewalRouteDeps {
@@ -124,8 +125,9 @@ function assertSameSite(request: FastifyRequest): void {
 
 function credentialsOf(request: FastifyRequest<{ Querystring: ListQuery }>): Credentials {
   const { authorization } = request.headers;
-  const { p } = request.query;
-  return { ...(authorization !== undefined && { authorization }), ...(typeof p === 'string' && { queryPassword: p }) };
+  // Its first value when repeated, as on /write and for protect_reads.
+  const p = firstValue(request.query.p as QueryValue);
+  return { ...(authorization !== undefined && { authorization }), ...(p !== undefined && { queryPassword: p }) };
 }
 
 function optionalText(value: unknown, name: string): string | undefined {

@@ -72,3 +72,23 @@ t.test('protect_reads = true: the token as ?p= reads too, and retire with ?p= st
   t.equal(limited.statusCode, 401, 'a token limited to databases reads, but may not retire');
   t.match(limited.json(), { code: 'CR_ADMIN_TOKEN_REQUIRED' });
 });
+
+t.test('a repeated ?p= counts by its first value for retire as for reads and writes', async (t) => {
+  const relay = relayFor(t, `[auth]\nprotect_reads = true\n\n${TOKENS}`);
+  t.equal(
+    (await relay.app.inject({ method: 'POST', url: '/write?db=certbot&p=hook-token&p=guess', payload: 'certbot_renewal,domain=example.com,host=web-1 renewed_count=1' })).statusCode,
+    204,
+  );
+  const retire = await relay.app.inject({
+    method: 'POST',
+    url: '/api/v1/renewals/retire?p=admin-token&p=admin-token',
+    payload: { host: 'web-1', domain: 'example.com' },
+  });
+  t.equal(retire.statusCode, 200, retire.body);
+  const wrongFirst = await relay.app.inject({
+    method: 'POST',
+    url: '/api/v1/renewals/unretire?p=guess&p=admin-token',
+    payload: { host: 'web-1', domain: 'example.com' },
+  });
+  t.equal(wrongFirst.statusCode, 401, 'a wrong first value is refused, whatever follows');
+});
