@@ -13,8 +13,8 @@ export function protectReads(app: FastifyInstance, authorizer: Authorizer): void
   app.addHook('onRequest', (request, reply, done) => {
     try {
       // ?p= too, as on /write: the retire and snooze actions behind this check take it (openapi.yaml).
-      const p = firstValue((request.query as Record<string, QueryValue> | undefined)?.p);
-      authorizer.authenticate({ authorization: request.headers.authorization, ...(p !== undefined && { queryPassword: p }) });
+      const queryPassword = firstValue((request.query as Record<string, QueryValue> | undefined)?.p);
+      authorizer.authenticate({ authorization: request.headers.authorization, queryPassword });
     } catch {
       reply.header('WWW-Authenticate', READ_CHALLENGE);
       done(new RelayError('CR_READ_UNAUTHORIZED'));

@@ -204,22 +204,20 @@ export class Metrics {
       (s) => (s.heldBecause === null ? 1 : 0),
     );
 
-    new Gauge({
-      name: 'certrelay_store_size_bytes',
-      help: 'Size of the SQLite store on disk (database and WAL).',
-      registers: [this.registry],
-      collect() {
-        this.set(sources.storeSizeBytes());
-      },
-    });
-    new Gauge({
-      name: 'certrelay_store_max_bytes',
-      help: 'Configured store limit (store.max_bytes); writes get 503 beyond it.',
-      registers: [this.registry],
-      collect() {
-        this.set(sources.storeMaxBytes());
-      },
-    });
+    // A gauge read at scrape time from one source; absent while the source has no value.
+    const readGauge = (name: string, help: string, read: () => number | undefined): void => {
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          const value = read();
+          if (value !== undefined) this.set(value);
+        },
+      });
+    };
+    readGauge('certrelay_store_size_bytes', 'Size of the SQLite store on disk (database and WAL).', () => sources.storeSizeBytes());
+    readGauge('certrelay_store_max_bytes', 'Configured store limit (store.max_bytes); writes get 503 beyond it.', () => sources.storeMaxBytes());
     new Gauge({
       name: 'certrelay_store_full',
       help: '1 while writes get 503 because the store is full, by reason (max_bytes: store.max_bytes reached; disk_space: less than store.min_free_bytes free on its disk); 0 otherwise.',
@@ -230,33 +228,21 @@ export class Metrics {
         for (const each of STORE_FULL_REASONS) this.set({ reason: each }, reason === each ? 1 : 0);
       },
     });
-    new Gauge({
-      name: 'certrelay_store_disk_free_bytes',
-      help: "Free space on the file system that holds the store, as an unprivileged process may use it.",
-      registers: [this.registry],
-      collect() {
-        const free = sources.storeDiskFreeBytes?.();
-        if (free !== undefined) this.set(free);
-      },
-    });
-    new Gauge({
-      name: 'certrelay_http_connections',
-      help: 'Client connections open now; past server.max_connections new ones are closed (certrelay_http_connections_dropped_total).',
-      registers: [this.registry],
-      collect() {
-        const open = sources.openConnections?.();
-        if (open !== undefined) this.set(open);
-      },
-    });
-    new Gauge({
-      name: 'certrelay_http_inflight_body_bytes',
-      help: 'Bytes of write bodies held now, after decompression, from their first byte until their answer; past server.max_inflight_body_bytes writes get 503 (code CR_BODIES_IN_FLIGHT in certrelay_write_requests_refused_total).',
-      registers: [this.registry],
-      collect() {
-        const held = sources.inflightBodyBytes?.();
-        if (held !== undefined) this.set(held);
-      },
-    });
+    readGauge(
+      'certrelay_store_disk_free_bytes',
+      'Free space on the file system that holds the store, as an unprivileged process may use it.',
+      () => sources.storeDiskFreeBytes?.(),
+    );
+    readGauge(
+      'certrelay_http_connections',
+      'Client connections open now; past server.max_connections new ones are closed (certrelay_http_connections_dropped_total).',
+      () => sources.openConnections?.(),
+    );
+    readGauge(
+      'certrelay_http_inflight_body_bytes',
+      'Bytes of write bodies held now, after decompression, from their first byte until their answer; past server.max_inflight_body_bytes writes get 503 (code CR_BODIES_IN_FLIGHT in certrelay_write_requests_refused_total).',
+      () => sources.inflightBodyBytes?.(),
+    );
     this.#registerRenewalGauges(sources);
     collectDefaultMetrics({ register: this.registry, prefix: 'certrelay_' });
   }
