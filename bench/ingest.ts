@@ -71,8 +71,10 @@ const REFERENCE_INFLUXD: Readonly<Record<number, Readonly<Record<number, number>
   5000: { 1: 428_000, 8: 924_000, 32: 755_000 },
 };
 
-type ServerName = 'influxd' | 'certrelay';
+type ServerName = 'influxd' | 'certrelay' | 'floor';
+/** Run by default; `floor` (bench/durable-floor.ts) only when --servers names it. */
 const SERVERS: readonly ServerName[] = ['influxd', 'certrelay'];
+const KNOWN_SERVERS: readonly ServerName[] = [...SERVERS, 'floor'];
 
 interface Options {
   readonly suites: Suite[];
@@ -132,8 +134,11 @@ interface CellResult {
   readonly referenceInfluxdPointsPerSecond?: number;
   readonly influxd?: ServerRun;
   readonly certrelay?: ServerRun;
+  readonly floor?: ServerRun;
   /** certrelay ÷ influxd points/s. */
   readonly ratio?: number;
+  /** floor ÷ influxd points/s: the most any relay that commits before its 204 reached in this cell. */
+  readonly floorRatio?: number;
   readonly meetsGoal?: boolean;
   /** Every run, when --repeat > 1. */
   readonly rounds?: Readonly<Record<ServerName, readonly ServerRun[]>>;
@@ -204,7 +209,7 @@ async function runIngestSuite(options: Options): Promise<void> {
     let cellIndex = 0;
     for (const lines of options.lines) {
       for (const clients of options.clients) {
-        const rounds: Record<ServerName, ServerRun[]> = { influxd: [], certrelay: [] };
+        const rounds: Record<ServerName, ServerRun[]> = { influxd: [], certrelay: [], floor: [] };
         for (let round = 0; round < options.repeat; round++) {
           // Alternate who goes first, so drift on the machine does not always favour the same server.
           const order = (cellIndex + round) % 2 === 0 ? options.servers : [...options.servers].reverse();
@@ -220,12 +225,14 @@ async function runIngestSuite(options: Options): Promise<void> {
         const runs: Partial<Record<ServerName, ServerRun>> = {};
         for (const name of options.servers) runs[name] = fastestRun(rounds[name]);
         const ratio = runs.influxd && runs.certrelay ? runs.certrelay.pointsPerSecond / runs.influxd.pointsPerSecond : undefined;
+        const floorRatio = runs.influxd && runs.floor ? runs.floor.pointsPerSecond / runs.influxd.pointsPerSecond : undefined;
         cells.push({
           linesPerRequest: lines,
           clients,
           referenceInfluxdPointsPerSecond: REFERENCE_INFLUXD[lines]?.[clients],
           ...runs,
           ratio,
+          ...(floorRatio === undefined ? {} : { floorRatio }),
           meetsGoal: ratio === undefined ? undefined : ratio >= DEFAULTS.goalRatio,
           ...(options.repeat > 1 ? { rounds } : {}),
         });
@@ -238,7 +245,8 @@ async function runIngestSuite(options: Options): Promise<void> {
 
   const table = markdownTable(cells);
   const diagnostics = diagnosticsTable(cells);
-  process.stdout.write(`\n${table}\n\n${diagnostics}\n`);
+  const floor = options.servers.includes('floor') ? floorTable(cells) : undefined;
+  process.stdout.write(`\n${table}\n\n${diagnostics}\n${floor === undefined ? '' : `\n${floor}\n`}`);
 
   const report = {
     generatedAt: started.toISOString(),
@@ -257,7 +265,7 @@ async function runIngestSuite(options: Options): Promise<void> {
       certrelayNodeArgs: options.certrelayNodeArgs,
     },
     cells,
-    markdown: { table, diagnostics },
+    markdown: { table, diagnostics, ...(floor === undefined ? {} : { floor }) },
   };
   mkdirSync(dirname(options.out), { recursive: true });
   writeFileSync(options.out, `${JSON.stringify(report, null, 2)}\n`);
@@ -314,7 +322,9 @@ ingest:
   --seconds N        measured seconds per cell and server (default ${DEFAULTS.seconds})
   --lines A,B,..     lines per request (default ${DEFAULTS.lines.join(',')})
   --clients A,B,..   concurrent keep-alive clients (default ${DEFAULTS.clients.join(',')})
-  --servers S,..     influxd, certrelay or both (default both)
+  --servers S,..     influxd, certrelay (default: both) and floor: a bare node:http server that only
+                     commits each body durably before its 204 (bench/durable-floor.ts), the most
+                     any relay on this stack can reach in a cell
   --cpu-prof DIR     run certrelay under node --cpu-prof, one .cpuprofile per cell in DIR
   --out FILE         JSON results (default bench/results/latest.json)
 
@@ -348,7 +358,7 @@ rss:
     return n;
   };
   const servers = (values.servers?.split(',').map((s) => s.trim()) ?? [...SERVERS]) as ServerName[];
-  for (const s of servers) if (!SERVERS.includes(s)) throw new Error(`--servers: unknown server ${JSON.stringify(s)} (influxd, certrelay)`);
+  for (const s of servers) if (!KNOWN_SERVERS.includes(s)) throw new Error(`--servers: unknown server ${JSON.stringify(s)} (${KNOWN_SERVERS.join(', ')})`);
   const suites = new Set<Suite>();
   // Without --suite: the suites whose own options were given (so that `--lines 5000 --servers certrelay`
   // still runs just the ingest grid, as before the suites existed), or all of them.
@@ -398,7 +408,7 @@ rss:
 type CellJob = Pick<LoadJob, 'linesPerRequest' | 'clients' | 'warmupSeconds' | 'seconds' | 'cell'>;
 
 async function measure(name: ServerName, cell: CellJob, generator: LoadGenerator, options: Options): Promise<ServerRun> {
-  const server = name === 'influxd' ? await startInfluxdServer() : await startCertrelay(cell, options);
+  const server = name === 'influxd' ? await startInfluxdServer() : name === 'floor' ? await startFloor() : await startCertrelay(cell, options);
   try {
     const job: LoadJob = {
       ...cell,
@@ -454,75 +464,101 @@ async function startCertrelay(cell: CellJob, { cpuProfDir, certrelayNodeArgs }: 
     mkdirSync(cpuProfDir, { recursive: true });
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=certrelay-${cell.linesPerRequest}lines-${cell.clients}clients.cpuprofile`);
   }
+  const { launched, port, dir } = await launchOnFreePort((port, dir) => ({
+    args: [...nodeArgs, main],
+    env: {
+      // Unknown CERTRELAY_ variables are refused, and a stray CERTRELAY_CONFIG would change what we measure.
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CERTRELAY_'))),
+      CERTRELAY_LISTEN: `127.0.0.1:${port}`,
+      CERTRELAY_STORE_PATH: join(dir, 'store'),
+      CERTRELAY_STORE_MAX_BYTES: DEFAULTS.certrelayStoreMaxBytes,
+      CERTRELAY_LOG_LEVEL: 'warn',
+    },
+  }));
+  const storeDir = join(dir, 'store');
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    // What Telegraf does at start-up; certrelay answers it locally.
+    const res = await fetch(`${url}/query`, { method: 'POST', body: new URLSearchParams({ q: `CREATE DATABASE ${DEFAULTS.database}` }) });
+    const text = await res.text();
+    if (res.status !== 200) throw new Error(`certrelay CREATE DATABASE: ${res.status} ${text}`);
+  } catch (err) {
+    await launched.stop();
+    throw err;
+  }
+  return {
+    name: 'certrelay',
+    port,
+    pid: launched.pid,
+    // Read by a second connection while the relay runs: every 204 was a committed transaction, so it is visible.
+    async storedPoints() {
+      const db = new Database(join(storeDir, 'certrelay.db'), { readonly: true, fileMustExist: true });
+      try {
+        return Number(db.prepare('SELECT coalesce(sum(points), 0) FROM batches').pluck().get());
+      } finally {
+        db.close();
+      }
+    },
+    async extra() {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      const metric = (name: string): number => {
+        const match = new RegExp(`^${name} ([0-9.eE+-]+)$`, 'm').exec(text);
+        return match ? Number(match[1]) : NaN;
+      };
+      const commits = metric('certrelay_store_commit_batches_count');
+      return {
+        // Over the whole job, warm-up included.
+        commits,
+        requestsPerCommit: metric('certrelay_store_commit_batches_sum') / commits,
+        meanCommitMs: (metric('certrelay_store_commit_duration_seconds_sum') / commits) * 1000,
+      };
+    },
+    stop: () => launched.stop(),
+  };
+}
+
+async function startFloor(): Promise<Server> {
+  const script = join(ROOT, 'dist', 'bench', 'durable-floor.js');
+  const { launched, port } = await launchOnFreePort((port, dir) => ({
+    args: [script, '--listen', `127.0.0.1:${port}`, '--store', join(dir, 'store')],
+    env: process.env,
+  }));
+  return {
+    name: 'floor',
+    port,
+    pid: launched.pid,
+    storedPoints: async () => Number(await (await fetch(`http://127.0.0.1:${port}/points`)).text()),
+    extra: async () => undefined,
+    stop: () => launched.stop(),
+  };
+}
+
+/** Starts `node ARGS` on a free loopback port with a fresh directory (removed at stop); retries a port taken meanwhile. */
+async function launchOnFreePort(
+  spec: (port: number, dir: string) => { readonly args: string[]; readonly env: NodeJS.ProcessEnv },
+): Promise<{ readonly launched: Launched; readonly port: number; readonly dir: string }> {
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePortBelow32768();
     const dir = mkdtempSync(join(os.tmpdir(), 'certrelay-bench-'));
-    const storeDir = join(dir, 'store');
-    // Unknown CERTRELAY_ variables are refused, and a stray CERTRELAY_CONFIG would change what we measure.
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CERTRELAY_')));
-    let launched: Launched;
+    const { args, env } = spec(port, dir);
     try {
-      launched = await launch({
+      const launched = await launch({
         command: process.execPath,
-        args: [...nodeArgs, main],
-        env: {
-          ...env,
-          CERTRELAY_LISTEN: `127.0.0.1:${port}`,
-          CERTRELAY_STORE_PATH: storeDir,
-          CERTRELAY_STORE_MAX_BYTES: DEFAULTS.certrelayStoreMaxBytes,
-          CERTRELAY_LOG_LEVEL: 'warn',
-        },
+        args,
+        env,
         readyUrl: `http://127.0.0.1:${port}/ping`,
         readyStatus: 204,
         dir,
         removeDir: true,
         startTimeoutMs: 30_000,
       });
+      return { launched, port, dir };
     } catch (err) {
       lastError = err;
       if (err instanceof LaunchError && err.portInUse) continue;
       throw err;
     }
-    const url = `http://127.0.0.1:${port}`;
-    try {
-      // What Telegraf does at start-up; certrelay answers it locally.
-      const res = await fetch(`${url}/query`, { method: 'POST', body: new URLSearchParams({ q: `CREATE DATABASE ${DEFAULTS.database}` }) });
-      const text = await res.text();
-      if (res.status !== 200) throw new Error(`certrelay CREATE DATABASE: ${res.status} ${text}`);
-    } catch (err) {
-      await launched.stop();
-      throw err;
-    }
-    return {
-      name: 'certrelay',
-      port,
-      pid: launched.pid,
-      // Read by a second connection while the relay runs: every 204 was a committed transaction, so it is visible.
-      async storedPoints() {
-        const db = new Database(join(storeDir, 'certrelay.db'), { readonly: true, fileMustExist: true });
-        try {
-          return Number(db.prepare('SELECT coalesce(sum(points), 0) FROM batches').pluck().get());
-        } finally {
-          db.close();
-        }
-      },
-      async extra() {
-        const text = await (await fetch(`${url}/metrics`)).text();
-        const metric = (name: string): number => {
-          const match = new RegExp(`^${name} ([0-9.eE+-]+)$`, 'm').exec(text);
-          return match ? Number(match[1]) : NaN;
-        };
-        const commits = metric('certrelay_store_commit_batches_count');
-        return {
-          // Over the whole job, warm-up included.
-          commits,
-          requestsPerCommit: metric('certrelay_store_commit_batches_sum') / commits,
-          meanCommitMs: (metric('certrelay_store_commit_duration_seconds_sum') / commits) * 1000,
-        };
-      },
-      stop: () => launched.stop(),
-    };
   }
   throw lastError;
 }
@@ -583,6 +619,23 @@ function diagnosticsTable(cells: readonly CellResult[]): string {
         `${extra ? extra.requestsPerCommit.toFixed(1) : '–'} | ${extra ? extra.meanCommitMs.toFixed(2) : '–'} | ` +
         `${c.influxd?.generatorCores.toFixed(2) ?? '–'} / ${c.certrelay?.generatorCores.toFixed(2) ?? '–'} | ` +
         `${c.influxd?.otherCores.toFixed(2) ?? '–'} / ${c.certrelay?.otherCores.toFixed(2) ?? '–'} |`,
+    );
+  }
+  return rows.join('\n');
+}
+
+function floorTable(cells: readonly CellResult[]): string {
+  const rows = [
+    'The durable floor (bench/durable-floor.ts): a bare node:http server that commits each body, unparsed, to SQLite (WAL, synchronous=FULL, group commit) before its 204. What it reaches bounds any relay on this stack.',
+    '',
+    '| lines/request | clients | influxd points/s | floor points/s | floor ÷ influxd | floor ≥ 1.5× influxd | certrelay ÷ floor |',
+    '|---:|---:|---:|---:|---:|:---:|---:|',
+  ];
+  for (const c of cells) {
+    const reachable = c.floorRatio === undefined ? '–' : c.floorRatio >= DEFAULTS.goalRatio ? 'yes' : '**no**';
+    const ofFloor = c.certrelay && c.floor ? `${(c.certrelay.pointsPerSecond / c.floor.pointsPerSecond).toFixed(2)}×` : '–';
+    rows.push(
+      `| ${c.linesPerRequest} | ${c.clients} | ${rate(c.influxd)} | ${rate(c.floor)} | ${c.floorRatio === undefined ? '–' : `${c.floorRatio.toFixed(2)}×`} | ${reachable} | ${ofFloor} |`,
     );
   }
   return rows.join('\n');
