@@ -24,6 +24,11 @@ export const ERRORS = {
       'this relay asks a token for its page, /api/v1/renewals and /metrics (auth.protect_reads): send a configured token (Authorization: Bearer, or Basic with the token as password; a browser asks for it)',
   },
   CR_FORBIDDEN: { status: 403, message: 'this token may not write to database %s' },
+  CR_READ_ONLY_TOKEN: { status: 403, message: 'this token may only read (auth.tokens access = "read"): send a token that may write' },
+  CR_WRITE_ONLY_TOKEN: {
+    status: 401,
+    message: 'this token may only write (auth.tokens access = "write"): send a token that may read (access = "read" or "read-write")',
+  },
   CR_BODY_TOO_LARGE: { status: 413, message: 'request body too large: the limit is %s bytes (server.max_body_bytes), after gzip decompression' },
   CR_STORE_FULL: {
     status: 503,
@@ -47,7 +52,7 @@ export const ERRORS = {
   CR_NOT_FOUND: { status: 404, message: 'no route %s %s' },
   CR_ADMIN_TOKEN_REQUIRED: {
     status: 401,
-    message: 'retire and snooze need a token that is not limited to databases: send one of the [[auth.tokens]] configured without databases',
+    message: 'retire and snooze need a token with access = "read-write" that is not limited to databases: send one of the [[auth.tokens]] configured so',
   },
   CR_CROSS_SITE_WRITE: {
     status: 403,

@@ -41,10 +41,15 @@ export interface TargetMapping {
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
+/** What a token may do: write points, read the page, the API and /metrics (under auth.protect_reads), or both. */
+export type TokenAccess = 'read-write' | 'write' | 'read';
+export const TOKEN_ACCESS: readonly TokenAccess[] = ['read-write', 'write', 'read'];
+
 export interface TokenConfig {
   readonly token: string;
   /** Databases (or buckets) this token may write to; empty = all. */
   readonly databases: readonly string[];
+  readonly access: TokenAccess;
 }
 
 /** A certificate that must report: alerts when it never does. */

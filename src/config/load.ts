@@ -14,6 +14,7 @@ import type {
   TargetConfig,
   TargetKind,
   TargetMapping,
+  TokenAccess,
   TokenConfig,
   WebhookChannelConfig,
 } from './defaults.js';
@@ -470,6 +471,8 @@ function assemble(root: Node, fileOrigin: Origin, env: Record<string, string | u
   const protectReads = get<boolean>('auth.protect_reads');
   if (protectReads === true && tokens.length === 0) {
     problems.add(originOf('auth.protect_reads'), 'auth.protect_reads', 'needs at least one [[auth.tokens]] (or CERTRELAY_AUTH_TOKEN): with none, nobody could read');
+  } else if (protectReads === true && !tokens.some((t) => t.access !== 'write')) {
+    problems.add(originOf('auth.protect_reads'), 'auth.protect_reads', 'needs a token that may read (access = "read" or "read-write"): every configured token has access = "write", so nobody could read');
   }
   if (problems.list.length > 0) return undefined;
 
@@ -530,7 +533,12 @@ function assembleTokens(items: Node[], origin: Origin, env: Record<string, strin
     const values = checkItem('auth.tokens', i, item, origin, problems);
     const token = values.get('token') as string | undefined;
     if (token !== undefined) {
-      tokens.push({ token, databases: values.get('databases') as string[], label: `auth.tokens[${i}].token`, origin });
+      const databases = values.get('databases') as string[];
+      const access = values.get('access') as TokenAccess;
+      if (access === 'read' && databases.length > 0) {
+        problems.add(origin, `auth.tokens[${i}].databases`, 'a token with access = "read" writes nowhere: remove databases, or give it access = "write" or "read-write"');
+      }
+      tokens.push({ token, databases, access, label: `auth.tokens[${i}].token`, origin });
     }
   });
   const def = KEYS.find((d) => d.key === 'auth.tokens[].token')!;
@@ -538,7 +546,7 @@ function assembleTokens(items: Node[], origin: Origin, env: Record<string, strin
   if (fromEnv !== undefined && fromEnv !== '') {
     const envOrigin: Origin = { kind: 'env', name: def.env! };
     const checked = check(def, { raw: fromEnv, origin: envOrigin });
-    if (checked.ok) tokens.push({ token: fromEnv, databases: [], label: def.env!, origin: envOrigin });
+    if (checked.ok) tokens.push({ token: fromEnv, databases: [], access: 'read-write', label: def.env!, origin: envOrigin });
     else problems.add(envOrigin, 'auth.tokens', checked.text);
   }
   tokens.forEach((t, i) => {
@@ -547,7 +555,7 @@ function assembleTokens(items: Node[], origin: Origin, env: Record<string, strin
       problems.add(t.origin, t.origin.kind === 'env' ? 'auth.tokens' : t.label, `the same token as ${tokens[first].label}; tokens must be unique`);
     }
   });
-  return tokens.map(({ token, databases }) => ({ token, databases }));
+  return tokens.map(({ token, databases, access }) => ({ token, databases, access }));
 }
 
 function assembleTargets(items: Node[], origin: Origin, problems: Problems): TargetConfig[] {

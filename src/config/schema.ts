@@ -3,7 +3,7 @@
 // values; docs/configuration.md documents the same entries, and
 // test/config/docs.test.ts fails when the two drift apart.
 import { constants as bufferConstants } from 'node:buffer';
-import { DEFAULTS } from './defaults.js';
+import { DEFAULTS, TOKEN_ACCESS } from './defaults.js';
 
 export type ValueType =
   | { readonly kind: 'listen' }
@@ -165,12 +165,19 @@ export const KEYS: readonly KeyDef[] = [
       'Databases (1.x db, or the db part of a 2.x bucket "db/rp") this token may write to. Empty or missing: all.',
   },
   {
+    key: 'auth.tokens[].access',
+    type: { kind: 'enum', values: TOKEN_ACCESS },
+    default: 'read-write',
+    description:
+      'What the token may do. "write": write points (and CREATE DATABASE), nothing else: the token of a certbot hook or Telegraf, so a host that leaks it cannot read the fleet\'s certificates under auth.protect_reads. "read": the web page, /api/v1/renewals and /metrics under auth.protect_reads, no writes (403): the token of a Prometheus scrape or a dashboard. "read-write": both; retire and snooze need such a token that is not limited to databases. CERTRELAY_AUTH_TOKEN is read-write.',
+  },
+  {
     key: 'auth.protect_reads',
     type: { kind: 'boolean' },
     default: DEFAULTS.auth.protectReads,
     env: 'CERTRELAY_AUTH_PROTECT_READS',
     description:
-      'Whether the web page (/ and its /assets), /api/v1/renewals and /metrics need a token too (false: open to anyone who can reach the relay). Any configured token may read; a browser asks for it (HTTP Basic: any user name, the token as password), Prometheus sends it with authorization.credentials or basic_auth. /ping, /health and /ready stay open for probes. Needs at least one token.',
+      'Whether the web page (/ and its /assets), /api/v1/renewals and /metrics need a token too (false: open to anyone who can reach the relay). Any configured token may read but those with access = "write"; a browser asks for it (HTTP Basic: any user name, the token as password), Prometheus sends it with authorization.credentials or basic_auth. /ping, /health and /ready stay open for probes. Needs at least one token that may read.',
   },
   {
     key: 'validation.certbot_measurement',

@@ -1,11 +1,11 @@
-// Who may write where. Credentials arrive the ways InfluxDB clients send them:
+// Who may write where, and who may read. Credentials arrive the ways InfluxDB clients send them:
 // "Authorization: Token t" / "Bearer t" (or "Token user:t", InfluxDB 1.8's
 // form), HTTP Basic (the password is the token, as in InfluxDB 2's
 // 1.x-compatibility API), or ?u=&p= in the URL.
 // With no tokens configured every request is allowed and credentials are
 // ignored (the python client always sends root:root).
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { TokenConfig } from '../config/defaults.js';
+import type { TokenAccess, TokenConfig } from '../config/defaults.js';
 import { RelayError } from '../errors.js';
 
 export interface Credentials {
@@ -16,20 +16,21 @@ export interface Credentials {
 interface HashedToken {
   readonly digest: Buffer;
   readonly databases: ReadonlySet<string>;
+  readonly access: TokenAccess;
 }
 
 export class Authorizer {
   readonly #tokens: readonly HashedToken[];
 
   constructor(tokens: readonly TokenConfig[]) {
-    this.#tokens = tokens.map((t) => ({ digest: sha256(t.token), databases: new Set(t.databases) }));
+    this.#tokens = tokens.map((t) => ({ digest: sha256(t.token), databases: new Set(t.databases), access: t.access }));
   }
 
   get enabled(): boolean {
     return this.#tokens.length > 0;
   }
 
-  /** Checks the presented token; throws CR_UNAUTHORIZED. The grant says where it may write. */
+  /** Checks the presented token; throws CR_UNAUTHORIZED. The grant says where it may write and whether it may read. */
   authenticate(credentials: Credentials): Grant {
     if (!this.enabled) return ALLOW_ALL;
     const presented = presentedTokens(credentials);
@@ -43,24 +44,32 @@ export class Authorizer {
       }
     }
     if (match === undefined) throw new RelayError('CR_UNAUTHORIZED');
-    const { databases } = match;
-    const mayWrite = (database: string): boolean => databases.size === 0 || databases.has(database);
+    const { databases, access } = match;
+    const writes = access !== 'read';
+    const mayWrite = (database: string): boolean => writes && (databases.size === 0 || databases.has(database));
     return {
       assertMayWrite(database) {
+        if (!writes) throw new RelayError('CR_READ_ONLY_TOKEN');
         if (!mayWrite(database)) throw new RelayError('CR_FORBIDDEN', JSON.stringify(database));
       },
       mayWrite,
+      mayRead: access !== 'write',
+      isAdmin: access === 'read-write' && databases.size === 0,
     };
   }
 }
 
 export interface Grant {
-  /** Throws CR_FORBIDDEN when the token is limited to other databases. */
+  /** Throws CR_READ_ONLY_TOKEN for a token that only reads, CR_FORBIDDEN when it is limited to other databases. */
   assertMayWrite(database: string): void;
   mayWrite(database: string): boolean;
+  /** The page, /api/v1/renewals and /metrics under auth.protect_reads. */
+  readonly mayRead: boolean;
+  /** Retire and snooze: read-write and not limited to databases (a hook's token must not silence alerts). */
+  readonly isAdmin: boolean;
 }
 
-const ALLOW_ALL: Grant = { assertMayWrite() {}, mayWrite: () => true };
+const ALLOW_ALL: Grant = { assertMayWrite() {}, mayWrite: () => true, mayRead: true, isAdmin: true };
 
 /**
  * The tokens a request may be presenting, most literal first. A Token or Bearer value

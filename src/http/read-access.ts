@@ -1,5 +1,5 @@
 // auth.protect_reads: the web page, its assets, /api/v1/renewals and /metrics
-// ask for a token as the writes do (header, or ?p=). Any configured token may read. The 401
+// ask for a token as the writes do (header, or ?p=). A token with access = "write" may not. The 401
 // carries WWW-Authenticate: Basic, so a browser asks for it (any user name, the
 // token as password), and sends it again with each request of the page.
 import type { FastifyInstance } from 'fastify';
@@ -11,13 +11,20 @@ const READ_CHALLENGE = 'Basic realm="certrelay", charset="UTF-8"';
 
 export function protectReads(app: FastifyInstance, authorizer: Authorizer): void {
   app.addHook('onRequest', (request, reply, done) => {
+    let refusal: RelayError | undefined;
     try {
       // ?p= too, as on /write: the retire and snooze actions behind this check take it (openapi.yaml).
       const queryPassword = firstValue((request.query as Record<string, QueryValue> | undefined)?.p);
-      authorizer.authenticate({ authorization: request.headers.authorization, queryPassword });
+      if (!authorizer.authenticate({ authorization: request.headers.authorization, queryPassword }).mayRead) {
+        refusal = new RelayError('CR_WRITE_ONLY_TOKEN');
+      }
     } catch {
+      refusal = new RelayError('CR_READ_UNAUTHORIZED');
+    }
+    if (refusal !== undefined) {
+      // 401 with the challenge in both cases, so a browser asks again for another token.
       reply.header('WWW-Authenticate', READ_CHALLENGE);
-      done(new RelayError('CR_READ_UNAUTHORIZED'));
+      done(refusal);
       return;
     }
     done();

@@ -92,23 +92,15 @@ export function registerRenewalRoutes(app: FastifyInstance, deps: RenewalRouteDe
 }
 
 /**
- * Throws unless the request may retire or snooze. A token limited to some
- * databases is a writer's (a certbot hook's) and must not silence alerts.
+ * Throws unless the request may retire or snooze: a read-write token not limited
+ * to databases. A limited or write-only token is a writer's (a certbot hook's) and
+ * must not silence alerts; a read-only one is a dashboard's or a scrape's.
  */
 function adminCheck(tokens: readonly TokenConfig[]): (credentials: Credentials) => void {
   if (tokens.length === 0) return () => {};
-  const anyToken = new Authorizer(tokens);
-  const unlimited = tokens.filter((token) => token.databases.length === 0);
-  // An Authorizer without tokens lets everything through, so "no unlimited token" is its own case.
-  const adminTokens = unlimited.length > 0 ? new Authorizer(unlimited) : undefined;
+  const authorizer = new Authorizer(tokens);
   return (credentials) => {
-    anyToken.authenticate(credentials);
-    if (adminTokens === undefined) throw new RelayError('CR_ADMIN_TOKEN_REQUIRED');
-    try {
-      adminTokens.authenticate(credentials);
-    } catch {
-      throw new RelayError('CR_ADMIN_TOKEN_REQUIRED');
-    }
+    if (!authorizer.authenticate(credentials).isAdmin) throw new RelayError('CR_ADMIN_TOKEN_REQUIRED');
   };
 }
 

@@ -69,6 +69,7 @@ databases = ["certbot", "telegraf"]
 
 [[auth.tokens]]
 token = "t-two"
+access = "write"
 
 [validation]
 certbot_measurement = "certs"
@@ -104,8 +105,8 @@ databases = ["certbot"]
   });
   t.same(config.store, { path: join(dir, 'store'), maxBytes: 2 ** 31, minFreeBytes: 0 });
   t.same(config.auth.tokens, [
-    { token: 't-one', databases: ['certbot', 'telegraf'] },
-    { token: 't-two', databases: [] },
+    { token: 't-one', databases: ['certbot', 'telegraf'], access: 'read-write' },
+    { token: 't-two', databases: [], access: 'write' },
   ]);
   t.same(config.validation, { certbotMeasurement: 'certs', maxFutureSeconds: 0 });
   // Forwarding settings not in the file keep their defaults (test/forward/config.test.ts sets them).
@@ -175,8 +176,8 @@ databases = ["a"]
   t.same(config.store, { path: '/from/env', maxBytes: 3_000_000, minFreeBytes: 2_000_000 });
   t.same(config.validation, { certbotMeasurement: 'from_env', maxFutureSeconds: 60 });
   t.same(config.auth.tokens, [
-    { token: 'file-token', databases: ['a'] },
-    { token: 'env-token', databases: [] },
+    { token: 'file-token', databases: ['a'], access: 'read-write' },
+    { token: 'env-token', databases: [], access: 'read-write' },
   ], 'CERTRELAY_AUTH_TOKEN adds an unscoped token after those of the file');
 });
 

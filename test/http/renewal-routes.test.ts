@@ -267,7 +267,7 @@ t.test('with tokens: the actions need a token not limited to databases; the read
   const scoped = await post(relay, 'snooze', { ...name, for_hours: 1 }, { authorization: 'Token hook-token' });
   t.equal(scoped.status, 401);
   t.same(scoped.body, {
-    error: 'retire and snooze need a token that is not limited to databases: send one of the [[auth.tokens]] configured without databases',
+    error: 'retire and snooze need a token with access = "read-write" that is not limited to databases: send one of the [[auth.tokens]] configured so',
     code: 'CR_ADMIN_TOKEN_REQUIRED',
   });
   t.equal(relay.renewals.get('h1', 'a.example')?.snoozedUntilMs, undefined, 'the refused snooze changed nothing');
