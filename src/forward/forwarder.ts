@@ -13,7 +13,7 @@ import { bodyOf, countPoints, halve, pieceInBody, pieceOf, planLanes, planRound,
 import { answerStatus, answerText, classify, DESTINATION_HOLDS, type Answer, type Outcome, type OutcomeClass } from './classify.js';
 import type { BuiltRound, RoundBatch, RoundJob } from './round-job.js';
 import { routeFor, type Destination } from './routing.js';
-import { readTargetStatus, type HeldDestination as HeldDestinationStatus, type TargetStatus } from './status.js';
+import { readTargetStatusAndOldest, type HeldDestination as HeldDestinationStatus, type TargetStatus } from './status.js';
 import { compressLines, TargetClient } from './wire.js';
 
 /** The subset of pino the forwarders use. */
@@ -226,8 +226,8 @@ export class Forwarder {
 
   /** The stored status, with the live view of whether the target is refusing everything. */
   status(nowMs = this.#nowMs()): TargetStatus {
-    const read = readTargetStatus(this.#store, this.target, nowMs);
-    const stored = read.backlogBatches === 0 ? read : { ...read, oldestUnsentAgeSeconds: this.#steadyAgeSeconds(read.oldestUnsentAgeSeconds) };
+    const { status: read, oldestUnsentId } = readTargetStatusAndOldest(this.#store, this.target, nowMs);
+    const stored = oldestUnsentId === undefined ? read : { ...read, oldestUnsentAgeSeconds: this.#steadyAgeSeconds(read.oldestUnsentAgeSeconds, oldestUnsentId) };
     if (this.#held !== undefined) return { ...stored, heldBecause: this.#held.outcome, heldDestination: null };
     const [held] = this.#heldDestinations.values();
     if (held === undefined) return { ...stored, heldBecause: null, heldDestination: null };
@@ -242,11 +242,9 @@ export class Forwarder {
    * notes how far the log reached, so the next oldest batch, once the current one is
    * delivered, is aged from when it was first seen too.
    */
-  #steadyAgeSeconds(clockAgeSeconds: number): number {
+  #steadyAgeSeconds(clockAgeSeconds: number, oldestUnsentId: number): number {
     const steadyMs = this.#noteLogEnd();
-    const oldest = this.#store.oldestUnsent(this.target.name, this.target.databases);
-    if (oldest === undefined) return clockAgeSeconds;
-    const first = this.#sightings.find((s) => s.lastId >= oldest.id);
+    const first = this.#sightings.find((s) => s.lastId >= oldestUnsentId);
     return first === undefined ? clockAgeSeconds : Math.max(clockAgeSeconds, (steadyMs - first.steadyMs) / 1000);
   }
 

@@ -57,10 +57,20 @@ export interface TargetStatus {
 }
 
 export function readTargetStatus(store: Store, target: TargetConfig, nowMs: number): TargetStatus {
+  return readTargetStatusAndOldest(store, target, nowMs).status;
+}
+
+/** The status, and the id of the oldest unsent batch (undefined without a backlog), read once for both. */
+export function readTargetStatusAndOldest(
+  store: Store,
+  target: TargetConfig,
+  nowMs: number,
+): { readonly status: TargetStatus; readonly oldestUnsentId: number | undefined } {
   const cursor = store.cursor(target.name);
   const started = cursor !== undefined;
   const backlog = started ? store.backlog(target.name, target.databases) : { batches: 0, points: 0, bytes: 0 };
-  const oldest = backlog.batches > 0 ? (store.oldestUnsentMs(target.name, target.databases) ?? null) : null;
+  const oldestUnsent = backlog.batches > 0 ? store.oldestUnsent(target.name, target.databases) : undefined;
+  const oldest = oldestUnsent?.receivedAtMs ?? null;
   const state = store.targetState(target.name);
   const lastOutcome = (state?.lastOutcome ?? null) as OutcomeClass | null;
   const lastErrorMs = state?.lastErrorMs ?? null;
@@ -83,7 +93,7 @@ export function readTargetStatus(store: Store, target: TargetConfig, nowMs: numb
       heldBecause = null;
     }
   }
-  return {
+  const status: TargetStatus = {
     target: target.name,
     started,
     kind: target.kind,
@@ -103,6 +113,7 @@ export function readTargetStatus(store: Store, target: TargetConfig, nowMs: numb
     heldBecause,
     heldDestination,
   };
+  return { status, oldestUnsentId: oldestUnsent?.id };
 }
 
 /** Why a target makes /health fail, or undefined when it does not. */
