@@ -1,7 +1,7 @@
 // The renewals API: the at-a-glance table and the per-host daily counts
 // (open, like /metrics: they name hosts and domains, nothing secret), and the
 // operator actions retire / unretire / snooze / unsnooze. The actions need a
-// token that is not limited to databases once [[auth.tokens]] are configured;
+// read-write token that is not limited to databases once [[auth.tokens]] are configured;
 // with no tokens (the loopback-only default) they are open, as writes are.
 // Errors are {"error", "code"} from the catalog.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -20,6 +20,7 @@ import {
 import { acceptAnyContentType } from './any-content-type.js';
 import { Authorizer, type Credentials } from './auth.js';
 import { firstValue, type QueryValue } from './query-param.js';
+import { CHECKS_ITS_OWN_TOKEN } from './read-access.js';
 import { foreignOrigin } from './same-site.js';
 
 export interface RenewalRouteDeps {
@@ -74,7 +75,7 @@ export function registerRenewalRoutes(app: FastifyInstance, deps: RenewalRouteDe
     });
 
     const action = (path: string, apply: (name: CertificateName, body: Record<string, unknown>) => boolean, logMessage: string) =>
-      api.post<{ Querystring: ListQuery }>(path, async (request): Promise<RenewalRow> => {
+      api.post<{ Querystring: ListQuery }>(path, { config: CHECKS_ITS_OWN_TOKEN }, async (request): Promise<RenewalRow> => {
         assertSameSite(request);
         assertMayAdminister(credentialsOf(request));
         const body = parseBody(request.body);

@@ -58,26 +58,42 @@ t.test('a read-only token may not write: 403 in each API format, CREATE DATABASE
   t.equal(v2.statusCode, 403);
   t.match(v2.json(), { code: 'forbidden', message: /may only read/ }, '2.x: {"code", "message"}');
   const create = await relay.app.inject({ method: 'POST', url: '/query', headers: { authorization: 'Token scrape-token' }, payload: 'q=CREATE DATABASE certbot' });
-  t.match(create.body, /may only read/, 'CREATE DATABASE is a write');
+  t.equal(create.statusCode, 403, 'CREATE DATABASE is a write');
+  t.match(create.json(), { error: /may only read/ });
+  t.match(create.headers['x-influxdb-error'], /may only read/);
+  const show = await relay.app.inject({ method: 'POST', url: '/query', headers: { authorization: 'Token scrape-token' }, payload: 'q=SHOW DATABASES' });
+  t.notMatch(show.body, /certbot/, 'and lists none');
   const api = await relay.app.inject({ method: 'GET', url: '/api/v1/renewals', headers: { authorization: 'Bearer scrape-token' } });
   t.same(api.json().certificates, [], 'nothing was stored');
   const metrics = await relay.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: 'Bearer scrape-token' } });
-  t.match(metrics.body, 'certrelay_write_requests_refused_total{endpoint="v1",code="CR_READ_ONLY_TOKEN"} 2', 'the refused writes are counted');
-  t.match(metrics.body, 'certrelay_write_requests_refused_total{endpoint="v2",code="CR_READ_ONLY_TOKEN"} 1');
+  t.match(metrics.body, /^certrelay_write_requests_refused_total\{endpoint="v1",code="CR_READ_ONLY_TOKEN"\} 2$/m, 'the refused writes are counted');
+  t.match(metrics.body, /^certrelay_write_requests_refused_total\{endpoint="v2",code="CR_READ_ONLY_TOKEN"\} 1$/m);
 });
 
-t.test('retire and snooze need a read-write token without databases', async (t) => {
-  const relay = relayFor(t, PROTECTED);
-  t.equal((await relay.app.inject({ method: 'POST', url: '/write?db=certbot', headers: { authorization: 'Token hook-token' }, payload: CERTBOT_LINE })).statusCode, 204);
-  const retire = (token: string) =>
-    relay.app.inject({ method: 'POST', url: '/api/v1/renewals/retire', headers: { authorization: `Bearer ${token}` }, payload: { host: 'web-1', domain: 'example.com' } });
-  const byScrape = await retire('scrape-token');
-  t.equal(byScrape.statusCode, 401, 'a read-only token may not silence alerts');
-  t.match(byScrape.json(), { code: 'CR_ADMIN_TOKEN_REQUIRED', error: /access = "read-write"/ });
-  const byWriter = await retire('fleet-writer');
-  t.equal(byWriter.statusCode, 401, 'nor a write-only one, though it is limited to no database');
-  t.equal((await retire('admin-token')).statusCode, 200, 'the default access may');
-});
+for (const protectReads of [false, true]) {
+  t.test(`retire and snooze need a read-write token without databases (protect_reads = ${protectReads})`, async (t) => {
+    const relay = relayFor(t, protectReads ? PROTECTED : TOKENS);
+    t.equal((await relay.app.inject({ method: 'POST', url: '/write?db=certbot', headers: { authorization: 'Token hook-token' }, payload: CERTBOT_LINE })).statusCode, 204);
+    const act = (path: string, token: string) =>
+      relay.app.inject({ method: 'POST', url: `/api/v1/renewals/${path}`, headers: { authorization: `Bearer ${token}` }, payload: { host: 'web-1', domain: 'example.com', for_hours: 1 } });
+    for (const path of ['retire', 'snooze']) {
+      for (const [token, who] of [
+        ['scrape-token', 'a read-only token'],
+        ['fleet-writer', 'a write-only token, though limited to no database'],
+        ['hook-token', 'a write-only token limited to a database'],
+      ]) {
+        const refused = await act(path, token);
+        t.equal(refused.statusCode, 401, `${path}: ${who} may not silence alerts`);
+        t.match(refused.json(), { code: 'CR_ADMIN_TOKEN_REQUIRED', error: /access = "read-write"/ }, `${path}: ${who}: says which token it needs`);
+      }
+      t.notOk(relay.renewals.get('web-1', 'example.com')?.retired, `${path}: nothing was retired`);
+      const missing = await relay.app.inject({ method: 'POST', url: `/api/v1/renewals/${path}`, payload: { host: 'web-1', domain: 'example.com', for_hours: 1 } });
+      t.match(missing.json(), { code: 'CR_UNAUTHORIZED' }, `${path}: no token at all`);
+    }
+    t.equal((await act('retire', 'admin-token')).statusCode, 200, 'the default access may');
+    t.ok(relay.renewals.get('web-1', 'example.com')?.retired);
+  });
+}
 
 t.test('access is checked at start-up', async (t) => {
   const dir = t.testdir();
