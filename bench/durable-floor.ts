@@ -8,7 +8,8 @@
 // on this machine with Node.js and better-sqlite3.
 //
 //   node dist/bench/durable-floor.js --listen 127.0.0.1:PORT --store DIR
-// GET /ping answers 204 (readiness); GET /points answers the points stored so far (lines of the bodies).
+// GET /ping answers 204 (readiness); GET /points answers the points stored so far (lines of the bodies);
+// GET /settings answers the connection's journal_mode and synchronous (2 = FULL), for its test.
 
 import { mkdirSync } from 'node:fs';
 import http from 'node:http';
@@ -42,6 +43,9 @@ const server = http.createServer((req, res) => {
   if (req.method !== 'POST') {
     if (req.url === '/points') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end(String(selectPoints.get()));
+    } else if (req.url === '/settings') {
+      const settings = { journal_mode: db.pragma('journal_mode', { simple: true }), synchronous: db.pragma('synchronous', { simple: true }) };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(settings));
     } else {
       res.writeHead(204).end();
     }

@@ -609,13 +609,11 @@ function diagnosticsTable(cells: readonly CellResult[]): string {
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   const cores = (r: ServerRun | undefined): string => (r === undefined ? '–' : r.serverCores.toFixed(2));
-  // CPU over the whole job (warm-up included) per point of the window: close enough at a steady rate.
-  const costUs = (r: ServerRun | undefined): string => (r === undefined || r.pointsPerSecond === 0 ? '–' : ((r.serverCores / r.pointsPerSecond) * 1e6).toFixed(2));
   for (const c of cells) {
     const extra = c.certrelay?.extra;
     rows.push(
-      `| ${c.linesPerRequest} | ${c.clients} | ${c.influxd ? formatRate(c.influxd.requestsPerSecond) : '–'} | ${cores(c.influxd)} | ${costUs(c.influxd)} | ` +
-        `${c.certrelay ? formatRate(c.certrelay.requestsPerSecond) : '–'} | ${cores(c.certrelay)} | ${costUs(c.certrelay)} | ` +
+      `| ${c.linesPerRequest} | ${c.clients} | ${c.influxd ? formatRate(c.influxd.requestsPerSecond) : '–'} | ${cores(c.influxd)} | ${cpuPerPoint(c.influxd)} | ` +
+        `${c.certrelay ? formatRate(c.certrelay.requestsPerSecond) : '–'} | ${cores(c.certrelay)} | ${cpuPerPoint(c.certrelay)} | ` +
         `${extra ? extra.requestsPerCommit.toFixed(1) : '–'} | ${extra ? extra.meanCommitMs.toFixed(2) : '–'} | ` +
         `${c.influxd?.generatorCores.toFixed(2) ?? '–'} / ${c.certrelay?.generatorCores.toFixed(2) ?? '–'} | ` +
         `${c.influxd?.otherCores.toFixed(2) ?? '–'} / ${c.certrelay?.otherCores.toFixed(2) ?? '–'} |`,
@@ -628,17 +626,30 @@ function floorTable(cells: readonly CellResult[]): string {
   const rows = [
     'The durable floor (bench/durable-floor.ts): a bare node:http server that commits each body, unparsed, to SQLite (WAL, synchronous=FULL, group commit) before its 204. What it reaches bounds any relay on this stack.',
     '',
-    '| lines/request | clients | influxd points/s | floor points/s | floor ÷ influxd | floor ≥ 1.5× influxd | certrelay ÷ floor |',
-    '|---:|---:|---:|---:|---:|:---:|---:|',
+    '| lines/request | clients | influxd points/s | floor points/s | floor ÷ influxd | floor ≥ 1.5× influxd | certrelay ÷ floor | CPU µs/point floor / certrelay | non-204 (floor) | other load (floor) |',
+    '|---:|---:|---:|---:|---:|:---:|---:|---:|---:|---:|',
   ];
+  let anyDisturbed = false;
   for (const c of cells) {
+    const disturbed = isDisturbed(c.influxd) || isDisturbed(c.floor);
+    anyDisturbed ||= disturbed;
+    const floorRatio = c.floorRatio === undefined ? '–' : `${c.floorRatio.toFixed(2)}×${disturbed ? ' ⚠' : ''}`;
     const reachable = c.floorRatio === undefined ? '–' : c.floorRatio >= DEFAULTS.goalRatio ? 'yes' : '**no**';
     const ofFloor = c.certrelay && c.floor ? `${(c.certrelay.pointsPerSecond / c.floor.pointsPerSecond).toFixed(2)}×` : '–';
     rows.push(
-      `| ${c.linesPerRequest} | ${c.clients} | ${rate(c.influxd)} | ${rate(c.floor)} | ${c.floorRatio === undefined ? '–' : `${c.floorRatio.toFixed(2)}×`} | ${reachable} | ${ofFloor} |`,
+      `| ${c.linesPerRequest} | ${c.clients} | ${rate(c.influxd)} | ${rate(c.floor)} | ${floorRatio} | ${reachable} | ${ofFloor} | ` +
+        `${cpuPerPoint(c.floor)} / ${cpuPerPoint(c.certrelay)} | ${failures(c.floor)} | ${c.floor?.otherCores.toFixed(2) ?? '–'} |`,
     );
   }
+  if (anyDisturbed) {
+    rows.push('', `⚠ other work on the machine used more than ${DEFAULTS.disturbedOtherCores} cores during a run of this cell: its ratio is not trustworthy.`);
+  }
   return rows.join('\n');
+}
+
+/** The server's CPU over the whole job (warm-up included) per point of the window: close enough at a steady rate. */
+function cpuPerPoint(r: ServerRun | undefined): string {
+  return r === undefined || r.pointsPerSecond === 0 ? '–' : ((r.serverCores / r.pointsPerSecond) * 1e6).toFixed(2);
 }
 
 function fastestRun(runs: readonly ServerRun[]): ServerRun | undefined {

@@ -46,4 +46,13 @@ t.test('the floor answers 204 only for bodies it has committed, and counts their
     { points: 2, lines: CERTBOT_LINES.trimEnd() },
   ]);
   t.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+  t.same(await (await fetch(`http://127.0.0.1:${port}/settings`)).json(), { journal_mode: 'wal', synchronous: 2 }, 'every commit is fsync\'d (FULL)');
+
+  // One at a time: each 204 must find its body already committed, not committed a moment later.
+  const countRows = db.prepare('SELECT count(*) FROM batches').pluck();
+  for (let i = 1; i <= 20; i++) {
+    const res = await fetch(url, { method: 'POST', body: `m f=${i}\n` });
+    t.equal(res.status, 204);
+    t.equal(countRows.get(), 3 + i, `the body of 204 number ${i} was committed before it`);
+  }
 });
