@@ -162,10 +162,23 @@ async function operatorCommand(argv: readonly string[]): Promise<number> {
 
 main().then(
   (code) => {
-    if (code >= 0) process.exit(code);
+    if (code >= 0) exitAfterOutput(code);
   },
   (err: unknown) => {
     process.stderr.write(`certrelay: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
+    exitAfterOutput(1);
   },
 );
+
+/**
+ * Exits once stdout and stderr have handed everything to the OS. A pipe takes 64 KiB at
+ * once and Node queues the rest: process.exit() right away would cut `… --json | jq` short.
+ */
+function exitAfterOutput(code: number): void {
+  let pending = 2;
+  const flushed = (): void => {
+    if (--pending === 0) process.exit(code);
+  };
+  process.stdout.write('', flushed);
+  process.stderr.write('', flushed);
+}
