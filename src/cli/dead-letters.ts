@@ -27,6 +27,8 @@ export interface DeadLetterJson {
 
 const PAGE = 500;
 const ERROR_COLUMN_WIDTH = 72;
+// A database name is a client's choice (influxd takes any length): long ones are cut here, `show` prints them whole.
+const DATABASE_COLUMN_WIDTH = 40;
 
 export function deadLetterJson(d: DeadLetter): DeadLetterJson {
   return {
@@ -88,7 +90,7 @@ export function runList(io: CliIo, store: Store, target: string | undefined, jso
       { header: 'CREATED (UTC)' },
       { header: 'STATUS', align: 'right' },
       { header: 'POINTS', align: 'right' },
-      { header: 'DATABASE' },
+      { header: 'DATABASE', maxWidth: DATABASE_COLUMN_WIDTH },
       { header: 'ERROR', maxWidth: ERROR_COLUMN_WIDTH },
     ],
     letters.map((d) => [String(d.id), d.target, formatTime(d.createdAtMs), statusText(d.status), String(d.points), where(d.db, d.rp), d.error]),
@@ -114,8 +116,9 @@ export function runShow(io: CliIo, store: Store, config: Config, id: number, jso
   const rows: Array<[string, string]> = [
     ['target', target === undefined ? `${d.target} (no longer configured)` : `${d.target} (${target.kind} ${target.url})`],
     ['created', `${formatTime(d.createdAtMs)} (${formatAgo(d.createdAtMs, io.nowMs())})`],
-    ['database', d.db],
-    ['retention', d.rp === '' ? '(the database default)' : d.rp],
+    // Both come from a client's URL: control characters are shown, not sent to the terminal.
+    ['database', printable(d.db)],
+    ['retention', d.rp === '' ? '(the database default)' : printable(d.rp)],
     ['batch', String(d.batchId)],
     ['points', String(d.points)],
     ['status', d.status === null ? 'no answer' : `HTTP ${d.status}`],

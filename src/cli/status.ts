@@ -154,7 +154,7 @@ export function formatStatus(status: StatusJson): string {
     if (held !== null) {
       // One destination is held: its own refusal and age, not whatever the target last answered.
       const what = `${held.status === null ? '' : `HTTP ${held.status} `}${t.heldBecause ?? 'error'}: ${printable(held.error)}`;
-      const note = `${t.name}: ${held.label} held since ${at(held.since)}: ${what}. Its lines wait as held dead letters and the other databases are delivered; ${advice}, and the relay resumes by itself.`;
+      const note = `${t.name}: ${printable(held.label)} held since ${at(held.since)}: ${what}. Its lines wait as held dead letters and the other databases are delivered; ${advice}, and the relay resumes by itself.`;
       return lastError === undefined || t.lastError === held.error ? [note] : [note, `${t.name}: last error ${at(t.lastErrorAt!)}: ${lastError}`];
     }
     if (t.state === 'new') {

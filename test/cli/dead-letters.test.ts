@@ -397,3 +397,29 @@ t.test('Ctrl-C stops the wait, not the replay: exit code 130, and the lines stay
   const store = f.open();
   t.equal(store.readBatchHeadsAfter(0, 10).filter((h) => h.onlyTarget === 'influx-a').length, 1);
 });
+
+t.test('a database or retention policy from a client is shown escaped, and a long one cut in the list', async (t) => {
+  const dir = t.testdir({});
+  const storeDir = join(dir, 'store');
+  const config = join(dir, 'certrelay.toml');
+  writeFileSync(config, `[store]\npath = "${storeDir}"\n[[targets]]\nname = "influx-a"\nkind = "influxdb-v1"\nurl = "http://127.0.0.1:8086"\n`);
+  const db = `evil\x1b[2J${'d'.repeat(300)}`;
+  const store = Store.open({ dir: storeDir, maxBytes: 1 << 30, targets: ['influx-a'] });
+  const id = store.appendBatches([batch(['m v=1 1'], { db })]);
+  store.advanceCursor('influx-a', id, [], [{ batchId: id, db, rp: 'r\x1b[31m', lines: 'm v=1 1', points: 1, status: 400, error: 'unable to parse' }], Date.now(), true);
+  const [letter] = store.listDeadLetters();
+  store.close();
+
+  const f = { config } as Fixture;
+  const list = await cli(f, 'dead-letters', 'list');
+  t.equal(list.code, 0, list.stderr);
+  t.notMatch(list.stdout, /\x1b/, 'list: no raw escape');
+  const row = list.stdout.split('\n')[1];
+  t.match(row, /evil\\x1b\[2Jd+… {2}unable to parse$/, 'the database is escaped and cut');
+  t.ok(row.length < 150, `the row stays readable (${row.length} characters)`);
+  const show = await cli(f, 'dead-letters', 'show', String(letter.id));
+  t.equal(show.code, 0, show.stderr);
+  t.notMatch(show.stdout, /\x1b/, 'show: no raw escape');
+  t.match(show.stdout, `\ndatabase   evil\\x1b[2J${'d'.repeat(300)}\n`, 'show prints the whole name, escaped');
+  t.match(show.stdout, '\nretention  r\\x1b[31m\n');
+});

@@ -253,3 +253,22 @@ t.test('a held database is reported with its own refusal and age, not with the t
   t.match(notes[1], /^influx-a: last error \S+Z \(2m ago\): HTTP 403 forbidden: "writer" user is not authorized to write to database "other"$/);
   t.equal(notes.length, 2);
 });
+
+t.test('a held database whose name carries control characters is shown escaped, not sent to the terminal', async (t) => {
+  const dir = t.testdir({});
+  const storeDir = join(dir, 'store');
+  const file = join(dir, 'certrelay.toml');
+  writeFileSync(file, `[store]\npath = "${storeDir}"\n\n[[targets]]\nname = "influx-a"\nkind = "influxdb-v1"\nurl = "http://127.0.0.1:8086"\n`);
+  const config = loadConfig({ file, env: {} });
+  const nowMs = Date.now();
+  const db = 'missing\x1b[2J\x1b[31mdb';
+  const store = Store.open({ dir: storeDir, maxBytes: 1 << 30, targets: ['influx-a'] });
+  t.teardown(() => store.close());
+  const id = store.appendBatches([batch('m v=1 1', { db, receivedAtMs: nowMs - MIN })]);
+  const held = { batchId: id, db, rp: '', lines: 'm v=1 1', points: 1, status: 404, error: `database not found: ${JSON.stringify(db)}`, held: true };
+  store.advanceCursor('influx-a', id, [{ db, batches: 1, points: 1, bytes: 7 }], [held], nowMs - MIN, false);
+
+  const text = formatStatus(statusJson(store, config, nowMs));
+  t.match(text, 'influx-a: missing\\x1b[2J\\x1b[31mdb held since');
+  t.notMatch(text, /\x1b/, 'no raw escape reaches the terminal');
+});
