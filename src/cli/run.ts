@@ -52,7 +52,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stderr.write(`certrelay: ${err.message}\n`);
     return EXIT.failed;
   } finally {
-    store?.close();
+    store?.close({ checkpoint: false });
   }
 }
 
@@ -82,7 +82,7 @@ function openStore(config: Config): Store {
     );
   }
   try {
-    return Store.open({ dir: config.store.path, maxBytes: config.store.maxBytes });
+    return Store.open({ dir: config.store.path, maxBytes: config.store.maxBytes, migrate: false });
   } catch (err) {
     if (err instanceof StoreSchemaError) throw new CommandFailed(err.message);
     const code = (err as { code?: string }).code;

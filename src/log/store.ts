@@ -75,6 +75,11 @@ export interface StoreOptions {
   readonly minFreeBytes?: number;
   /** Configured forwarding targets; each gets a cursor row on open. */
   readonly targets?: readonly string[];
+  /**
+   * false: refuse a store of an older schema instead of upgrading it (the CLI, which may run
+   * beside an older relay: upgraded, that relay's store would be "written by a newer certrelay").
+   */
+  readonly migrate?: boolean;
 }
 
 export const STORE_FULL_REASONS = ['max_bytes', 'disk_space'] as const;
@@ -233,7 +238,7 @@ export class Store {
     const db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
     try {
       setPragmas(db, file);
-      migrate(db, file);
+      migrate(db, file, options.migrate ?? true);
       if (isNew) fsyncDirectory(options.dir);
       const store = new Store(db, file, options.dir, options.maxBytes, options.minFreeBytes ?? 0);
       store.#ensureCursors(options.targets ?? []);
@@ -713,11 +718,13 @@ export class Store {
    * Checkpoints the WAL into the database file and closes. Returns the
    * checkpoint's error when it failed (a full disk): the WAL then stays as it
    * is, and the next open reads it back, so nothing is lost and the store closes all the same. Idempotent.
+   * checkpoint: false for a connection beside the running relay (the CLI): the relay checkpoints its own
+   * WAL, and a checkpoint here would wait up to the busy timeout whenever the relay is in a transaction.
    */
-  close(): Error | undefined {
+  close({ checkpoint = true }: { readonly checkpoint?: boolean } = {}): Error | undefined {
     if (!this.#db.open) return undefined;
     try {
-      this.#db.pragma('wal_checkpoint(TRUNCATE)');
+      if (checkpoint) this.#db.pragma('wal_checkpoint(TRUNCATE)');
       return undefined;
     } catch (err) {
       return err instanceof Error ? err : new Error(String(err));
@@ -765,9 +772,10 @@ export class Store {
 }
 
 function setPragmas(db: Database.Database, file: string): void {
-  // Only takes effect on a new, empty file: lets garbage collection hand freed
-  // pages back to the file system (PRAGMA incremental_vacuum) after an outage.
-  db.pragma('auto_vacuum = INCREMENTAL');
+  // Lets garbage collection hand freed pages back to the file system (PRAGMA
+  // incremental_vacuum) after an outage. It only takes effect on an empty database, and
+  // setting it on another takes the write lock: a reader (the CLI) must not wait for it.
+  if (db.pragma('page_count', { simple: true }) === 0) db.pragma('auto_vacuum = INCREMENTAL');
   const mode = db.pragma('journal_mode = WAL', { simple: true });
   if (mode !== 'wal') {
     throw new Error(`${file}: SQLite refused WAL mode (got ${String(mode)}); put store.path on a local filesystem`);
@@ -783,9 +791,15 @@ function setPragmas(db: Database.Database, file: string): void {
   db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
 }
 
-function migrate(db: Database.Database, file: string): void {
+function migrate(db: Database.Database, file: string, upgrade: boolean): void {
   const userVersion = (): number => db.pragma('user_version', { simple: true }) as number;
   const found = userVersion();
+  if (!upgrade && found < MIGRATIONS.length) {
+    throw new StoreSchemaError(
+      `${file} has schema version ${found}, and this certrelay expects version ${MIGRATIONS.length}: ` +
+        'start this version\'s relay on it once (it upgrades the store), or use the certrelay of the relay that runs on it.',
+    );
+  }
   if (found > MIGRATIONS.length) {
     throw new StoreSchemaError(
       `${file} has schema version ${found}, but this certrelay knows versions up to ${MIGRATIONS.length}: ` +
