@@ -191,7 +191,9 @@ function parseRenewals(argv: readonly string[]): CliCommand {
 }
 
 function parseDeadLetters(argv: readonly string[]): CliCommand {
-  const { values, positionals } = parse(argv, 'certrelay dead-letters');
+  // Errors found while parsing already point at the subcommand's --help when one is named.
+  const named = argv.find((arg) => (DEAD_LETTER_COMMANDS as readonly string[]).includes(arg));
+  const { values, positionals } = parse(argv, named === undefined ? 'certrelay dead-letters' : `certrelay dead-letters ${named}`);
   const sub = positionals[1];
   if (sub === undefined) {
     if (values.help) return { kind: 'help', text: HELP['dead-letters'] };
@@ -265,11 +267,35 @@ type Values = { [K in OptionName]?: (typeof OPTIONS)[K]['type'] extends 'string'
 
 function parse(argv: readonly string[], where: string): { values: Values; positionals: string[] } {
   try {
-    const { values, positionals } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+    const { values, positionals } = parseArgs({ args: withDashValues(argv), options: OPTIONS, allowPositionals: true, strict: true });
     return { values: values as Values, positionals };
   } catch (err) {
     throw new UsageError(describeParseError(err as Error & { code?: string }), where);
   }
+}
+
+/**
+ * `--older-than -5d` as `--older-than=-5d`: node:util refuses a value that starts with a dash as
+ * ambiguous, and "needs a value" would hide what was wrong with it. A known option stays an option.
+ */
+function withDashValues(argv: readonly string[]): string[] {
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const next = argv[i + 1];
+    const option = arg.startsWith('--') && !arg.includes('=') ? OPTIONS[arg.slice(2) as OptionName] : undefined;
+    if (option?.type === 'string' && next !== undefined && next.startsWith('-') && next !== '-' && !isOption(next)) {
+      args.push(`${arg}=${next}`);
+      i++;
+    } else {
+      args.push(arg);
+    }
+  }
+  return args;
+}
+
+function isOption(arg: string): boolean {
+  return arg.startsWith('--') && Object.hasOwn(OPTIONS, arg.slice(2).split('=')[0]);
 }
 
 /** node:util's messages, shortened to what an operator needs. */

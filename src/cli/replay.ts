@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config, TargetConfig } from '../config/defaults.js';
 import { routeFor } from '../forward/routing.js';
 import { readTargetStatus } from '../forward/status.js';
+import { StoreLock } from '../log/store-lock.js';
 import type { DeadLetter, DeadLetterFilter, Store } from '../log/store.js';
 import { eachDeadLetter, plural, requireDeadLetters } from './dead-letters.js';
 import { formatDuration } from './duration.js';
@@ -97,10 +98,20 @@ export async function runReplay(io: CliIo, store: Store, config: Config, request
     const perTarget = pending.map((p) => `${p.target} ${p.batchIds.length}`).join(', ');
     io.stdout.write(`re-queued ${plural(replayable.length, 'dead letter')} (${plural(requeuedPoints, 'point')}): ${perTarget}\n`);
   }
+  // Known not to run (false), or unknown (undefined: then wait, and the timeout tells).
+  const relayRunning = StoreLock.isHeld(config.store.path) !== false;
   if (!request.wait) {
     if (json) writeJson(io, report(pending, skipped, { waited: false, timedOut: false, interrupted: false }));
-    else io.stdout.write('not waiting: the running relay sends them within about a second; certrelay status shows its progress\n');
+    else if (relayRunning) io.stdout.write('not waiting: the running relay sends them within about a second; certrelay status shows its progress\n');
+    else io.stdout.write('not waiting: no relay is running on this store; it sends them when it starts (certrelay status shows its progress)\n');
     return EXIT.ok;
+  }
+  if (!relayRunning) {
+    if (json) writeJson(io, report(pending, skipped, { waited: false, timedOut: false, interrupted: false }));
+    throw new CommandFailed(
+      'no relay is running on this store, so nothing sends them now: they stay queued, and the relay sends them when it starts ' +
+        '(certrelay status shows its progress)',
+    );
   }
 
   const outcome = await waitForCursors(io, store, pending, request.timeoutMs);

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import type { DeadLetterJson } from '../../src/cli/dead-letters.js';
 import type { ReplayJson } from '../../src/cli/replay.js';
+import { StoreLock } from '../../src/log/store-lock.js';
 import { Store, type BatchHead, type NewDeadLetter } from '../../src/log/store.js';
 import { batch } from '../support/fake-target.js';
 import { runRelayToExit, type RelayRun } from '../support/relay-process.js';
@@ -25,6 +26,8 @@ interface Fixture {
   readonly nowMs: number;
   /** Dead letter ids in creation order: a (10 days old), a (2 h), b (1 h), gone (3 days). */
   readonly ids: readonly number[];
+  /** Held as a running relay holds it; release it to play "no relay". */
+  readonly lock: StoreLock;
   open(): Store;
 }
 
@@ -57,11 +60,15 @@ function prepare(t: Test): Fixture {
   store.advanceCursor('gone', 0, [], [dead('o v=1 1', null, 'connect ECONNREFUSED')], nowMs - 3 * DAY, false);
   const ids = store.listDeadLetters().map((d) => d.id);
   store.close();
+  // The test stands in for the relay, so it holds the store's lock as a relay does: replay then waits.
+  const lock = StoreLock.acquire(storeDir);
+  t.teardown(() => lock.release());
   return {
     storeDir,
     config,
     nowMs,
     ids,
+    lock,
     open() {
       const s = Store.open({ dir: storeDir, maxBytes: 1 << 30 });
       t.teardown(() => s.close());
@@ -237,6 +244,21 @@ t.test('replay --no-wait puts a dead letter back in the log for its own target o
     're-queued 1 dead letter (1 point): influx-b 1\n' +
       'not waiting: the running relay sends them within about a second; certrelay status shows its progress\n',
   );
+});
+
+t.test('replay with no relay running on the store says so at once, and the lines stay queued for its next start', async (t) => {
+  const f = prepare(t);
+  f.lock.release();
+  const started = performance.now();
+  const run = await cli(f, 'dead-letters', 'replay', String(f.ids[0]), '--timeout', '30s');
+  t.equal(run.code, 1);
+  t.ok(performance.now() - started < 15_000, 'without sitting out the timeout');
+  t.match(run.stderr, 'certrelay: no relay is running on this store, so nothing sends them now: they stay queued, and the relay sends them when it starts');
+  const store = f.open();
+  t.equal(store.readBatchHeadsAfter(0, 10).filter((h) => h.onlyTarget === 'influx-a').length, 1, 'queued for influx-a');
+  const noWait = await cli(f, 'dead-letters', 'replay', String(f.ids[2]), '--no-wait');
+  t.equal(noWait.code, 0, noWait.stderr);
+  t.match(noWait.stdout, 'not waiting: no relay is running on this store; it sends them when it starts');
 });
 
 t.test('replay times out when nobody sends the lines: exit code 1 says why each target waits, the lines stay queued, unconfigured targets are skipped', async (t) => {
