@@ -63,6 +63,17 @@ const SIGHTINGS_MAX = 2048;
  * on a 100-tag point is one line among others, not every line of a request.
  */
 export const POISON_EPISODE_MIN_POINTS = 8;
+/** The hold of a target that answers 400, 413 or 422 even to an empty write: no line is to blame. */
+const REFUSES_EVEN_EMPTY_WRITES: Outcome = { action: 'hold', class: 'unexpected' };
+
+/**
+ * A server error's words without its figures (a point count, a request id, a time): a server that
+ * names them in every answer still says the same thing, and must not start a new isolation each time.
+ */
+function sameWords(text: string): string {
+  return text.replace(/[0-9a-f]{8,}(?:-[0-9a-f]{4,})*|\d+/gi, '#');
+}
+
 /** A 500 that says nothing (influxd's panic on a poison line answers exactly this). */
 const GENERIC_SERVER_ERROR = /^internal server error$/i;
 /** Heads read per round at least, so that a target limited to some databases passes the others quickly. */
@@ -373,7 +384,7 @@ export class Forwarder {
       round.lanes.map((lane) =>
         queue.add(async () => {
           let points = 0;
-          for (const request of lane) points += await this.#deliver(request.destination, request.pieces, deadLetters, POISON_SUSPECT_FAILURES, request.body);
+          for (const request of lane) points += await this.#deliver(request.destination, request.pieces, deadLetters, POISON_SUSPECT_FAILURES, request.body, true);
           return points;
         }),
       ),
@@ -486,7 +497,8 @@ export class Forwarder {
   /**
    * Sends the pieces until every line is delivered or dead-lettered (collected
    * in `deadLetters`, written with the cursor). Returns the points delivered.
-   * Throws only when stopping.
+   * Throws only when stopping. `whole`: these are the lines of a request as planned, not a part
+   * of one being bisected.
    */
   async #deliver(
     destination: Destination,
@@ -494,13 +506,14 @@ export class Forwarder {
     deadLetters: NewDeadLetter[],
     suspectAfter = POISON_SUSPECT_FAILURES,
     compressed?: Promise<Buffer>,
+    whole = false,
   ): Promise<number> {
     let points = countPoints(pieces);
     let failures = 0;
     let suspect = 0;
-    // The server's words when isolating a poison line found every line failing with them: not a line's
-    // fault. The same words do not start another isolation; other words (the server has recovered, and a
-    // line really is poison) do.
+    // The server's words (figures aside) when isolating a poison line found every line failing with them:
+    // not a line's fault. The same words do not start another isolation; other words (the server has
+    // recovered, and a line really is poison) do.
     let serverToBlame: string | undefined;
     let triedCreate = false;
     let body = compressed; // compressed once for all the retries
@@ -519,6 +532,14 @@ export class Forwarder {
           return points;
         case 'split':
         case 'bisect': {
+          // A target that refuses even an empty write refuses everything, whatever the lines (a URL that
+          // reaches another server: a TLS port, a proxy): bisecting would dead-letter every line, one
+          // request each. Held instead, as any answer that says nothing about the data.
+          if (whole && !(await this.#acceptsEmptyWrite(destination))) {
+            this.#hold(answer, REFUSES_EVEN_EMPTY_WRITES, destination);
+            await this.#wait(retryDelayMs(Infinity, this.#backoff, undefined, this.#nowMs(), this.#random));
+            break;
+          }
           if (points > 1) return this.#deliverHalves(destination, pieces, deadLetters);
           this.#refuse(pieces, answer, outcome, deadLetters);
           return 0;
@@ -532,7 +553,7 @@ export class Forwarder {
               'the target did not take the data; retrying with backoff (the data is kept)',
             );
           }
-          suspect = outcome.suspectContent && answerText(answer) !== serverToBlame ? suspect + 1 : 0;
+          suspect = outcome.suspectContent && sameWords(answerText(answer)) !== serverToBlame ? suspect + 1 : 0;
           if (suspect >= suspectAfter) {
             suspect = 0;
             if (await this.#acceptsEmptyWrite(destination)) {
@@ -555,12 +576,12 @@ export class Forwarder {
                 return delivered;
               }
               deadLetters.push(...episode.filter((d) => !failedOnServer.includes(d)));
-              serverToBlame = failedOnServer[0].error;
+              serverToBlame = sameWords(failedOnServer[0].error);
               pieces = failedOnServer.map(pieceOfDeadLetter);
               points = countPoints(pieces);
               body = undefined; // these lines, compressed again
               this.#log?.warn(
-                { target: this.name, destination: destination.label, points, status: answerStatus(answer), error: serverToBlame },
+                { target: this.name, destination: destination.label, points, status: answerStatus(answer), error: failedOnServer[0].error },
                 'every line failed on its own with a server error: not a poison line; retrying them (the data is kept)',
               );
             }
@@ -734,7 +755,7 @@ export class Forwarder {
     held.draining = true;
     let delivered: number;
     try {
-      delivered = await this.#deliver(held.destination, pieces, refused);
+      delivered = await this.#deliver(held.destination, pieces, refused, POISON_SUSPECT_FAILURES, undefined, true);
     } finally {
       held.draining = false;
     }

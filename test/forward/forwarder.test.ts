@@ -92,7 +92,8 @@ t.test('413: the request is split until the halves fit', async (t) => {
   s.append(batch(all));
   await until(t, 'all lines arrive', () => s.fake.accepted.length === 8);
   t.same(s.fake.accepted, all, 'in order');
-  t.same(s.fake.writes().map((r) => r.lines.length), [8, 4, 2, 2, 4, 2, 2]);
+  // 0: the empty write that shows the target takes writes at all, so the request is what is too large.
+  t.same(s.fake.writes().map((r) => r.lines.length), [8, 0, 4, 2, 2, 4, 2, 2]);
   t.equal(s.store.countDeadLetters(), 0);
 });
 
@@ -644,4 +645,35 @@ t.test('a target that keeps up keeps one sighting of the log, however long it ru
   forwarding.statuses();
   t.ok(upForwarder.sightingCount <= 2, `up: ${upForwarder.sightingCount} sightings`);
   t.ok(downForwarder.sightingCount <= 2048 && downForwarder.sightingCount > 1000, `down: ${downForwarder.sightingCount} sightings`);
+});
+
+t.test('a target that answers 400 even to an empty write (a URL that reaches a TLS port, a proxy) is held, and nothing is dead-lettered', async (t) => {
+  let broken = true;
+  const tlsPort = { status: 400, body: '<html><center><h1>400 Bad Request</h1></center><center>The plain HTTP request was sent to HTTPS port</center></html>' };
+  const s = await setup(t, () => (broken ? tlsPort : ok), { retryMaxMs: 50 });
+  const sent = lines('m', 40);
+  s.append(batch(sent.slice(0, 20)), batch(sent.slice(20)));
+  await until(t, 'the target is held', () => s.forwarding.statuses(Date.now())[0].heldBecause === 'unexpected');
+  t.match(s.forwarding.statuses(Date.now())[0], { lastStatus: 400, lastError: /plain HTTP request was sent to HTTPS port/ });
+  await until(t, 'it has been retried a few times', () => s.fake.writes().filter((r) => r.lines.length > 0).length >= 4);
+  t.equal(s.store.countDeadLetters(), 0, 'no line was blamed');
+  t.ok(s.fake.writes().every((r) => r.lines.length === 0 || r.lines.length === 40), 'never bisected: the whole request, or the empty write');
+  broken = false;
+  await until(t, 'delivered once the URL is right', () => s.store.cursor('influx-a') === tail(s.store));
+  t.same(s.fake.accepted, sent);
+  t.equal(s.forwarding.statuses(Date.now())[0].heldBecause, null, 'and no longer held');
+});
+
+t.test('a server error that names its figures (a point count, a request id) starts one isolation, not one every few retries', async (t) => {
+  let request = 0;
+  const s = await setup(
+    t,
+    (req) => (req.lines.length === 0 ? ok : { status: 500, body: `{"error":"engine: failed to write ${req.lines.length} points (request ${++request}): shard 7 is broken"}` }),
+    { retryMaxMs: 20 },
+  );
+  s.append(batch(lines('m', 16)));
+  await until(t, 'the isolation has tried every line alone', () => s.fake.writes().filter((r) => r.lines.length === 1).length >= 16);
+  await until(t, 'then the whole request is retried many times', () => s.fake.writes().filter((r) => r.lines.length === 16).length >= 20);
+  t.equal(s.fake.writes().filter((r) => r.lines.length === 1).length, 16, 'each line was tried alone once: one isolation');
+  t.equal(s.store.countDeadLetters(), 0, 'and nothing was blamed on a line');
 });

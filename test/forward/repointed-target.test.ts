@@ -9,8 +9,11 @@ import { loadConfig } from '../../src/config/load.js';
 import { startFakeTarget, until } from '../support/fake-target.js';
 
 t.test('the last error of the old URL is forgotten when the target points elsewhere, and kept when it does not', async (t) => {
-  // A 400 for the only line: a dead letter, the cursor moves on, nothing is left to send afterwards.
-  const refusing = await startFakeTarget(t, () => ({ status: 400, body: '{"error":"partial write: field type conflict dropped=1"}' }));
+  // A 400 for the only line (an empty write is taken, as influxd takes it): a dead letter, the cursor
+  // moves on, nothing is left to send afterwards.
+  const refusing = await startFakeTarget(t, (r) =>
+    r.lines.length === 0 ? { status: 204 } : { status: 400, body: '{"error":"partial write: field type conflict dropped=1"}' },
+  );
   const dir = t.testdir({});
   const file = join(dir, 'certrelay.toml');
   const logged: Array<{ msg: string; target?: string }> = [];
