@@ -294,10 +294,13 @@ function check(def: KeyDef, src: Source): Checked {
       return { ok: true, value: Number(n) };
     }
     case 'string': {
-      const rules = type.patternText ?? (type.noWhitespace ? 'without whitespace' : 'without control characters');
-      const expected = `a non-empty string ${type.patternText ? `of ${rules}` : rules}`;
+      const rules =
+        type.patternText ??
+        (type.headerToken ? 'printable ASCII characters without spaces (it is sent in an HTTP header)' : type.noWhitespace ? 'without whitespace' : 'without control characters');
+      const expected = `a non-empty string ${type.patternText || type.headerToken ? `of ${rules}` : rules}`;
       if (typeof raw !== 'string' || raw === '' || CONTROL.test(raw)) return fail(expected);
       if (type.noWhitespace && /\s/.test(raw)) return fail(expected);
+      if (type.headerToken && !/^[\x21-\x7e]+$/.test(raw)) return fail(expected);
       if (type.pattern && !type.pattern.test(raw)) return fail(expected);
       return { ok: true, value: raw };
     }
@@ -662,8 +665,10 @@ function assembleWebhooks(items: Node[], origin: Origin, problems: Problems): We
       const colon = entry.indexOf(':');
       const name = colon > 0 ? entry.slice(0, colon).trim() : '';
       // The entry itself may hold a secret: the message names its position only.
+      const value = entry.slice(colon + 1).trim();
       if (!HEADER_NAME.test(name)) flag(`headers[${j}]`, 'expected "Name: value" with a valid header name');
-      else headers.push([name, entry.slice(colon + 1).trim()]);
+      else if (!/^[\x20-\x7e\t]*$/.test(value)) flag(`headers[${j}]`, 'the value must be printable ASCII (it is sent in an HTTP header)');
+      else headers.push([name, value]);
     });
     const bearerToken = v.get('bearer_token') as string | undefined;
     if (bearerToken !== undefined && headers.some(([name]) => name.toLowerCase() === 'authorization')) {

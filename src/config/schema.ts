@@ -10,7 +10,14 @@ export type ValueType =
   /** An integer count of bytes, or a string such as "512MiB" (see parseByteSize in load.ts). */
   | { readonly kind: 'bytes'; readonly min?: number; readonly max: number }
   | { readonly kind: 'integer'; readonly min: number; readonly max: number }
-  | { readonly kind: 'string'; readonly pattern?: RegExp; readonly patternText?: string; readonly noWhitespace?: boolean }
+  | {
+      readonly kind: 'string';
+      readonly pattern?: RegExp;
+      readonly patternText?: string;
+      readonly noWhitespace?: boolean;
+      /** Sent in an HTTP header: printable ASCII only, no space (a typographic "…" would pass a looser check and fail every send). */
+      readonly headerToken?: boolean;
+    }
   /** A file that must exist and be readable when the relay starts. */
   | { readonly kind: 'file' }
   /** A directory the relay creates when missing. */
@@ -149,7 +156,7 @@ export const KEYS: readonly KeyDef[] = [
   },
   {
     key: 'auth.tokens[].token',
-    type: { kind: 'string', noWhitespace: true },
+    type: { kind: 'string', headerToken: true },
     env: 'CERTRELAY_AUTH_TOKEN',
     envAppends: true,
     secret: true,
@@ -227,7 +234,7 @@ export const KEYS: readonly KeyDef[] = [
   },
   {
     key: 'targets[].token',
-    type: { kind: 'string', noWhitespace: true },
+    type: { kind: 'string', headerToken: true },
     secret: true,
     description:
       'API token sent as "Authorization: Token <t>". Required for influxdb-v2; optional for influxdb-v1 (InfluxDB 1.8+ and compatible servers), where it excludes username/password.',
@@ -400,7 +407,7 @@ export const KEYS: readonly KeyDef[] = [
   },
   {
     key: 'notify.webhooks[].bearer_token',
-    type: { kind: 'string', noWhitespace: true },
+    type: { kind: 'string', headerToken: true },
     secret: true,
     description: 'Sent as "Authorization: Bearer <t>". Not together with an Authorization header in headers.',
   },
