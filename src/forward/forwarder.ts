@@ -63,6 +63,14 @@ const SIGHTINGS_MAX = 2048;
  * on a 100-tag point is one line among others, not every line of a request.
  */
 export const POISON_EPISODE_MIN_POINTS = 8;
+/**
+ * Timeouts in a row on the same request after which its halves are sent instead. A target that takes
+ * longer than timeout_ms for a large request may store it all the same: resent whole, it would be stored
+ * again and again while the cursor never moves. Halves get through once they fit the timeout, and each
+ * timeout then duplicates at most what it sent.
+ */
+export const TIMEOUTS_BEFORE_SPLIT = 2;
+
 /** The hold of a target that answers 400, 413 or 422 even to an empty write: no line is to blame. */
 const REFUSES_EVEN_EMPTY_WRITES: Outcome = { action: 'hold', class: 'unexpected' };
 
@@ -511,6 +519,7 @@ export class Forwarder {
     let points = countPoints(pieces);
     let failures = 0;
     let suspect = 0;
+    let timeouts = 0;
     // The server's words (figures aside) when isolating a poison line found every line failing with them:
     // not a line's fault. The same words do not start another isolation; other words (the server has
     // recovered, and a line really is poison) do.
@@ -552,6 +561,15 @@ export class Forwarder {
               { target: this.name, destination: destination.label, outcome: outcome.class, status: answerStatus(answer), error: answerText(answer) },
               'the target did not take the data; retrying with backoff (the data is kept)',
             );
+          }
+          timeouts = outcome.class === 'timeout' ? timeouts + 1 : 0;
+          if (timeouts >= TIMEOUTS_BEFORE_SPLIT && points > 1) {
+            this.#log?.warn(
+              { target: this.name, destination: destination.label, points, timeouts },
+              'the target did not answer in time twice: sending this request in halves',
+            );
+            await this.#wait(retryDelayMs(failures, this.#backoff, outcome.retryAfter, this.#nowMs(), this.#random));
+            return this.#deliverHalves(destination, pieces, deadLetters, suspectAfter);
           }
           suspect = outcome.suspectContent && sameWords(answerText(answer)) !== serverToBlame ? suspect + 1 : 0;
           if (suspect >= suspectAfter) {

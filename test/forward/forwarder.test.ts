@@ -677,3 +677,23 @@ t.test('a server error that names its figures (a point count, a request id) star
   t.equal(s.fake.writes().filter((r) => r.lines.length === 1).length, 16, 'each line was tried alone once: one isolation');
   t.equal(s.store.countDeadLetters(), 0, 'and nothing was blamed on a line');
 });
+
+t.test('a target slower than timeout_ms for a large request gets it in halves: the cursor moves and duplicates stay bounded', async (t) => {
+  // Stores what it is sent, but takes 400 ms for more than 4 lines: past the relay's 200 ms timeout.
+  const s = await setup(
+    t,
+    async (req) => {
+      if (req.lines.length > 4) await new Promise((resolve) => setTimeout(resolve, 400));
+      return ok;
+    },
+    { timeoutMs: 200, retryMaxMs: 50 },
+  );
+  const sent = lines('m', 16);
+  s.append(batch(sent));
+  await until(t, 'the cursor reaches the tail', () => s.store.cursor('influx-a') === tail(s.store), 15_000);
+  t.same([...new Set(s.fake.accepted)].sort(), [...sent].sort(), 'every line arrived');
+  const sizes = s.fake.writes().map((r) => r.lines.length);
+  t.same(sizes.filter((n) => n === 16).length, 2, 'the whole request twice, then its halves');
+  // Each halving costs at most two timed-out sends of its size: 2 × 16 × log2(16) lines in all.
+  t.ok(s.fake.accepted.length <= 2 * sent.length * Math.log2(sent.length), `duplicates bounded: ${s.fake.accepted.length} lines stored for ${sent.length} (${sizes.join(', ')})`);
+});
