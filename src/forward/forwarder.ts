@@ -543,11 +543,25 @@ export class Forwarder {
         case 'bisect': {
           // A target that refuses even an empty write refuses everything, whatever the lines (a URL that
           // reaches another server: a TLS port, a proxy): bisecting would dead-letter every line, one
-          // request each. Held instead, as any answer that says nothing about the data.
-          if (whole && !(await this.#acceptsEmptyWrite(destination))) {
-            this.#hold(answer, REFUSES_EVEN_EMPTY_WRITES, destination);
-            await this.#wait(retryDelayMs(Infinity, this.#backoff, undefined, this.#nowMs(), this.#random));
-            break;
+          // request each. The empty write's own answer decides instead.
+          if (whole) {
+            const probe = await this.#send(destination, await compressLines(''));
+            if (probe.outcome.action === 'retry') {
+              failures++;
+              this.#recordError(probe.answer, probe.outcome);
+              await this.#wait(retryDelayMs(failures, this.#backoff, probe.outcome.retryAfter, this.#nowMs(), this.#random));
+              break;
+            }
+            if (probe.outcome.action === 'hold' && DESTINATION_HOLDS.includes(probe.outcome.class)) {
+              this.#keepAside(pieces, this.#holdDestination(probe.answer, probe.outcome, destination), deadLetters);
+              return 0;
+            }
+            if (probe.outcome.action !== 'advance') {
+              const [held, why] = probe.outcome.action === 'hold' ? [probe.answer, probe.outcome] : [answer, REFUSES_EVEN_EMPTY_WRITES];
+              this.#hold(held, why, destination);
+              await this.#wait(retryDelayMs(Infinity, this.#backoff, undefined, this.#nowMs(), this.#random));
+              break;
+            }
           }
           if (points > 1) return this.#deliverHalves(destination, pieces, deadLetters);
           this.#refuse(pieces, answer, outcome, deadLetters);

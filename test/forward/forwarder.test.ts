@@ -697,3 +697,18 @@ t.test('a target slower than timeout_ms for a large request gets it in halves: t
   // Each halving costs at most two timed-out sends of its size: 2 × 16 × log2(16) lines in all.
   t.ok(s.fake.accepted.length <= 2 * sent.length * Math.log2(sent.length), `duplicates bounded: ${s.fake.accepted.length} lines stored for ${sent.length} (${sizes.join(', ')})`);
 });
+
+t.test('when the empty write that checks a 400 gets an answer of its own (401, database not found), that answer decides', async (t) => {
+  const s = await setup(t, (req) => (req.lines.length === 0 ? { status: 401, body: '{"error":"authorization failed"}' } : { status: 400, body: '{"error":"bad request"}' }), { retryMaxMs: 50 });
+  s.append(batch(lines('m', 4)));
+  await until(t, 'the target is held for its credentials', () => s.forwarding.statuses(Date.now())[0].heldBecause === 'unauthorized');
+  t.equal(s.store.countDeadLetters(), 0);
+
+  const missing = await setup(t, (req) => (req.lines.length === 0 ? { status: 404, body: '{"error":"database not found: \\"telegraf\\""}' } : { status: 400, body: '{"error":"bad request"}' }), { retryMaxMs: 50 });
+  missing.append(batch(lines('m', 4)));
+  await until(t, 'the database is held, not the target', () => missing.forwarding.statuses(Date.now())[0].heldDestination !== null);
+  t.match(missing.forwarding.statuses(Date.now())[0], { heldBecause: 'database_not_found', heldDestination: { label: 'telegraf' } });
+  await until(t, 'its lines are kept aside', () => missing.store.countDeadLetters() > 0);
+  t.match(missing.store.listDeadLetters(), [{ status: 404, error: /database not found/, points: 4 }], 'with the empty write\'s answer, not the 400');
+  t.equal(missing.store.heldSources('influx-a').length, 1, 'held, to be sent once the database exists');
+});
