@@ -1,6 +1,8 @@
 // Delivery: a refused webhook is retried with backoff and each attempt is
 // recorded; and a restart neither loses nor repeats a notification, because
 // the outbox is part of the store.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import type { NotificationChannel } from '../../src/renewals/notify/channel.js';
 import { Notifier } from '../../src/renewals/notify/notifier.js';
@@ -138,4 +140,40 @@ t.test('a channel stuck in a send does not delay the others: each channel has it
     ['stuck', 'two.example', true],
     ['quick', 'two.example', true],
   ]);
+});
+
+t.test('a webhook answering with a redirect is a failed send: not followed, not delivered, no header sent elsewhere', async (t) => {
+  const seen: string[] = [];
+  const elsewhere = createServer((req, res) => {
+    seen.push(`elsewhere ${req.method} ${req.url} key=${req.headers['x-api-key'] ?? '-'}`);
+    res.end('ok');
+  });
+  await new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => elsewhere.close(() => resolve())));
+  const elsewhereUrl = `http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}/moved`;
+  let status = 302;
+  const hook = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      seen.push(`hook ${req.method} ${req.url}`);
+      res.writeHead(status, { Location: status === 307 ? elsewhereUrl : '/moved' }).end();
+    });
+  });
+  await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => hook.close(() => resolve())));
+  const clock = fakeClock(BigInt(START_MS) * 1_000_000n);
+  const url = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
+  const relay = relayOn(t.testdir({}), `[[notify.webhooks]]\nname = "ops"\nurl = "${url}"\nheaders = ["X-Api-Key: k3y"]\n`, clock);
+  t.teardown(() => relay.close());
+  await write(relay, renewalLine('h', 'example.com', START_MS));
+  moveTo(clock, START_MS + 63 * DAY_MS);
+  relay.monitoring.evaluator.evaluate();
+  await relay.monitoring.notifier.deliverDue();
+  status = 307;
+  moveTo(clock, START_MS + 64 * DAY_MS);
+  await relay.monitoring.notifier.deliverDue();
+  t.same(seen, ['hook POST /hook', 'hook POST /hook'], 'each redirect was answered, and neither followed');
+  const [row] = outboxRows(relay);
+  t.equal(row.delivered_ms, null, 'not delivered');
+  t.match(row.last_error, /webhook answered 307, a redirect, which is not followed/);
 });

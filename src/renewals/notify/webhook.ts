@@ -31,12 +31,18 @@ export class WebhookChannel implements NotificationChannel {
         method: 'POST',
         headers,
         body: notification.payload,
+        // Followed, a 302 turns the POST into a GET that any 200 "delivers", and a 307 takes the secret
+        // headers to whatever host it names: a redirect is a failed send, to fix in the URL.
+        redirect: 'manual',
         signal: AbortSignal.any([signal, AbortSignal.timeout(this.#config.timeoutMs)]),
       });
     } catch (err) {
       throw new Error(describeFetchError(err, this.#config.timeoutMs));
     }
     const text = await res.text().catch(() => '');
+    if (res.status >= 300 && res.status < 400) {
+      throw new Error(`webhook answered ${res.status}, a redirect, which is not followed: set notify.webhooks url to where it points`);
+    }
     if (res.status < 200 || res.status > 299) {
       const excerpt = text.trim().slice(0, ERROR_BODY_CHARS);
       throw new Error(`webhook answered ${res.status}${excerpt === '' ? '' : `: ${excerpt}`}`);
