@@ -177,3 +177,24 @@ t.test('a webhook answering with a redirect is a failed send: not followed, not 
   t.equal(row.delivered_ms, null, 'not delivered');
   t.match(row.last_error, /webhook answered 307, a redirect, which is not followed/);
 });
+
+t.test('a retry is not held back by a wall clock set back after the failure', async (t) => {
+  const hook = await webhookReceiver(t);
+  hook.status = 503;
+  const clock = fakeClock(BigInt(START_MS) * 1_000_000n);
+  const toml = `[notify]\nretry_initial_ms = 1000\nretry_max_ms = 2000\n[[notify.webhooks]]\nname = "ops"\nurl = "${hook.url}"\n`;
+  const relay = relayOn(t.testdir({}), toml, clock);
+  t.teardown(() => relay.close());
+  await write(relay, renewalLine('h', 'a.example', START_MS));
+  await write(relay, renewalLine('h', 'b.example', START_MS));
+  moveTo(clock, START_MS + 63 * DAY_MS); // the wall clock runs a day fast
+  relay.monitoring.evaluator.evaluate();
+  await relay.monitoring.notifier.deliverDue();
+  t.equal(hook.requests, 1, 'the first notice failed');
+  hook.status = 204;
+  moveTo(clock, START_MS + 62 * DAY_MS); // NTP steps it back a day
+  moveTo(clock, clock.nowMs() + 60_000);
+  await relay.monitoring.notifier.deliverDue();
+  t.same(hook.calls.map((c) => c.body.domain).sort(), ['a.example', 'b.example'], 'both sent a minute later, not a day');
+  t.ok(outboxRows(relay).every((r) => r.delivered_ms !== null));
+});

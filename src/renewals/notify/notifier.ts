@@ -111,7 +111,7 @@ export class Notifier {
     const { outbox, clock } = this.#deps;
     for (const notification of outbox.pending(channel.name, ROUND_SIZE)) {
       // In order: nothing overtakes a notification waiting for its retry.
-      if (this.#stopping.signal.aborted || notification.nextAttemptMs > clock.nowMs()) return;
+      if (this.#stopping.signal.aborted || !this.#isDue(notification.nextAttemptMs, clock.nowMs())) return;
       const failure = await this.#attempt(channel, notification);
       // The store may be closing once stop() gave up waiting: record nothing after that.
       if (this.#stopping.signal.aborted && failure !== undefined) return;
@@ -130,6 +130,14 @@ export class Notifier {
       );
       return;
     }
+  }
+
+  /**
+   * Due at its time, or at once when that lies further ahead than any backoff (retry_max_ms): the
+   * wall clock was set back after the failure, and waiting for it would hold the channel that long.
+   */
+  #isDue(nextAttemptMs: number, nowMs: number): boolean {
+    return nextAttemptMs <= nowMs || nextAttemptMs > nowMs + this.#deps.retry.maxMs;
   }
 
   /** undefined when the channel accepted it, else the reason. */
