@@ -74,7 +74,9 @@ export function judge(input: VerdictInput): Verdict {
       return { transition: { to: live, atMs, reason: overdueReason(cert, snoozeEnded) }, notice: facts };
     }
     case 'snoozed': {
-      const atMs = wasOverdue || stored === 'retired' ? nowMs : changedAt(cert.overdueMs);
+      // Reinstated while snoozed: dated by the facts, as entering overdue is, so that the spell the notices
+      // report once the snooze ends counts from when it was really overdue.
+      const atMs = stored === 'retired' ? Math.min(nowMs, cert.overdueMs) : wasOverdue ? nowMs : changedAt(cert.overdueMs);
       return { transition: { to: live, atMs, reason: `overdue, snoozed until ${iso(cert.snoozedUntilMs ?? nowMs)}` } };
     }
     case 'retired':

@@ -71,6 +71,11 @@ const CASES: readonly Case[] = [
     notice: { kind: 'overdue', overdueForMs: 11 * DAY_MS },
   },
   {
+    name: 'reinstated (unretired) while snoozed: silent, and the spell dated from the facts for the notice when the snooze ends',
+    input: { cert: cert({ state: 'retired', stateSinceMs: OVERDUE_MS + DAY_MS, snoozedUntilMs: OVERDUE_MS + 20 * DAY_MS }), nowMs: OVERDUE_MS + 11 * DAY_MS },
+    transition: ['snoozed', OVERDUE_MS],
+  },
+  {
     name: 'the clock set back before the overdue time: no false recovery (and no second overdue notice later)',
     input: { cert: cert({ state: 'overdue', stateSinceMs: OVERDUE_MS }), nowMs: OVERDUE_MS - DAY_MS, overdueSinceMs: OVERDUE_MS },
   },
