@@ -25,6 +25,12 @@ export const MAX_CERTIFICATE_SECONDS = 253_402_300_799;
 export function isCertificateSeconds(value: number): boolean {
   return value >= 0 && value <= MAX_CERTIFICATE_SECONDS;
 }
+/**
+ * 2000-01-01T00:00:00Z in ns. No certbot renewal is older (Let's Encrypt began in 2015); a timestamp
+ * below it is one in seconds, ms or µs sent without its precision, read as ns: a renewal in 1970,
+ * which would raise an overdue alert at once.
+ */
+export const EARLIEST_RENEWAL_NS = 946_684_800n * NS_PER_SECOND;
 const MAX_DNS_NAME_LENGTH = 253;
 const ASCII_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
 
@@ -68,6 +74,14 @@ export function checkSchema(point: ParsedPoint, timestampNs: bigint, nowNs: bigi
   if (timestampNs - nowNs > rules.maxFutureNs) {
     const seconds = (timestampNs - nowNs) / NS_PER_SECOND;
     return reject(point, rules, 'timestamp-future', `timestamp ${timestampNs} is ${seconds} s in the future (at most ${rules.maxFutureNs / NS_PER_SECOND} s allowed): check the host's clock and the precision`);
+  }
+  if (timestampNs < EARLIEST_RENEWAL_NS) {
+    return reject(
+      point,
+      rules,
+      'timestamp-too-old',
+      `timestamp ${timestampNs} is before 2000-01-01: check the precision (a time in s, ms or us needs precision= in the URL, else it is read as ns)`,
+    );
   }
   return undefined;
 }

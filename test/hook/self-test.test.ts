@@ -60,7 +60,7 @@ t.test('--self-test with a wrong token: FAILED, the status, the relay\'s reason 
 });
 
 t.test('--self-test with nothing listening: FAILED, no HTTP answer, the connection error; and it mentions a waiting spool', async (t) => {
-  const configDir = t.testdir({ 'certrelay-hook.spool': 'certbot_renewal,domain=a.example,host=h renewed_count=1 1\n' });
+  const configDir = t.testdir({ 'certrelay-hook.spool': 'certbot_renewal,domain=a.example,host=h renewed_count=1 1656169934000000001\n' });
   const file = writeHookConfig(configDir, { CERTRELAY_HOOK_URL: `${await deadUrl()}/write?db=certbot`, CERTRELAY_HOOK_RETRIES: '0' });
   const run = await runHook({ args: ['--self-test', `--config=${file}`] });
   t.equal(run.code, 1);

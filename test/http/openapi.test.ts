@@ -39,7 +39,7 @@ const cases: Array<{ name: string; method: 'GET' | 'POST' | 'HEAD'; url: string;
   { name: 'a 1.x write in an unknown encoding', method: 'POST', url: '/write?db=d', headers: { authorization: WRITER, 'content-encoding': 'br' }, payload: 'm v=1 1' },
   { name: 'a good 2.x write', method: 'POST', url: '/api/v2/write?org=o&bucket=d', headers: { authorization: WRITER }, payload: 'm v=1 1' },
   { name: 'a 2.x write that does not parse', method: 'POST', url: '/api/v2/write?org=o&bucket=d', headers: { authorization: WRITER }, payload: 'm' },
-  { name: 'a 2.x write breaking the certbot_renewal schema', method: 'POST', url: '/api/v2/write?org=o&bucket=d', headers: { authorization: WRITER }, payload: 'certbot_renewal,host=h renewed_count=1 1' },
+  { name: 'a 2.x write breaking the certbot_renewal schema', method: 'POST', url: '/api/v2/write?org=o&bucket=d', headers: { authorization: WRITER }, payload: 'certbot_renewal,host=h renewed_count=1 1656169934000000001' },
   { name: 'a 2.x write without bucket', method: 'POST', url: '/api/v2/write?org=o', headers: { authorization: WRITER }, payload: 'm v=1 1' },
   { name: 'a 2.x write without a token', method: 'POST', url: '/api/v2/write?org=o&bucket=d', payload: 'm v=1 1' },
   { name: 'a ping', method: 'GET', url: '/ping' },

@@ -101,12 +101,12 @@ t.test('a field that changes type inside one request is a field type conflict; t
 t.test('a certbot_renewal point that breaks the schema is dropped with its line, rule and value; the others are kept', async (t) => {
   const relay = relayFor(t);
   const payload = [
-    'certbot_renewal,domain=example.com,host=h renewed_count=1 1',
-    'certbot_renewal,domain=example.com,host=h renewed_count=0 2',
-    'certbot_renewal,domain=not\\ a\\ domain,host=h renewed_count=1 3',
-    'certbot_renewal,domain=a.example,host=h renewed_count="one" 4',
-    'certbot_renewal,domain=b.example renewed_count=1 5',
-    'certbot_renewal,domain=*.example.com,host=h renewed_count=1,not_after=1700000000i,not_before=1692224000i 6',
+    'certbot_renewal,domain=example.com,host=h renewed_count=1 1656169934000000001',
+    'certbot_renewal,domain=example.com,host=h renewed_count=0 1656169934000000002',
+    'certbot_renewal,domain=not\\ a\\ domain,host=h renewed_count=1 1656169934000000003',
+    'certbot_renewal,domain=a.example,host=h renewed_count="one" 1656169934000000004',
+    'certbot_renewal,domain=b.example renewed_count=1 1656169934000000005',
+    'certbot_renewal,domain=*.example.com,host=h renewed_count=1,not_after=1700000000i,not_before=1692224000i 1656169934000000006',
   ].join('\n');
   const res = await relay.app.inject({ method: 'POST', url: '/write?db=d', payload });
   t.equal(res.statusCode, 400);
@@ -118,8 +118,8 @@ t.test('a certbot_renewal point that breaks the schema is dropped with its line,
   t.match(error, /line 5: certbot_renewal needs a non-empty tag "host"/);
   t.match(error, / dropped=4$/);
   t.same(storedLines(relay), [
-    'certbot_renewal,domain=example.com,host=h renewed_count=1 1',
-    'certbot_renewal,domain=*.example.com,host=h renewed_count=1,not_after=1700000000i,not_before=1692224000i 6',
+    'certbot_renewal,domain=example.com,host=h renewed_count=1 1656169934000000001',
+    'certbot_renewal,domain=*.example.com,host=h renewed_count=1,not_after=1700000000i,not_before=1692224000i 1656169934000000006',
   ]);
 });
 
@@ -139,7 +139,7 @@ t.test('a certbot_renewal timestamp more than 5 minutes in the future is refused
 
 t.test('the certbot measurement name is configurable', async (t) => {
   const relay = relayFor(t, '[validation]\ncertbot_measurement = "renewals"\n');
-  const res = await relay.app.inject({ method: 'POST', url: '/write?db=d', payload: 'renewals,host=h renewed_count=1 1\ncertbot_renewal,host=h renewed_count=1 1' });
+  const res = await relay.app.inject({ method: 'POST', url: '/write?db=d', payload: 'renewals,host=h renewed_count=1 1\ncertbot_renewal,host=h renewed_count=1 1656169934000000001' });
   t.equal(res.statusCode, 400);
   t.match(res.json().error, /line 1: renewals needs a non-empty tag "domain"/);
   t.equal(storedLines(relay).length, 1);

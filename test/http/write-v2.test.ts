@@ -27,12 +27,12 @@ t.test('a schema rejection on 2.x is 422: the bad point is dropped, the rest kep
   const res = await relay.app.inject({
     method: 'POST',
     url: '/api/v2/write?org=o&bucket=b',
-    payload: 'certbot_renewal,domain=a.example,host=h renewed_count=0 1\ncertbot_renewal,domain=a.example,host=h renewed_count=1 2',
+    payload: 'certbot_renewal,domain=a.example,host=h renewed_count=0 1656169934000000001\ncertbot_renewal,domain=a.example,host=h renewed_count=1 1656169934000000002',
   });
   t.equal(res.statusCode, 422);
   t.equal(res.json().code, 'unprocessable entity');
   t.match(res.json().message, /line 1: certbot_renewal field "renewed_count" must be >= 1, got 0/);
-  t.same(storedLines(relay), ['certbot_renewal,domain=a.example,host=h renewed_count=1 2']);
+  t.same(storedLines(relay), ['certbot_renewal,domain=a.example,host=h renewed_count=1 1656169934000000002']);
 });
 
 t.test('2.x precision accepts ns, us, ms, s only', async (t) => {

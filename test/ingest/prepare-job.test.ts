@@ -65,7 +65,7 @@ t.test('every other body is stored as the accepted lines joined', async (t) => {
     ['a timestamp with a leading zero', `${a}\nm v=1 0123`],
     ['two spaces before the timestamp', `${a}\nm v=1  123`],
     ['a parse error', `${a}\nnot a point\n${b}`],
-    ['a schema rejection', `${a}\ncertbot_renewal,host=h renewed_count=1 4\n${b}`],
+    ['a schema rejection', `${a}\ncertbot_renewal,host=h renewed_count=1 1656169934000000004\n${b}`],
     ['a type conflict', `m v=1 1\nm v="x" 2\n${b}`],
     ['seconds precision', `m v=1 1\nm v=2 2`, 's'],
     ['invalid UTF-8 in a line', `${a}\n\u00ff`],
@@ -98,7 +98,7 @@ t.test('property: the stored text is always the accepted lines joined by "\\n"',
     '\t',
     'bad',
     'm v="x" 15',
-    'certbot_renewal,host=h renewed_count=1 4',
+    'certbot_renewal,host=h renewed_count=1 1656169934000000004',
   );
   const body = fc.tuple(fc.array(piece, { minLength: 1, maxLength: 8 }), fc.constantFrom('\n', '\r\n'), fc.boolean()).map(
     ([lines, eol, trailing]) => lines.join(eol) + (trailing ? eol : ''),

@@ -15,7 +15,7 @@ function mixedBody(): Buffer {
   return Buffer.concat([
     Buffer.from('m,t=a v=1 1\nm v=2\nbad line here\n'),
     Buffer.from([0x6d, 0x20, 0x76, 0x3d, 0xff, 0x0a]),
-    Buffer.from('m v="text" 3\ncertbot_renewal,host=h renewed_count=1 4\n'),
+    Buffer.from('m v="text" 3\ncertbot_renewal,host=h renewed_count=1 1656169934000000004\n'),
     Buffer.from(Array.from({ length: 2000 }, (_, i) => `cpu,host=h${i % 7} usage=${i}i ${i + 10}`).join('\n')),
   ]);
 }

@@ -81,6 +81,18 @@ t.test('the future-timestamp rule allows clock skew up to the limit, not beyond'
   t.equal(check(line, NOW - 365n * 86_400n * 1_000_000_000n), undefined, 'old renewals are fine (backfill)');
 });
 
+t.test('a renewal before 2000 is a timestamp sent without its precision: refused with a hint', async (t) => {
+  const line = 'certbot_renewal,domain=example.com,host=h renewed_count=1';
+  const seconds = 1_767_225_600n; // 2026-01-01 in seconds, read as ns
+  const rejection = check(line, seconds);
+  t.equal(rejection?.rule, 'timestamp-too-old');
+  t.equal(rejection?.message, 'line 1: certbot_renewal timestamp 1767225600 is before 2000-01-01: check the precision (a time in s, ms or us needs precision= in the URL, else it is read as ns)');
+  t.equal(check(line, seconds * 1000n)?.rule, 'timestamp-too-old', 'milliseconds');
+  t.equal(check(line, seconds * 1_000_000n)?.rule, 'timestamp-too-old', 'microseconds');
+  t.equal(check(line, 946_684_800_000_000_000n), undefined, '2000-01-01 itself is fine');
+  t.equal(check('cpu,host=h usage=1', seconds), undefined, 'other measurements keep any time');
+});
+
 t.test('a certificate date in milliseconds or nanoseconds is refused with a hint', async (t) => {
   const rejection = check('certbot_renewal,domain=example.com,host=h renewed_count=1,not_after=1795882279990000000i');
   t.equal(rejection?.message, 'line 1: certbot_renewal field "not_after" must be Unix seconds from 0 to 253402300799 (9999-12-31), got 1795882279990000000 (milliseconds or nanoseconds?)');
