@@ -28,6 +28,7 @@ import { GroupCommit } from './log/group-commit.js';
 import { RefusalLog } from './log/refusal-log.js';
 import { BodyBudget } from './ingest/body-budget.js';
 import { capConnections } from './http/connection-cap.js';
+import { WriteOrder } from './http/write-order.js';
 import { protectReads } from './http/read-access.js';
 import { burstWarning } from './log/burst-warning.js';
 import { Store, createStoreDirectory, freeSpaceOf, isStoreFullError } from './log/store.js';
@@ -304,6 +305,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     maxBodyBytes: config.server.maxBodyBytes,
     bodyBudget,
     onDatabase: (db: string) => databases.remember(db),
+    writeOrder: new WriteOrder(app.server),
   };
   app.register(async (writes) => {
     // Write bodies are read by readBody (size caps, gzip), whatever their Content-Type: curl sends a form type.

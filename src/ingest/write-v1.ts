@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Readable } from 'node:stream';
 import { RelayError } from '../errors.js';
 import type { Authorizer } from '../http/auth.js';
+import type { WriteOrder } from '../http/write-order.js';
 import { sendError } from '../http/error-reply.js';
 import { firstValue, type QueryValue } from '../http/query-param.js';
 import { parsePrecisionV1, V1_PRECISIONS } from '../line-protocol/precision.js';
@@ -21,6 +22,8 @@ export interface WriteRouteDeps {
   readonly maxBodyBytes: number;
   readonly bodyBudget: BodyBudget;
   readonly onDatabase: (db: string) => void;
+  /** Keeps writes pipelined on one connection in their order; absent in tests that inject requests. */
+  readonly writeOrder?: WriteOrder;
 }
 
 interface V1Query {
@@ -53,6 +56,7 @@ export function registerWriteV1(app: FastifyInstance, deps: WriteRouteDeps): voi
     let prepared: WriteOutcome;
     try {
       const body = await readBody(request.body as Readable | undefined, request.headers, { maxBytes: deps.maxBodyBytes, reservation });
+      await deps.writeOrder?.turnOf(request.raw);
       prepared = await deps.intake.write('v1', { db, rp }, body, precision, { allOrNothingOnParseError: false });
     } finally {
       reservation.release();

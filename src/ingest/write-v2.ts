@@ -44,6 +44,7 @@ export function registerWriteV2(app: FastifyInstance, deps: WriteRouteDeps): voi
     let prepared: WriteOutcome;
     try {
       const body = await readBody(request.body as Readable | undefined, request.headers, { maxBytes: deps.maxBodyBytes, reservation });
+      await deps.writeOrder?.turnOf(request.raw);
       prepared = await deps.intake.write('v2', destination, body, precision, { allOrNothingOnParseError: true });
     } finally {
       reservation.release();
