@@ -55,3 +55,32 @@ timeout_ms = 5000
   t.match(recovered.text, /^renewal for bücher\.example on optimus: renewed again after being overdue for 3 days\n/);
   t.ok(outboxRows(relay).every((r) => r.delivered_ms !== null && r.last_error === null));
 });
+
+t.test('a recipient the server refuses for now is a failed send: retried for that recipient alone, the others get it once', async (t) => {
+  const port = await freePortBelow32768();
+  const smtp = await startSmtpServer(t, port, { refusePrefix: 'oncall', refuseTimes: 1 });
+  const clock = fakeClock(BigInt(START_MS) * 1_000_000n);
+  const toml = `[notify]
+retry_initial_ms = 1000
+retry_max_ms = 1000
+[[notify.email]]
+name = "ops-mail"
+host = "127.0.0.1"
+port = ${port}
+security = "none"
+from = "certrelay@example.net"
+to = ["ops@example.net", "Oncall <oncall@example.net>"]
+timeout_ms = 5000
+`;
+  const relay = relayOn(t.testdir({}), toml, clock);
+  t.teardown(() => relay.close());
+  await write(relay, renewalLine('optimus', 'example.com', START_MS));
+  clock.advanceNs(BigInt(62 * DAY_MS) * 1_000_000n);
+  relay.monitoring.evaluator.evaluate();
+  await relay.monitoring.notifier.deliverDue();
+  t.match(outboxRows(relay)[0], { attempts: 1, delivered_ms: null, last_error: /refused for oncall@example\.net \(450 4\.2\.0 mailbox busy, try again later\); the others have it/ });
+  clock.advanceNs(2_000_000_000n);
+  await relay.monitoring.notifier.deliverDue();
+  t.same(smtp.received().map((m) => m.rcpt_tos), [['ops@example.net'], ['oncall@example.net']], 'each recipient got it once');
+  t.ok(outboxRows(relay)[0].delivered_ms !== null, 'then delivered');
+});

@@ -14,10 +14,18 @@ import json, os, sys
 from email import message_from_bytes, policy
 from aiosmtpd.controller import Controller
 
-host, port, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+host, port, out, opts = sys.argv[1], int(sys.argv[2]), sys.argv[3], json.loads(sys.argv[4])
 
 class Keep:
     count = 0
+    refused = 0
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        prefix = opts.get('refusePrefix')
+        if prefix and address.startswith(prefix) and Keep.refused < opts.get('refuseTimes', 0):
+            Keep.refused += 1
+            return '450 4.2.0 mailbox busy, try again later'
+        envelope.rcpt_tos.append(address)
+        return '250 OK'
     async def handle_DATA(self, server, session, envelope):
         msg = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
         Keep.count += 1
@@ -60,10 +68,17 @@ export interface SmtpServer {
   stop(): Promise<void>;
 }
 
+export interface SmtpServerOptions {
+  /** Recipients starting with this are refused with 450 (try again later), the first refuseTimes times. */
+  readonly refusePrefix?: string;
+  readonly refuseTimes?: number;
+}
+
 /** Starts the server on 127.0.0.1:port; stopped at the test's teardown at the latest. */
-export async function startSmtpServer(t: Test, port: number): Promise<SmtpServer> {
+export async function startSmtpServer(t: Test, port: number, options: SmtpServerOptions = {}): Promise<SmtpServer> {
   const dir = t.testdir({});
-  const child: ChildProcess = spawn(SYSTEM_PYTHON, ['-c', SERVER, '127.0.0.1', String(port), dir], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const args = ['-c', SERVER, '127.0.0.1', String(port), dir, JSON.stringify(options)];
+  const child: ChildProcess = spawn(SYSTEM_PYTHON, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

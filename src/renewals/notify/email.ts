@@ -10,6 +10,11 @@ export class EmailChannel implements NotificationChannel {
   readonly name: string;
   readonly #config: EmailChannelConfig;
   readonly #transport: Transporter;
+  /**
+   * By notification: the recipients the server refused at the last attempt, while others took it. The
+   * next attempt goes to them only, so that nobody gets a notice twice (after a restart, to everyone).
+   */
+  readonly #refusedRecipients = new Map<number, string[]>();
 
   constructor(config: EmailChannelConfig) {
     this.name = config.name;
@@ -33,19 +38,35 @@ export class EmailChannel implements NotificationChannel {
   async send(notification: PendingNotification, signal: AbortSignal): Promise<void> {
     // nodemailer cannot cancel a send; a stopping relay just stops waiting (the notification stays pending).
     if (signal.aborted) throw new Error('e-mail not sent: the relay is stopping');
+    const to = this.#refusedRecipients.get(notification.id) ?? [...this.#config.to];
+    let refused: string[];
+    let refusals: string[];
     try {
-      await this.#transport.sendMail({
+      const info = (await this.#transport.sendMail({
         from: this.#config.from,
-        to: [...this.#config.to],
+        to,
         subject: notification.subject,
         text: notification.body,
         headers: { 'X-Certrelay-Kind': notification.kind },
-      });
+      })) as { rejected?: unknown[]; rejectedErrors?: Array<{ response?: string }> };
+      refused = (info.rejected ?? []).map(String);
+      refusals = (info.rejectedErrors ?? []).map((e) => e.response ?? '').filter((r) => r !== '');
     } catch (err) {
       const e = err as { code?: string; responseCode?: number; message?: string };
       const code = e.responseCode !== undefined ? `SMTP ${e.responseCode}` : (e.code ?? 'error');
       throw new Error(`e-mail via ${this.#config.host}:${this.#config.port} failed (${code}): ${e.message ?? String(err)}`);
     }
+    if (refused.length === 0) {
+      this.#refusedRecipients.delete(notification.id);
+      return;
+    }
+    // Some took it, some were refused: a failed send for those, retried for them alone.
+    const again = to.filter((recipient) => refused.some((address) => recipient.includes(address)));
+    this.#refusedRecipients.set(notification.id, again.length > 0 ? again : refused);
+    throw new Error(
+      `e-mail via ${this.#config.host}:${this.#config.port} refused for ${refused.join(', ')}` +
+        `${refusals.length > 0 ? ` (${refusals[0]})` : ''}; the others have it, and it is sent again to these only`,
+    );
   }
 
   close(): void {
