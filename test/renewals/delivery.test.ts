@@ -198,3 +198,36 @@ t.test('a retry is not held back by a wall clock set back after the failure', as
   t.same(hook.calls.map((c) => c.body.domain).sort(), ['a.example', 'b.example'], 'both sent a minute later, not a day');
   t.ok(outboxRows(relay).every((r) => r.delivered_ms !== null));
 });
+
+t.test('a stop waits (within its grace) for a webhook send under way and records it: not sent again after the restart', async (t) => {
+  const received: string[] = [];
+  const hook = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      received.push((JSON.parse(body) as { kind: string }).kind);
+      setTimeout(() => res.writeHead(204).end(), 300); // the receiver has it, and answers a moment later
+    });
+  });
+  await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => {
+    hook.closeAllConnections();
+    hook.close(() => resolve());
+  }));
+  const url = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
+  const dir = t.testdir({});
+  const toml = `[server]\nshutdown_grace_ms = 10000\n[[notify.webhooks]]\nname = "ops"\nurl = "${url}"\n`;
+  const clock = fakeClock(BigInt(START_MS) * 1_000_000n);
+  const first = relayOn(dir, toml, clock);
+  await write(first, renewalLine('h', 'example.com', START_MS));
+  moveTo(clock, START_MS + 63 * DAY_MS);
+  first.monitoring.evaluator.evaluate();
+  await until(t, 'the receiver has the notice', () => received.length === 1);
+  await first.close();
+  const second = relayOn(dir, toml, clock);
+  t.teardown(() => second.close());
+  t.match(outboxRows(second)[0], { attempts: 1, last_error: null }, 'recorded as delivered before the store closed');
+  t.not(outboxRows(second)[0].delivered_ms, null);
+  await second.monitoring.notifier.deliverDue();
+  t.same(received, ['overdue'], 'sent once');
+});

@@ -44,7 +44,14 @@ export class Notifier {
   readonly #deps: NotifierDeps;
   readonly #channelNames: string[];
   readonly #lanes: Lane[];
+  /** Aborted when stopping starts: no new round and no new send. */
   readonly #stopping = new AbortController();
+  /**
+   * Aborted when the stop's grace is over: cancels sends still under way, and nothing is recorded
+   * after it (the store may be closing). A send that ends within the grace is recorded: cut short,
+   * a webhook the receiver already had would be sent again after the restart.
+   */
+  readonly #givenUp = new AbortController();
 
   constructor(deps: NotifierDeps) {
     this.#deps = deps;
@@ -82,6 +89,7 @@ export class Notifier {
     let giveUp: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(this.#lanes.map((lane) => lane.chain)), new Promise<void>((resolve) => (giveUp = setTimeout(resolve, graceMs)))]);
     clearTimeout(giveUp);
+    this.#givenUp.abort();
     for (const channel of this.#deps.channels) channel.close();
   }
 
@@ -114,7 +122,7 @@ export class Notifier {
       if (this.#stopping.signal.aborted || !this.#isDue(notification.nextAttemptMs, clock.nowMs())) return;
       const failure = await this.#attempt(channel, notification);
       // The store may be closing once stop() gave up waiting: record nothing after that.
-      if (this.#stopping.signal.aborted && failure !== undefined) return;
+      if (this.#givenUp.signal.aborted) return;
       if (failure === undefined) {
         outbox.markDelivered(notification.id, clock.nowMs());
         this.#deps.counters?.notificationsSent.inc({ channel: channel.name, kind: notification.kind });
@@ -143,7 +151,7 @@ export class Notifier {
   /** undefined when the channel accepted it, else the reason. */
   async #attempt(channel: NotificationChannel, notification: PendingNotification): Promise<string | undefined> {
     try {
-      await channel.send(notification, this.#stopping.signal);
+      await channel.send(notification, this.#givenUp.signal);
       return undefined;
     } catch (err) {
       return (err as Error).message;
