@@ -2,7 +2,8 @@
 // state it is in at a given time. Pure: the time comes in as an argument, so
 // tests walk months of history with a fake clock.
 //
-// Expected renewal: with the certificate's dates known, not_after − lifetime/3,
+// Expected renewal: with not_after known, not_after − lifetime/3 (the lifetime from not_before, or from
+// the renewal's time when only not_after came),
 // or − lifetime/2 for a lifetime under 10 days (certbot 4's rule; 90-day
 // certificates renew 30 days before expiry, 45-day ones 15 days before, 6-day
 // ones 3 days before); otherwise the last success + 60 days. Overdue: expected
@@ -55,8 +56,10 @@ export function schedule(cert: CertificateFacts, policy: RenewalPolicy): Schedul
     // Configured but never reported: it should have reported by now, so it is due at once.
     return { expectedMs: cert.firstSeenMs, overdueMs: cert.firstSeenMs + policy.graceMs, basis: 'never-reported' };
   }
-  if (isDateMs(notAfterMs) && isDateMs(notBeforeMs) && notAfterMs > notBeforeMs) {
-    const lifetimeMs = notAfterMs - notBeforeMs;
+  // Without not_before the certificate began at its renewal: the hook reports right after issuance.
+  const issuedMs = isDateMs(notBeforeMs) ? notBeforeMs : lastSuccessMs;
+  if (isDateMs(notAfterMs) && notAfterMs > issuedMs) {
+    const lifetimeMs = notAfterMs - issuedMs;
     const expectedMs = notAfterMs - Math.round(lifetimeMs < SHORT_LIFETIME_MS ? lifetimeMs / 2 : lifetimeMs / 3);
     return { expectedMs, overdueMs: expectedMs + Math.min(policy.graceMs, Math.round(lifetimeMs / 6)), basis: 'certificate-lifetime' };
   }

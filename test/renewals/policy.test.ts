@@ -56,6 +56,13 @@ const CASES: readonly Case[] = [
     states: [[8.3, 'ok'], [10 - 10 / 3 + 10 / 6, 'overdue']],
   },
   {
+    name: '45-day certificate reported with not_after alone: the renewal is its start, so expected 15 days before expiry',
+    cert: { ...base, notAfterMs: T0 + 45 * DAY_MS },
+    expectedDay: 30,
+    basis: 'certificate-lifetime',
+    states: [[31.9, 'ok'], [32, 'overdue']],
+  },
+  {
     name: 'dates out of any range (a store written before they were checked) count as unknown',
     cert: { ...base, notBeforeMs: -9_100_000_000_000_000, notAfterMs: -9_000_000_000_000_000 },
     expectedDay: 60,
