@@ -93,7 +93,11 @@ export function judge(input: VerdictInput): Verdict {
       // A late report of a renewal that happened in time means it was never really overdue.
       const overdueForMs = Math.min(Math.max(0, (cert.lastSuccessMs ?? nowMs) - overdueSinceMs), nowMs - overdueSinceMs);
       const facts = notice('recovered', live, overdueSinceMs, overdueForMs);
-      return { transition: { to: live, atMs, reason: `${renewed}, after being overdue` }, notice: facts };
+      const reason =
+        cert.lastSuccessMs !== undefined && cert.lastSuccessMs >= overdueSinceMs
+          ? `${renewed}, after being overdue`
+          : `no longer overdue: ${cert.lastSuccessMs === undefined ? 'never reported' : `last renewal at ${iso(cert.lastSuccessMs)}`}, within the schedule again (a late report, or a changed policy)`;
+      return { transition: { to: live, atMs, reason }, notice: facts };
     }
   }
 }

@@ -231,3 +231,24 @@ t.test('a stop waits (within its grace) for a webhook send under way and records
   await second.monitoring.notifier.deliverDue();
   t.same(received, ['overdue'], 'sent once');
 });
+
+t.test('a schedule moved by the operator (grace_days raised) ends an overdue spell without claiming a renewal', async (t) => {
+  const hook = await webhookReceiver(t);
+  const clock = fakeClock(BigInt(START_MS) * 1_000_000n);
+  const dir = t.testdir({});
+  const channel = `[[notify.webhooks]]\nname = "ops"\nurl = "${hook.url}"\n`;
+  const first = relayOn(dir, channel, clock);
+  await write(first, renewalLine('h', 'a.example', START_MS));
+  moveTo(clock, START_MS + 63 * DAY_MS);
+  first.monitoring.evaluator.evaluate();
+  await first.monitoring.notifier.deliverDue();
+  await first.close();
+  const second = relayOn(dir, `[renewals]\ngrace_days = 10\n${channel}`, clock);
+  t.teardown(() => second.close());
+  second.monitoring.evaluator.evaluate();
+  await second.monitoring.notifier.deliverDue();
+  t.same(hook.calls.map((c) => c.body.kind), ['overdue', 'recovered']);
+  t.match(hook.calls[1].body.message, /^renewal for a\.example on h is no longer overdue: its last renewal \(2026-01-01T\d\d:\d\d:\d\d\.\d{3}Z\) is within the schedule again \(a renewal reported late, or a changed policy\)$/);
+  t.notMatch(hook.calls[1].body.message, /renewed again/);
+  t.match(second.renewals.transitions('h', 'a.example', 1)[0].reason, /^no longer overdue: last renewal at .*, within the schedule again/);
+});

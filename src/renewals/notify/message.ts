@@ -66,6 +66,10 @@ function messageOf(f: NoticeFacts): string {
     case 'reminder':
       return `${who} is still overdue, for ${durationText(f.overdueForMs)}: ${lastSuccess}, expected by ${iso(f.expectedMs)}`;
     case 'recovered':
+      // A renewal from before the spell began: reported late, or the schedule moved (grace_days raised).
+      if (f.lastSuccessMs === undefined || f.lastSuccessMs < f.overdueSinceMs) {
+        return `${who} is no longer overdue: ${f.lastSuccessMs === undefined ? 'it never reported, but' : `its last renewal (${iso(f.lastSuccessMs)})`} is within the schedule again (a renewal reported late, or a changed policy)`;
+      }
       return `${who}: renewed again after being overdue for ${durationText(f.overdueForMs)}`;
   }
 }
