@@ -28,6 +28,7 @@ import { GroupCommit } from './log/group-commit.js';
 import { RefusalLog } from './log/refusal-log.js';
 import { BodyBudget } from './ingest/body-budget.js';
 import { capConnections } from './http/connection-cap.js';
+import { ExpectContinue } from './http/expect-continue.js';
 import { WriteOrder } from './http/write-order.js';
 import { protectReads } from './http/read-access.js';
 import { burstWarning } from './log/burst-warning.js';
@@ -299,6 +300,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     return sendRelayError(reply, api, new RelayError('CR_NOT_FOUND', request.method, request.url.split('?', 1)[0]));
   });
 
+  const expectContinue = new ExpectContinue(app.server, (url) => /^\/(?:write|api\/v2\/write)(?:\?|$)/.test(url));
   const writeDeps = {
     intake,
     authorizer,
@@ -306,8 +308,14 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     bodyBudget,
     onDatabase: (db: string) => databases.remember(db),
     writeOrder: new WriteOrder(app.server),
+    expectContinue,
   };
   app.register(async (writes) => {
+    writes.addHook('onSend', (request, reply, payload, done) => {
+      // Refused before its body was asked for: the client never sends it, so the connection cannot go on.
+      if (expectContinue.isWaiting(request.raw)) reply.header('Connection', 'close');
+      done(null, payload);
+    });
     // Write bodies are read by readBody (size caps, gzip), whatever their Content-Type: curl sends a form type.
     acceptAnyContentType(writes);
     refuseCrossSite(writes);

@@ -11,6 +11,8 @@ export interface BodyLimits {
   readonly maxBytes: number;
   /** Holds the body's bytes in the relay-wide budget as they arrive (see body-budget.ts). */
   readonly reservation?: BodyReservation;
+  /** Called once the declared length is accepted, before the first byte is read (Expect: 100-continue). */
+  readonly beforeReading?: () => void;
 }
 
 export async function readBody(
@@ -24,9 +26,10 @@ export async function readBody(
   }
   if (stream === undefined) return Buffer.alloc(0);
   const encoding = (headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  if (encoding !== 'gzip' && encoding !== 'identity' && encoding !== '') throw new RelayError('CR_BAD_CONTENT_ENCODING', JSON.stringify(encoding));
+  limits.beforeReading?.();
   const hold = limits.reservation === undefined ? holdNothing : limits.reservation.hold;
   if (encoding === 'gzip') return readGzip(stream, limits.maxBytes, hold);
-  if (encoding !== 'identity' && encoding !== '') throw new RelayError('CR_BAD_CONTENT_ENCODING', JSON.stringify(encoding));
   // Only bytes received count: a declared length held up front let three clients that sent
   // headers and nothing more block every write until the request timeout.
   return readCapped(stream, limits.maxBytes, hold);

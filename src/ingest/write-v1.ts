@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Readable } from 'node:stream';
 import { RelayError } from '../errors.js';
 import type { Authorizer } from '../http/auth.js';
+import type { ExpectContinue } from '../http/expect-continue.js';
 import type { WriteOrder } from '../http/write-order.js';
 import { sendError } from '../http/error-reply.js';
 import { firstValue, type QueryValue } from '../http/query-param.js';
@@ -24,6 +25,8 @@ export interface WriteRouteDeps {
   readonly onDatabase: (db: string) => void;
   /** Keeps writes pipelined on one connection in their order; absent in tests that inject requests. */
   readonly writeOrder?: WriteOrder;
+  /** Says "100 Continue" only when the body is about to be read. */
+  readonly expectContinue?: ExpectContinue;
 }
 
 interface V1Query {
@@ -55,7 +58,11 @@ export function registerWriteV1(app: FastifyInstance, deps: WriteRouteDeps): voi
     const reservation = deps.bodyBudget.open();
     let prepared: WriteOutcome;
     try {
-      const body = await readBody(request.body as Readable | undefined, request.headers, { maxBytes: deps.maxBodyBytes, reservation });
+      const body = await readBody(request.body as Readable | undefined, request.headers, {
+        maxBytes: deps.maxBodyBytes,
+        reservation,
+        beforeReading: () => deps.expectContinue?.proceed(request.raw, reply.raw),
+      });
       await deps.writeOrder?.turnOf(request.raw);
       prepared = await deps.intake.write('v1', { db, rp }, body, precision, { allOrNothingOnParseError: false });
     } finally {

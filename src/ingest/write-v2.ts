@@ -43,7 +43,11 @@ export function registerWriteV2(app: FastifyInstance, deps: WriteRouteDeps): voi
     const reservation = deps.bodyBudget.open();
     let prepared: WriteOutcome;
     try {
-      const body = await readBody(request.body as Readable | undefined, request.headers, { maxBytes: deps.maxBodyBytes, reservation });
+      const body = await readBody(request.body as Readable | undefined, request.headers, {
+        maxBytes: deps.maxBodyBytes,
+        reservation,
+        beforeReading: () => deps.expectContinue?.proceed(request.raw, reply.raw),
+      });
       await deps.writeOrder?.turnOf(request.raw);
       prepared = await deps.intake.write('v2', destination, body, precision, { allOrNothingOnParseError: true });
     } finally {
