@@ -52,6 +52,8 @@ const WRITE_ROUTES: ReadonlySet<string> = new Set(['/write', '/api/v2/write']);
 
 /** The longest a request may take to arrive, head and body: then 408 and the connection is closed. */
 export const REQUEST_TIMEOUT_MS = 300_000;
+/** Node's default headersTimeout, set explicitly so that the 408's message can name it. */
+const HEADERS_TIMEOUT_MS = 60_000;
 
 export interface AppDeps {
   readonly clock?: Clock;
@@ -210,9 +212,10 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     // A client that stalls mid-body cannot hold its connection and buffered bytes for ever (Node's own default;
     // fastify's is none). Nothing of such a request was acknowledged.
     requestTimeout: REQUEST_TIMEOUT_MS,
-    clientErrorHandler: clientErrorHandler(REQUEST_TIMEOUT_MS),
+    clientErrorHandler: clientErrorHandler({ headersMs: HEADERS_TIMEOUT_MS, requestMs: REQUEST_TIMEOUT_MS }),
   }) as unknown as FastifyInstance;
 
+  app.server.headersTimeout = HEADERS_TIMEOUT_MS;
   const refusals = new RefusalLog(app.log, store, { hasTargets: config.targets.length > 0 });
   const warnDropped = burstWarning(
     (obj, msg) => app.log.warn(obj, msg),

@@ -8,12 +8,13 @@ import type { Duplex } from 'node:stream';
 import { INFLUXDB_BUILD, INFLUXDB_COMPATIBLE_VERSION } from '../version.js';
 import { errorHeader } from './error-reply.js';
 
-function answerFor(code: string | undefined, requestTimeoutMs: number): { status: number; message: string } {
+function answerFor(code: string | undefined, timeouts: Timeouts): { status: number; message: string } {
   switch (code) {
+    // Node gives the headers' timeout and the whole request's the same code: both limits are named.
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return {
         status: 408,
-        message: `the request did not arrive in full within ${requestTimeoutMs / 1000} s; nothing of it was stored`,
+        message: `the request did not arrive in time (its headers within ${timeouts.headersMs / 1000} s, all of it within ${timeouts.requestMs / 1000} s); nothing of it was stored`,
       };
     case 'HPE_HEADER_OVERFLOW':
       return { status: 431, message: 'request header fields too large' };
@@ -22,13 +23,19 @@ function answerFor(code: string | undefined, requestTimeoutMs: number): { status
   }
 }
 
+export interface Timeouts {
+  /** The server's headersTimeout and requestTimeout. */
+  readonly headersMs: number;
+  readonly requestMs: number;
+}
+
 /** For fastify's clientErrorHandler option. */
-export function clientErrorHandler(requestTimeoutMs: number): (err: NodeJS.ErrnoException, socket: Duplex) => void {
+export function clientErrorHandler(timeouts: Timeouts): (err: NodeJS.ErrnoException, socket: Duplex) => void {
   return (err, socket) => {
     // A reset connection has nobody to answer.
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
     if (socket.writable) {
-      const { status, message } = answerFor(err.code, requestTimeoutMs);
+      const { status, message } = answerFor(err.code, timeouts);
       const body = Buffer.from(JSON.stringify({ error: message }));
       socket.write(
         `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +

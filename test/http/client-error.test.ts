@@ -49,11 +49,11 @@ t.test('an upload unfinished at the request timeout gets 408 saying nothing was 
   let written = '';
   socket.on('data', (chunk: Buffer) => (written += chunk.toString('latin1')));
   socket.on('error', () => {}); // destroyed with the timeout as its error, as Node's server does
-  clientErrorHandler(300_000)(Object.assign(new Error('timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }), socket);
+  clientErrorHandler({ headersMs: 60_000, requestMs: 300_000 })(Object.assign(new Error('timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }), socket);
   await new Promise((resolve) => setImmediate(resolve));
   const answer = parse(written);
   t.equal(answer.status, 408);
-  t.same(JSON.parse(answer.body), { error: 'the request did not arrive in full within 300 s; nothing of it was stored' });
+  t.same(JSON.parse(answer.body), { error: 'the request did not arrive in time (its headers within 60 s, all of it within 300 s); nothing of it was stored' });
   t.ok(socket.destroyed, 'and the connection is closed');
 });
 
