@@ -28,6 +28,7 @@ import { GroupCommit } from './log/group-commit.js';
 import { RefusalLog } from './log/refusal-log.js';
 import { BodyBudget } from './ingest/body-budget.js';
 import { capConnections } from './http/connection-cap.js';
+import { AnswersInFlight } from './http/answers-in-flight.js';
 import { ExpectContinue } from './http/expect-continue.js';
 import { WriteOrder } from './http/write-order.js';
 import { protectReads } from './http/read-access.js';
@@ -199,6 +200,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     config.server.tlsCert !== undefined && config.server.tlsKey !== undefined
       ? { cert: readFileSync(config.server.tlsCert), key: readFileSync(config.server.tlsKey) }
       : undefined;
+  const answersInFlight = new AnswersInFlight();
   const app = Fastify({
     logger: deps.logger ?? false,
     ...(tls ? { https: tls } : {}),
@@ -212,10 +214,11 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     // A client that stalls mid-body cannot hold its connection and buffered bytes for ever (Node's own default;
     // fastify's is none). Nothing of such a request was acknowledged.
     requestTimeout: REQUEST_TIMEOUT_MS,
-    clientErrorHandler: clientErrorHandler({ headersMs: HEADERS_TIMEOUT_MS, requestMs: REQUEST_TIMEOUT_MS }),
+    clientErrorHandler: clientErrorHandler({ headersMs: HEADERS_TIMEOUT_MS, requestMs: REQUEST_TIMEOUT_MS }, answersInFlight),
   }) as unknown as FastifyInstance;
 
   app.server.headersTimeout = HEADERS_TIMEOUT_MS;
+  answersInFlight.attach(app.server);
   const refusals = new RefusalLog(app.log, store, { hasTargets: config.targets.length > 0 });
   const warnDropped = burstWarning(
     (obj, msg) => app.log.warn(obj, msg),

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { INFLUXDB_BUILD, INFLUXDB_COMPATIBLE_VERSION } from '../version.js';
+import type { AnswersInFlight } from './answers-in-flight.js';
 import { errorHeader } from './error-reply.js';
 
 function answerFor(code: string | undefined, timeouts: Timeouts): { status: number; message: string } {
@@ -29,26 +30,55 @@ export interface Timeouts {
   readonly requestMs: number;
 }
 
-/** For fastify's clientErrorHandler option. */
-export function clientErrorHandler(timeouts: Timeouts): (err: NodeJS.ErrnoException, socket: Duplex) => void {
+/**
+ * For fastify's clientErrorHandler option. With `inFlight`: when requests that arrived before the
+ * malformed one still wait for their answers (a write waiting for its commit), those answers go out
+ * first (for at most `waitMs`) and the connection is then closed without an answer of its own, which
+ * would otherwise be read as theirs.
+ */
+export function clientErrorHandler(
+  timeouts: Timeouts,
+  inFlight?: AnswersInFlight,
+  waitMs = WAIT_FOR_ANSWERS_MS,
+): (err: NodeJS.ErrnoException, socket: Duplex) => void {
   return (err, socket) => {
     // A reset connection has nobody to answer.
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
-    if (socket.writable) {
-      const { status, message } = answerFor(err.code, timeouts);
-      const body = Buffer.from(JSON.stringify({ error: message }));
-      socket.write(
-        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
-          'Content-Type: application/json; charset=utf-8\r\n' +
-          `Content-Length: ${body.length}\r\n` +
-          `X-Influxdb-Version: ${INFLUXDB_COMPATIBLE_VERSION}\r\n` +
-          `X-Influxdb-Build: ${INFLUXDB_BUILD}\r\n` +
-          `X-Influxdb-Error: ${errorHeader(message)}\r\n` +
-          `Request-Id: ${randomUUID()}\r\n` +
-          'Connection: close\r\n\r\n',
-      );
-      socket.write(body);
+    const owed = inFlight === undefined || err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [] : inFlight.owed(socket);
+    if (owed.length === 0) {
+      answer(err, socket, timeouts);
+      return;
     }
-    socket.destroy(err);
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, waitMs);
+      timer.unref();
+    });
+    void Promise.race([Promise.all(owed), waited]).then(() => {
+      clearTimeout(timer);
+      socket.destroy(err);
+    });
   };
+}
+
+/** How long the answers owed before a malformed request may take: commits take milliseconds. */
+const WAIT_FOR_ANSWERS_MS = 30_000;
+
+function answer(err: NodeJS.ErrnoException, socket: Duplex, timeouts: Timeouts): void {
+  if (socket.writable) {
+    const { status, message } = answerFor(err.code, timeouts);
+    const body = Buffer.from(JSON.stringify({ error: message }));
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+        'Content-Type: application/json; charset=utf-8\r\n' +
+        `Content-Length: ${body.length}\r\n` +
+        `X-Influxdb-Version: ${INFLUXDB_COMPATIBLE_VERSION}\r\n` +
+        `X-Influxdb-Build: ${INFLUXDB_BUILD}\r\n` +
+        `X-Influxdb-Error: ${errorHeader(message)}\r\n` +
+        `Request-Id: ${randomUUID()}\r\n` +
+        'Connection: close\r\n\r\n',
+    );
+    socket.write(body);
+  }
+  socket.destroy(err);
 }

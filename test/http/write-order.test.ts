@@ -61,3 +61,35 @@ t.test('a large body prepared on a worker and a small write behind it keep their
   t.equal(stored.at(-1), 'small f=1 1', 'the small write is stored last');
   t.equal(stored.length, 200_001);
 });
+
+t.test('a malformed request pipelined behind a write never has its 400 read as the write\'s answer', async (t) => {
+  const relay = relayFor(t);
+  await relay.app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = relay.app.server.address() as AddressInfo;
+  const write = post('/write?db=d', Buffer.from(Array.from({ length: 20 }, (_, i) => `pg,k=${i} f=${i} ${1_000 + i}`).join('\n')));
+  const broken = Buffer.from('POST /write?db=d HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nm f=1\r\n0\r\n\r\n');
+  const received = await new Promise<string>((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(Buffer.concat([write, broken])));
+    let text = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+    socket.on('close', () => resolve(text));
+    socket.on('error', reject);
+  });
+  t.match(received, /^HTTP\/1\.1 204 /, 'the write is answered first, with its own 204');
+  t.equal(storedLines(relay).length, 20, 'and it was stored');
+});
+
+t.test('bytes that are not HTTP on a fresh connection still get a 400', async (t) => {
+  const relay = relayFor(t);
+  await relay.app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = relay.app.server.address() as AddressInfo;
+  const received = await new Promise<string>((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write('NOT HTTP AT ALL\r\n\r\n'));
+    let text = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+    socket.on('close', () => resolve(text));
+    socket.on('error', reject);
+  });
+  t.match(received, /^HTTP\/1\.1 400 Bad Request\r\n/);
+  t.match(received, /"error":"malformed HTTP request"/);
+});
