@@ -29,6 +29,7 @@ import { RefusalLog } from './log/refusal-log.js';
 import { BodyBudget } from './ingest/body-budget.js';
 import { capConnections } from './http/connection-cap.js';
 import { AnswersInFlight } from './http/answers-in-flight.js';
+import { parseQueryLikeGo } from './http/query-string.js';
 import { ExpectContinue } from './http/expect-continue.js';
 import { WriteOrder } from './http/write-order.js';
 import { protectReads } from './http/read-access.js';
@@ -214,6 +215,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     // A client that stalls mid-body cannot hold its connection and buffered bytes for ever (Node's own default;
     // fastify's is none). Nothing of such a request was acknowledged.
     requestTimeout: REQUEST_TIMEOUT_MS,
+    querystringParser: parseQueryLikeGo,
     clientErrorHandler: clientErrorHandler({ headersMs: HEADERS_TIMEOUT_MS, requestMs: REQUEST_TIMEOUT_MS }, answersInFlight),
   }) as unknown as FastifyInstance;
 

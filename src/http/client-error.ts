@@ -19,6 +19,8 @@ function answerFor(code: string | undefined, timeouts: Timeouts): { status: numb
       };
     case 'HPE_HEADER_OVERFLOW':
       return { status: 431, message: 'request header fields too large' };
+    case 'HPE_INVALID_URL':
+      return { status: 400, message: 'malformed HTTP request: the URL must be percent-encoded (a database name with spaces or letters beyond ASCII, say)' };
     default:
       return { status: 400, message: 'malformed HTTP request' };
   }
