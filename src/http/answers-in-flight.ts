@@ -3,23 +3,28 @@
 // the answer to the write, which was stored (a hook then sets stored lines aside as rejected).
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { answered, isAnswered } from './answer-sent.js';
 
-interface InFlight {
+interface Exchange {
   readonly req: IncomingMessage;
-  readonly answered: Promise<void>;
+  readonly res: ServerResponse;
 }
 
 export class AnswersInFlight {
-  readonly #bySocket = new WeakMap<Duplex, Set<InFlight>>();
+  readonly #bySocket = new WeakMap<Duplex, Exchange[]>();
 
   /** Sees from here on every request of the server, before any handler does. */
   attach(server: Server): void {
     server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
-      let pending = this.#bySocket.get(req.socket);
-      if (pending === undefined) this.#bySocket.set(req.socket, (pending = new Set()));
-      const entry: InFlight = { req, answered: new Promise<void>((resolve) => res.once('close', () => resolve())) };
-      pending.add(entry);
-      void entry.answered.then(() => pending.delete(entry));
+      const exchanges = this.#bySocket.get(req.socket);
+      if (exchanges === undefined) {
+        this.#bySocket.set(req.socket, [{ req, res }]);
+        return;
+      }
+      // Answered ones go: the list holds at most what is pipelined at once.
+      const open = exchanges.filter((e) => !isAnswered(e.res));
+      open.push({ req, res });
+      this.#bySocket.set(req.socket, open);
     });
   }
 
@@ -28,6 +33,6 @@ export class AnswersInFlight {
    * one, whose body the parser gave up on); empty when there are none.
    */
   owed(socket: Duplex): Promise<void>[] {
-    return [...(this.#bySocket.get(socket) ?? [])].filter((entry) => entry.req.complete).map((entry) => entry.answered);
+    return (this.#bySocket.get(socket) ?? []).filter((e) => e.req.complete && !isAnswered(e.res)).map((e) => answered(e.res));
   }
 }
