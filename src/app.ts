@@ -215,7 +215,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     // A client that stalls mid-body cannot hold its connection and buffered bytes for ever (Node's own default;
     // fastify's is none). Nothing of such a request was acknowledged.
     requestTimeout: REQUEST_TIMEOUT_MS,
-    querystringParser: parseQueryLikeGo,
+    routerOptions: { querystringParser: parseQueryLikeGo },
     clientErrorHandler: clientErrorHandler({ headersMs: HEADERS_TIMEOUT_MS, requestMs: REQUEST_TIMEOUT_MS }, answersInFlight),
   }) as unknown as FastifyInstance;
 
