@@ -34,9 +34,12 @@ export const EARLIEST_RENEWAL_NS = 946_684_800n * NS_PER_SECOND;
 const MAX_DNS_NAME_LENGTH = 253;
 const ASCII_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
 
-// C0 controls and DEL (a tag can carry them: only ",", "=" and " " need escaping).
-// eslint-disable-next-line no-control-regex
-const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+// Controls (C0, DEL, C1), format characters (zero-width, soft hyphen, bidi overrides, BOM) and line or
+// paragraph separators: a tag can carry them (only ",", "=" and " " need escaping), and on the page, in
+// alert labels and in e-mail they hide or forge text ("a\u202Eevil" shows as "alive").
+const INVISIBLE_CHARACTER = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+/** A host tag is a machine's name: as long as a DNS name may be, with room to spare. */
+const MAX_HOST_LENGTH = 255;
 
 /** Returns why the point breaks the schema, or undefined when it is acceptable. `timestampNs` is after normalisation. */
 export function checkSchema(point: ParsedPoint, timestampNs: bigint, nowNs: bigint, rules: SchemaRules): SchemaRejection | undefined {
@@ -49,9 +52,13 @@ export function checkSchema(point: ParsedPoint, timestampNs: bigint, nowNs: bigi
   }
   const host = point.tags.get('host');
   if (host === undefined || host === '') return reject(point, rules, 'host-required', 'needs a non-empty tag "host"');
-  // The host name goes into notification subjects and bodies, metric labels and the page: a CR there could forge an e-mail line.
-  if (CONTROL_CHARACTER.test(host)) {
-    return reject(point, rules, 'host-format', `tag "host" must not contain control characters, got ${JSON.stringify(host)}`);
+  // The host name goes into notification subjects and bodies, metric labels and the page: a CR there could forge an
+  // e-mail line, and 2,000 hosts of 65 KB made /metrics too large to build.
+  if (host.length > MAX_HOST_LENGTH) {
+    return reject(point, rules, 'host-format', `tag "host" must be at most ${MAX_HOST_LENGTH} characters, got ${host.length}`);
+  }
+  if (INVISIBLE_CHARACTER.test(host)) {
+    return reject(point, rules, 'host-format', `tag "host" must not contain control or invisible characters, got ${JSON.stringify(host)}`);
   }
 
   const count = point.fields.get('renewed_count');
@@ -138,6 +145,9 @@ const PLAIN_ASCII_NAME = /^(?!.*(?:^|\.)xn--)(?:(?!-)[a-z0-9-]{1,63}(?<!-)\.)*(?
 
 function checkCertificateDomain(domain: string): boolean {
   if (domain === 'all') return true;
+  // IDNA mapping drops zero-width characters and soft hyphens, so "exa\u200Bmple.com" would pass as a
+  // second certificate that looks exactly like example.com.
+  if (INVISIBLE_CHARACTER.test(domain)) return false;
   const name = domain.startsWith('*.') ? domain.slice(2) : domain;
   if (name.length === 0 || name.endsWith('.') || name.length > MAX_DNS_NAME_LENGTH) return false;
   let ascii = name;

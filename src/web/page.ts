@@ -73,8 +73,8 @@ function certificateTable(rows: readonly RenewalRow[]): string {
   const body = rows
     .map(
       (row) => `<tr class="state-${row.state}">
-    <td>${escapeHtml(row.domain)}</td>
-    <td>${escapeHtml(row.host)}</td>
+    <td class="name">${escapeHtml(row.domain)}</td>
+    <td class="name">${escapeHtml(row.host)}</td>
     <td>${time(row.last_renewal, 'never reported')}</td>
     <td class="number">${row.age_days === null ? '–' : row.age_days.toFixed(1)}</td>
     <td>${time(row.expected_renewal)}</td>
@@ -166,6 +166,8 @@ const STYLE = `
   td.number, th.number { text-align: right; font-variant-numeric: tabular-nums; }
   td { white-space: nowrap; }
   td.error { white-space: normal; max-width: 28rem; overflow-wrap: anywhere; }
+  /* Names come from clients: a long one wraps instead of pushing the state column off the page. */
+  td.name { white-space: normal; max-width: 24rem; overflow-wrap: anywhere; }
   .state { display: inline-block; padding: 0 0.45rem; border-radius: 0.6rem; background: #eaeef2; white-space: nowrap; }
   tr.state-overdue td { background: var(--overdue-bg); }
   tr.state-overdue td:first-child { box-shadow: inset 4px 0 var(--overdue); }

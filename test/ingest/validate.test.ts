@@ -104,3 +104,19 @@ t.test('a rejection names the line, the rule and the offending value', async (t)
   t.equal(rejection?.lineNumber, 3);
   t.equal(rejection?.message, 'line 3: certbot_renewal field "renewed_count" must be >= 1, got 0');
 });
+
+t.test('host and domain tags that would hide or forge text are refused, and hosts are bounded', async (t) => {
+  const line = (host: string, domain = 'example.com') => `certbot_renewal,domain=${domain},host=${host} renewed_count=1`;
+  // Shown escaped: a raw U+2028 would break the TAP line it is printed in.
+  const shown = (text: string) => text.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  for (const host of ['a\u202Eevil', 'web\u200B01', 'web\u00AD01', 'web\u2028x', 'web\u0085x', '\uFEFFweb']) {
+    t.equal(check(line(host))?.rule, 'host-format', shown(host));
+  }
+  t.equal(check(line('x'.repeat(256)))?.message, 'line 1: certbot_renewal tag "host" must be at most 255 characters, got 256');
+  t.equal(check(line('x'.repeat(255))), undefined, '255 characters are fine');
+  t.equal(check(line('büro-1')), undefined, 'letters beyond ASCII are fine');
+  for (const domain of ['exa\u200Bmple.com', 'exa\u00ADmple.com', '\uFEFFexample.com', 'example.com\u202E']) {
+    t.equal(check(line('h', domain))?.rule, 'domain-format', shown(domain));
+  }
+  t.equal(check(line('h', 'bücher.example')), undefined, 'IDN names are fine');
+});
