@@ -171,3 +171,36 @@ t.test('with auth.protect_reads the browser asks for the token, and with it the 
   t.same(legend.slice(1), ['bumblebee', 'megatron', 'optimus'], 'the chart drew: its scripts and data loaded with the same credentials');
   t.same(pageErrors, [], 'no script errors');
 });
+
+t.test('the chart stacks the hosts of a day: each one\'s bar stays visible', async (t) => {
+  const relay = relayFor(t);
+  const res = await relay.app.inject({
+    method: 'POST',
+    url: '/write?db=certbot',
+    payload: [line('alpha', 'a.example', 5), line('alpha', 'all', 5), line('beta', 'b.example', 5), line('beta', 'all', 5, 'renewed_count=3')].join('\n'),
+  });
+  t.equal(res.statusCode, 204, res.body);
+  const address = await relay.app.listen({ host: '127.0.0.1', port: 0 });
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  t.teardown(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(`${address}/`);
+  const canvas = page.locator('#renewals-chart canvas').first();
+  await canvas.waitFor({ state: 'visible', timeout: 10_000 });
+  // Pixels of each host's colour (alpha #1f6feb, beta #d97706) on the drawn canvas.
+  const counts = await canvas.evaluate((element) => {
+    const c = element as HTMLCanvasElement;
+    const data = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    const near = (i: number, [r, g, b]: number[]) => Math.abs(data[i] - r) < 12 && Math.abs(data[i + 1] - g) < 12 && Math.abs(data[i + 2] - b) < 12;
+    let alpha = 0;
+    let beta = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if (near(i, [0x1f, 0x6f, 0xeb])) alpha++;
+      if (near(i, [0xd9, 0x77, 0x06])) beta++;
+    }
+    return { alpha, beta };
+  });
+  t.ok(counts.alpha > 50, `alpha's bar is visible (${counts.alpha} pixels)`);
+  t.ok(counts.beta > 50, `beta's bar is visible (${counts.beta} pixels)`);
+  t.ok(counts.beta > 2 * counts.alpha, 'beta renewed three times as often that day: its part of the stack is the larger');
+});
