@@ -38,6 +38,8 @@ const ASCII_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
 // paragraph separators: a tag can carry them (only ",", "=" and " " need escaping), and on the page, in
 // alert labels and in e-mail they hide or forge text ("a\u202Eevil" shows as "alive").
 const INVISIBLE_CHARACTER = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+/** renewed_count counts certificates renewed in one run: far more than any host renews at once. */
+const MAX_RENEWED_COUNT = 1_000_000;
 /** A host tag is a machine's name: as long as a DNS name may be, with room to spare. */
 const MAX_HOST_LENGTH = 255;
 
@@ -68,6 +70,11 @@ export function checkSchema(point: ParsedPoint, timestampNs: bigint, nowNs: bigi
   }
   if (!(Number(count.value) >= 1)) {
     return reject(point, rules, 'renewed-count-min', `field "renewed_count" must be >= 1, got ${String(count.value)}`);
+  }
+  // A count of certificates (the hook writes it as a float, "2"): 1.5 or 1e308 would show as such, or as
+  // Infinity once summed, on the page's daily chart.
+  if (!Number.isInteger(Number(count.value)) || Number(count.value) > MAX_RENEWED_COUNT) {
+    return reject(point, rules, 'renewed-count-whole', `field "renewed_count" must be a whole number up to ${MAX_RENEWED_COUNT}, got ${String(count.value)}`);
   }
 
   const notAfter = point.fields.get('not_after');

@@ -120,3 +120,11 @@ t.test('host and domain tags that would hide or forge text are refused, and host
   }
   t.equal(check(line('h', 'bücher.example')), undefined, 'IDN names are fine');
 });
+
+t.test('renewed_count is a whole number of certificates, as the hook writes it ("2" as a float is fine)', async (t) => {
+  const line = (count: string) => `certbot_renewal,domain=all,host=h renewed_count=${count}`;
+  t.equal(check(line('2')), undefined);
+  t.equal(check(line('2i')), undefined);
+  t.equal(check(line('1.5'))?.rule, 'renewed-count-whole');
+  t.equal(check(line('1.7e308'))?.message, 'line 1: certbot_renewal field "renewed_count" must be a whole number up to 1000000, got 1.7e+308');
+});
