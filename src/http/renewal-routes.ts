@@ -20,6 +20,7 @@ import {
 import { acceptAnyContentType } from './any-content-type.js';
 import { Authorizer, type Credentials } from './auth.js';
 import { firstValue, type QueryValue } from './query-param.js';
+import { DROPPED_PAIRS } from './query-string.js';
 import { CHECKS_ITS_OWN_TOKEN } from './read-access.js';
 import { foreignOrigin } from './same-site.js';
 
@@ -62,6 +63,7 @@ export function registerRenewalRoutes(app: FastifyInstance, deps: RenewalRouteDe
     });
 
     api.get<{ Querystring: ListQuery }>('/api/v1/renewals', async (request) => {
+      assertReadable(request.query);
       const host = optionalText(request.query.host, 'host');
       const state = optionalText(request.query.state, 'state');
       if (state !== undefined && !isRenewalState(state)) {
@@ -71,6 +73,7 @@ export function registerRenewalRoutes(app: FastifyInstance, deps: RenewalRouteDe
     });
 
     api.get<{ Querystring: ListQuery }>('/api/v1/renewals/daily', async (request) => {
+      assertReadable(request.query);
       return dailyOverview(renewals, clock.nowMs(), optionalText(request.query.host, 'host'));
     });
 
@@ -103,6 +106,13 @@ function adminCheck(tokens: readonly TokenConfig[]): (credentials: Credentials) 
   return (credentials) => {
     if (!authorizer.authenticate(credentials).isAdmin) throw new RelayError('CR_ADMIN_TOKEN_REQUIRED');
   };
+}
+
+/** A filter the parser could not read (a ";" or a bad percent escape) must not quietly widen the answer to everything. */
+function assertReadable(query: object): void {
+  if (DROPPED_PAIRS in query) {
+    throw new RelayError('CR_BAD_RENEWAL_REQUEST', 'the query string has a part that cannot be read (a ";", or a bad percent escape such as "%zz")');
+  }
 }
 
 /**

@@ -45,3 +45,13 @@ t.test('a URL with raw bytes beyond ASCII gets a 400 that says to percent-encode
   t.match(received, /^HTTP\/1\.1 400 /);
   t.match(received, /the URL must be percent-encoded/);
 });
+
+t.test('the renewals API refuses a filter it cannot read instead of answering every certificate', async (t) => {
+  const relay = relayFor(t);
+  for (const url of ['/api/v1/renewals?state=%ZZ', '/api/v1/renewals?state=overdue;x=1', '/api/v1/renewals/daily?host=web01;']) {
+    const res = await relay.app.inject({ method: 'GET', url });
+    t.equal(res.statusCode, 400, url);
+    t.match(res.json(), { code: 'CR_BAD_RENEWAL_REQUEST', error: /cannot be read/ }, url);
+  }
+  t.equal((await relay.app.inject({ method: 'GET', url: '/api/v1/renewals?state=overdue' })).statusCode, 200);
+});
