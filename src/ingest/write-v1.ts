@@ -2,7 +2,6 @@
 // fail (partial write); the answer is exactly 204 only when every line was
 // stored.
 import type { FastifyInstance } from 'fastify';
-import type { Readable } from 'node:stream';
 import { RelayError } from '../errors.js';
 import type { Authorizer } from '../http/auth.js';
 import type { ExpectContinue } from '../http/expect-continue.js';
@@ -10,9 +9,9 @@ import type { WriteOrder } from '../http/write-order.js';
 import { sendError } from '../http/error-reply.js';
 import { firstValue, type QueryValue } from '../http/query-param.js';
 import { parsePrecisionV1, V1_PRECISIONS } from '../line-protocol/precision.js';
-import type { Intake, WriteOutcome } from './intake.js';
+import type { Intake } from './intake.js';
 import type { BodyBudget } from './body-budget.js';
-import { readBody } from './read-body.js';
+import { receiveWrite } from './receive-write.js';
 import { parseErrorText, refusedText } from './write-response.js';
 
 const CONSISTENCY_LEVELS = new Set(['any', 'one', 'quorum', 'all']);
@@ -55,19 +54,7 @@ export function registerWriteV1(app: FastifyInstance, deps: WriteRouteDeps): voi
     if (precision === undefined) throw new RelayError('CR_BAD_PRECISION', JSON.stringify(precisionParam), V1_PRECISIONS.join(', '));
     deps.intake.assertAccepting();
 
-    const reservation = deps.bodyBudget.open();
-    let prepared: WriteOutcome;
-    try {
-      const body = await readBody(request.body as Readable | undefined, request.headers, {
-        maxBytes: deps.maxBodyBytes,
-        reservation,
-        beforeReading: () => deps.expectContinue?.proceed(request.raw, reply.raw),
-      });
-      await deps.writeOrder?.turnOf(request.raw);
-      prepared = await deps.intake.write('v1', { db, rp }, body, precision, { allOrNothingOnParseError: false });
-    } finally {
-      reservation.release();
-    }
+    const prepared = await receiveWrite(deps, request, reply, 'v1', { db, rp }, precision, { allOrNothingOnParseError: false });
     deps.onDatabase(db);
 
     const refused = refusedText(prepared);

@@ -2,13 +2,11 @@
 // the whole body (400); points that parse but break the schema are dropped and
 // the rest kept (422).
 import type { FastifyInstance } from 'fastify';
-import type { Readable } from 'node:stream';
 import { RelayError } from '../errors.js';
 import { sendError } from '../http/error-reply.js';
 import { firstValue, type QueryValue } from '../http/query-param.js';
 import { parsePrecisionV2, V2_PRECISIONS } from '../line-protocol/precision.js';
-import { readBody } from './read-body.js';
-import type { WriteOutcome } from './intake.js';
+import { receiveWrite } from './receive-write.js';
 import type { WriteRouteDeps } from './write-v1.js';
 import { parseErrorText, refusedText } from './write-response.js';
 
@@ -40,19 +38,7 @@ export function registerWriteV2(app: FastifyInstance, deps: WriteRouteDeps): voi
     if (precision === undefined) throw new RelayError('CR_BAD_PRECISION', JSON.stringify(precisionParam), V2_PRECISIONS.join(', '));
     deps.intake.assertAccepting();
 
-    const reservation = deps.bodyBudget.open();
-    let prepared: WriteOutcome;
-    try {
-      const body = await readBody(request.body as Readable | undefined, request.headers, {
-        maxBytes: deps.maxBodyBytes,
-        reservation,
-        beforeReading: () => deps.expectContinue?.proceed(request.raw, reply.raw),
-      });
-      await deps.writeOrder?.turnOf(request.raw);
-      prepared = await deps.intake.write('v2', destination, body, precision, { allOrNothingOnParseError: true });
-    } finally {
-      reservation.release();
-    }
+    const prepared = await receiveWrite(deps, request, reply, 'v2', destination, precision, { allOrNothingOnParseError: true });
     deps.onDatabase(destination.db);
 
     if (prepared.parseErrorCount > 0) return sendError(reply, 'v2', 400, parseErrorText(prepared));
