@@ -121,6 +121,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     forwardTargets: () => forwarding?.statuses() ?? [],
     certificates: () => monitoring?.certificateGauges() ?? [],
     evaluatorLastRunMs: () => monitoring?.evaluatorLastRunMs(),
+    evaluatorIntervalSeconds: () => (monitoring === undefined ? undefined : config.renewals.evaluationIntervalSeconds),
     pendingNotifications: () => monitoring?.pendingNotifications() ?? new Map(),
     inflightBodyBytes: () => bodyBudget.heldBytes,
     openConnections: () => connections.open(),

@@ -25,6 +25,8 @@ export interface MetricsSources {
   certificates?(): readonly CertificateGauges[];
   /** When the renewal evaluator last ran; undefined before its first run. */
   evaluatorLastRunMs?(): number | undefined;
+  /** renewals.evaluation_interval_seconds; undefined when renewal monitoring is off. */
+  evaluatorIntervalSeconds?(): number | undefined;
   /** Undelivered notifications per configured channel. */
   pendingNotifications?(): ReadonlyMap<string, number>;
 }
@@ -308,6 +310,16 @@ export class Metrics {
         this.reset();
         const ms = sources.evaluatorLastRunMs?.();
         if (ms !== undefined) this.set(ms / 1000);
+      },
+    });
+    new Gauge({
+      name: 'certrelay_renewal_evaluator_interval_seconds',
+      help: 'How often the renewal evaluator runs (renewals.evaluation_interval_seconds): what the heartbeat\'s age is judged against.',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const seconds = sources.evaluatorIntervalSeconds?.();
+        if (seconds !== undefined) this.set(seconds);
       },
     });
     new Gauge({
