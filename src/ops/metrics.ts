@@ -206,20 +206,8 @@ export class Metrics {
       (s) => (s.heldBecause === null ? 1 : 0),
     );
 
-    // A gauge read at scrape time from one source; absent while the source has no value.
-    const readGauge = (name: string, help: string, read: () => number | undefined): void => {
-      new Gauge({
-        name,
-        help,
-        registers: [this.registry],
-        collect() {
-          const value = read();
-          if (value !== undefined) this.set(value);
-        },
-      });
-    };
-    readGauge('certrelay_store_size_bytes', 'Size of the SQLite store on disk (database and WAL).', () => sources.storeSizeBytes());
-    readGauge('certrelay_store_max_bytes', 'Configured store limit (store.max_bytes); writes get 503 beyond it.', () => sources.storeMaxBytes());
+    this.#readGauge('certrelay_store_size_bytes', 'Size of the SQLite store on disk (database and WAL).', () => sources.storeSizeBytes());
+    this.#readGauge('certrelay_store_max_bytes', 'Configured store limit (store.max_bytes); writes get 503 beyond it.', () => sources.storeMaxBytes());
     new Gauge({
       name: 'certrelay_store_full',
       help: '1 while writes get 503 because the store is full, by reason (max_bytes: store.max_bytes reached; disk_space: less than store.min_free_bytes free on its disk); 0 otherwise.',
@@ -230,23 +218,37 @@ export class Metrics {
         for (const each of STORE_FULL_REASONS) this.set({ reason: each }, reason === each ? 1 : 0);
       },
     });
-    readGauge(
+    this.#readGauge(
       'certrelay_store_disk_free_bytes',
       'Free space on the file system that holds the store, as an unprivileged process may use it.',
       () => sources.storeDiskFreeBytes?.(),
     );
-    readGauge(
+    this.#readGauge(
       'certrelay_http_connections',
       'Client connections open now; past server.max_connections new ones are closed (certrelay_http_connections_dropped_total).',
       () => sources.openConnections?.(),
     );
-    readGauge(
+    this.#readGauge(
       'certrelay_http_inflight_body_bytes',
       'Bytes of write bodies held now, after decompression, from their first byte until their answer; past server.max_inflight_body_bytes writes get 503 (code CR_BODIES_IN_FLIGHT in certrelay_write_requests_refused_total).',
       () => sources.inflightBodyBytes?.(),
     );
     this.#registerRenewalGauges(sources);
     collectDefaultMetrics({ register: this.registry, prefix: 'certrelay_' });
+  }
+
+  /** A gauge read at scrape time from one source; absent while the source has no value. */
+  #readGauge(name: string, help: string, read: () => number | undefined): void {
+    new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const value = read();
+        if (value !== undefined) this.set(value);
+      },
+    });
   }
 
   #registerRenewalGauges(sources: MetricsSources): void {
@@ -302,26 +304,16 @@ export class Metrics {
       'Unix time the newest certificate expires, when the hook reported it.',
       (c) => seconds(c.notAfterMs),
     );
-    new Gauge({
-      name: 'certrelay_renewal_evaluator_last_run_timestamp_seconds',
-      help: 'Unix time of the renewal evaluator\'s last run (the heartbeat); absent before the first.',
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        const ms = sources.evaluatorLastRunMs?.();
-        if (ms !== undefined) this.set(ms / 1000);
-      },
-    });
-    new Gauge({
-      name: 'certrelay_renewal_evaluator_interval_seconds',
-      help: 'How often the renewal evaluator runs (renewals.evaluation_interval_seconds): what the heartbeat\'s age is judged against.',
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        const seconds = sources.evaluatorIntervalSeconds?.();
-        if (seconds !== undefined) this.set(seconds);
-      },
-    });
+    this.#readGauge(
+      'certrelay_renewal_evaluator_last_run_timestamp_seconds',
+      'Unix time of the renewal evaluator\'s last run (the heartbeat); absent before the first.',
+      () => seconds(sources.evaluatorLastRunMs?.()),
+    );
+    this.#readGauge(
+      'certrelay_renewal_evaluator_interval_seconds',
+      'How often the renewal evaluator runs (renewals.evaluation_interval_seconds): what the heartbeat\'s age is judged against.',
+      () => sources.evaluatorIntervalSeconds?.(),
+    );
     new Gauge({
       name: 'certrelay_renewal_notifications_pending',
       help: 'Renewal notifications waiting for their channel to accept them, by channel.',
