@@ -31,7 +31,6 @@ import { capConnections } from './http/connection-cap.js';
 import { AnswersInFlight } from './http/answers-in-flight.js';
 import { parseQueryLikeGo } from './http/query-string.js';
 import { ExpectContinue } from './http/expect-continue.js';
-import { WriteOrder } from './http/write-order.js';
 import { protectReads } from './http/read-access.js';
 import { burstWarning } from './log/burst-warning.js';
 import { Store, createStoreDirectory, freeSpaceOf, isStoreFullError } from './log/store.js';
@@ -316,7 +315,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     maxBodyBytes: config.server.maxBodyBytes,
     bodyBudget,
     onDatabase: (db: string) => databases.remember(db),
-    writeOrder: new WriteOrder(app.server),
+    answersInFlight,
     expectContinue,
   };
   app.register(async (writes) => {

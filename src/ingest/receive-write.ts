@@ -25,7 +25,7 @@ export async function receiveWrite(
       reservation,
       beforeReading: () => deps.expectContinue?.proceed(request.raw, reply.raw),
     });
-    await deps.writeOrder?.turnOf(request.raw);
+    await deps.answersInFlight?.turnOf(request.raw);
     return await deps.intake.write(endpoint, destination, body, precision, options);
   } finally {
     reservation.release();

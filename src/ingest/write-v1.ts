@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { RelayError } from '../errors.js';
 import type { Authorizer } from '../http/auth.js';
 import type { ExpectContinue } from '../http/expect-continue.js';
-import type { WriteOrder } from '../http/write-order.js';
+import type { AnswersInFlight } from '../http/answers-in-flight.js';
 import { sendError } from '../http/error-reply.js';
 import { firstValue, type QueryValue } from '../http/query-param.js';
 import { parsePrecisionV1, V1_PRECISIONS } from '../line-protocol/precision.js';
@@ -23,7 +23,7 @@ export interface WriteRouteDeps {
   readonly bodyBudget: BodyBudget;
   readonly onDatabase: (db: string) => void;
   /** Keeps writes pipelined on one connection in their order; absent in tests that inject requests. */
-  readonly writeOrder?: WriteOrder;
+  readonly answersInFlight?: AnswersInFlight;
   /** Says "100 Continue" only when the body is about to be read. */
   readonly expectContinue?: ExpectContinue;
 }
