@@ -226,12 +226,17 @@ t.test('status never touches the cursors: a cursor of a target missing from the 
   t.equal(store.cursor('influx-b'), 0);
 });
 
-t.test('a held database is reported with its own refusal and age, not with the target\'s last error', async (t) => {
+/** A configuration with one target, influx-a, and its store directory (not created yet). */
+function oneTarget(t: Test): { config: ReturnType<typeof loadConfig>; storeDir: string } {
   const dir = t.testdir({});
   const storeDir = join(dir, 'store');
   const file = join(dir, 'certrelay.toml');
   writeFileSync(file, `[store]\npath = "${storeDir}"\n\n[[targets]]\nname = "influx-a"\nkind = "influxdb-v1"\nurl = "http://127.0.0.1:8086"\n`);
-  const config = loadConfig({ file, env: {} });
+  return { config: loadConfig({ file, env: {} }), storeDir };
+}
+
+t.test('a held database is reported with its own refusal and age, not with the target\'s last error', async (t) => {
+  const { config, storeDir } = oneTarget(t);
   const nowMs = Date.now();
   const store = Store.open({ dir: storeDir, maxBytes: 1 << 30, targets: ['influx-a'] });
   t.teardown(() => store.close());
@@ -255,11 +260,7 @@ t.test('a held database is reported with its own refusal and age, not with the t
 });
 
 t.test('a held database whose name carries control characters is shown escaped, not sent to the terminal', async (t) => {
-  const dir = t.testdir({});
-  const storeDir = join(dir, 'store');
-  const file = join(dir, 'certrelay.toml');
-  writeFileSync(file, `[store]\npath = "${storeDir}"\n\n[[targets]]\nname = "influx-a"\nkind = "influxdb-v1"\nurl = "http://127.0.0.1:8086"\n`);
-  const config = loadConfig({ file, env: {} });
+  const { config, storeDir } = oneTarget(t);
   const nowMs = Date.now();
   const db = 'missing\x1b[2J\x1b[31mdb';
   const store = Store.open({ dir: storeDir, maxBytes: 1 << 30, targets: ['influx-a'] });

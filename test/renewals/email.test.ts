@@ -7,10 +7,9 @@ import { freePortBelow32768 } from '../support/free-port.js';
 import { startSmtpServer } from '../support/smtp.js';
 import { DAY_MS, START_MS, outboxRows, relayOn, renewalLine, write } from '../support/renewal-harness.js';
 
-t.test('overdue and recovery e-mails are received by a real SMTP server; a down server is retried', async (t) => {
-  const port = await freePortBelow32768();
-  const clock = fakeClock(BigInt(START_MS) * 1_000_000n);
-  const toml = `[notify]
+/** One e-mail channel to 127.0.0.1:port, two recipients, retried every second. */
+function mailConfig(port: number, from: string): string {
+  return `[notify]
 retry_initial_ms = 1000
 retry_max_ms = 1000
 [[notify.email]]
@@ -18,10 +17,16 @@ name = "ops-mail"
 host = "127.0.0.1"
 port = ${port}
 security = "none"
-from = "certrelay <certrelay@example.net>"
+from = "${from}"
 to = ["ops@example.net", "Oncall <oncall@example.net>"]
 timeout_ms = 5000
 `;
+}
+
+t.test('overdue and recovery e-mails are received by a real SMTP server; a down server is retried', async (t) => {
+  const port = await freePortBelow32768();
+  const clock = fakeClock(BigInt(START_MS) * 1_000_000n);
+  const toml = mailConfig(port, 'certrelay <certrelay@example.net>');
   const relay = relayOn(t.testdir({}), toml, clock);
   t.teardown(() => relay.close());
   const moveTo = (ms: number) => clock.advanceNs(BigInt(ms - clock.nowMs()) * 1_000_000n);
@@ -60,18 +65,7 @@ t.test('a recipient the server refuses for now is a failed send: retried for tha
   const port = await freePortBelow32768();
   const smtp = await startSmtpServer(t, port, { refusePrefix: 'oncall', refuseTimes: 1 });
   const clock = fakeClock(BigInt(START_MS) * 1_000_000n);
-  const toml = `[notify]
-retry_initial_ms = 1000
-retry_max_ms = 1000
-[[notify.email]]
-name = "ops-mail"
-host = "127.0.0.1"
-port = ${port}
-security = "none"
-from = "certrelay@example.net"
-to = ["ops@example.net", "Oncall <oncall@example.net>"]
-timeout_ms = 5000
-`;
+  const toml = mailConfig(port, 'certrelay@example.net');
   const relay = relayOn(t.testdir({}), toml, clock);
   t.teardown(() => relay.close());
   await write(relay, renewalLine('optimus', 'example.com', START_MS));
