@@ -545,7 +545,7 @@ export class Forwarder {
           // reaches another server: a TLS port, a proxy): bisecting would dead-letter every line, one
           // request each. The empty write's own answer decides instead.
           if (whole) {
-            const probe = await this.#send(destination, await compressLines(''));
+            const probe = await this.#emptyWrite(destination);
             if (probe.outcome.action === 'retry') {
               failures++;
               this.#recordError(probe.answer, probe.outcome);
@@ -653,9 +653,13 @@ export class Forwarder {
     return { answer, outcome };
   }
 
+  /** An empty write to the destination: whether the target takes writes at all, whatever the lines. */
+  async #emptyWrite(destination: Destination): Promise<{ answer: Answer; outcome: Outcome }> {
+    return this.#send(destination, await compressLines(''));
+  }
+
   async #acceptsEmptyWrite(destination: Destination): Promise<boolean> {
-    const { outcome } = await this.#send(destination, await compressLines(''));
-    return outcome.action === 'advance';
+    return (await this.#emptyWrite(destination)).outcome.action === 'advance';
   }
 
   async #createDatabase(database: string): Promise<boolean> {
