@@ -15,7 +15,7 @@ import { sendError, sendRelayError, type Api } from './http/error-reply.js';
 import { acceptAnyContentType } from './http/any-content-type.js';
 import { clientErrorHandler } from './http/client-error.js';
 import { hostIsLoopback, isLoopback, refuseCrossSite } from './http/same-site.js';
-import { KnownDatabases, registerQueryStub } from './http/query-stub.js';
+import { KNOWN_DATABASES_MAX, KnownDatabases, registerQueryStub } from './http/query-stub.js';
 import { registerRenewalRoutes } from './http/renewal-routes.js';
 import { registerStatusRoutes, type HealthCheck } from './http/status-routes.js';
 import { Intake } from './ingest/intake.js';
@@ -195,7 +195,9 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     preparePool,
   });
   const authorizer = new Authorizer(config.auth.tokens);
-  const databases = new KnownDatabases();
+  // SHOW DATABASES lists what earlier runs stored too: the influx CLI's `use DB` checks that list,
+  // and after a restart it would otherwise refuse every database until the next write to it.
+  const databases = new KnownDatabases(store.writtenDatabases(KNOWN_DATABASES_MAX));
 
   const tls =
     config.server.tlsCert !== undefined && config.server.tlsKey !== undefined

@@ -16,11 +16,16 @@ import { refuseCrossSite } from './same-site.js';
 export const KNOWN_DATABASES_MAX = 10_000;
 
 /**
- * What SHOW DATABASES lists: the databases written to or created since the start.
- * Bounded, as CREATE DATABASE would otherwise let a client grow it for ever.
+ * What SHOW DATABASES lists: the databases the store holds writes for, and those
+ * written to or created since the start. Bounded, as CREATE DATABASE would
+ * otherwise let a client grow it for ever.
  */
 export class KnownDatabases {
   readonly #names = new Set<string>();
+
+  constructor(stored: Iterable<string> = []) {
+    for (const name of stored) this.remember(name);
+  }
 
   /** False when the name is new and no more can be kept. */
   remember(name: string): boolean {

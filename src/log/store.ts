@@ -215,6 +215,7 @@ export class Store {
   readonly #insertCursorAtTail: Database.Statement<[string]>;
   readonly #selectLiveBytes: Database.Statement<[], number>;
   readonly #selectLastBatchId: Database.Statement<[], number>;
+  readonly #selectWrittenDatabases: Database.Statement<[number], string>;
   readonly #fwd: ForwardingStatements;
   readonly #rollbackListeners: Array<() => void> = [];
   // The size estimate behind sizeBytes()/isFull(), refreshed after every
@@ -299,6 +300,8 @@ export class Store {
       )
       .pluck();
     this.#selectLastBatchId = db.prepare<[], number>('SELECT coalesce(max(id), 0) FROM batches').pluck();
+    // log_totals keeps a row for every database ever written, delivered batches included.
+    this.#selectWrittenDatabases = db.prepare<[number], string>('SELECT db FROM log_totals ORDER BY db LIMIT ?').pluck();
     this.#fwd = prepareForwarding(db);
     this.#refreshSize();
   }
@@ -463,6 +466,11 @@ export class Store {
 
   stats(): StoreStats {
     return this.#selectStats.get() as StoreStats;
+  }
+
+  /** The databases ever written to this store (at most `limit`, by name), delivered or not. */
+  writtenDatabases(limit: number): string[] {
+    return this.#selectWrittenDatabases.all(limit);
   }
 
   countPoints(): number {

@@ -1,4 +1,7 @@
+import { join } from 'node:path';
 import t from 'tap';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config/load.js';
 import { relayFor } from '../support/relay.js';
 
 t.test('GET and HEAD /ping answer exactly 204 with X-Influxdb-Version', async (t) => {
@@ -90,4 +93,17 @@ t.test('the databases SHOW DATABASES lists are bounded: CREATE DATABASE past the
   t.match(over.json(), { results: [{ statement_id: 0, error: /too many databases/ }] });
   t.equal((await relay.app.inject({ method: 'GET', url: '/query?q=CREATE+DATABASE+d7' })).json().results[0].error, undefined, 'a known name is fine');
   t.equal((await relay.app.inject({ method: 'POST', url: '/write?db=another', payload: 'm v=1 1' })).statusCode, 204, 'writes go on; the name is just not listed');
+});
+
+t.test('SHOW DATABASES still lists the databases written before a restart (the influx CLI checks it on `use DB`)', async (t) => {
+  const config = loadConfig({ env: { CERTRELAY_STORE_PATH: join(t.testdir({}), 'store'), CERTRELAY_LISTEN: '127.0.0.1:0' } });
+  const before = buildApp(config);
+  t.equal((await before.app.inject({ method: 'POST', url: '/write?db=certbot', payload: 'm v=1 1' })).statusCode, 204);
+  t.equal((await before.app.inject({ method: 'POST', url: '/api/v2/write?bucket=telegraf/autogen', payload: 'm v=1 1' })).statusCode, 204);
+  await before.close();
+
+  const after = buildApp(config);
+  t.teardown(() => after.close());
+  const listed = await after.app.inject({ method: 'GET', url: '/query?q=SHOW+DATABASES' });
+  t.same(listed.json().results[0].series[0].values, [['certbot'], ['telegraf']]);
 });
