@@ -75,23 +75,29 @@ const ALLOW_ALL: Grant = { assertMayWrite() {}, mayWrite: () => true, mayRead: t
  * The tokens a request may be presenting, most literal first. A Token or Bearer value
  * "user:password" is InfluxDB 1.8's 2.x-compatible form (what its client examples send):
  * when the whole value is no token, its password part may be, as with Basic.
+ * The `p` of the URL comes first and counts whatever the header holds, as influxd reads
+ * u/p before the header: behind a proxy that asks for its own Basic credentials (nginx
+ * auth_basic passes them on), the header is the proxy's, and the token is in the URL.
  */
 export function presentedTokens({ authorization, queryPassword }: Credentials): string[] {
-  if (authorization !== undefined) {
-    const space = authorization.indexOf(' ');
-    const scheme = (space < 0 ? authorization : authorization.slice(0, space)).toLowerCase();
-    const value = space < 0 ? '' : authorization.slice(space + 1).trim();
-    if (scheme === 'token' || scheme === 'bearer') {
-      if (value === '') return [];
-      const password = afterFirstColon(value);
-      return password === undefined ? [value] : [value, password];
-    }
-    if (scheme === 'basic') {
-      const password = afterFirstColon(Buffer.from(value, 'base64').toString('utf8'));
-      return password === undefined ? [] : [password];
-    }
+  const fromHeader = authorization === undefined ? [] : tokensInHeader(authorization);
+  return queryPassword ? [queryPassword, ...fromHeader] : fromHeader;
+}
+
+function tokensInHeader(authorization: string): string[] {
+  const space = authorization.indexOf(' ');
+  const scheme = (space < 0 ? authorization : authorization.slice(0, space)).toLowerCase();
+  const value = space < 0 ? '' : authorization.slice(space + 1).trim();
+  if (scheme === 'token' || scheme === 'bearer') {
+    if (value === '') return [];
+    const password = afterFirstColon(value);
+    return password === undefined ? [value] : [value, password];
   }
-  return queryPassword ? [queryPassword] : [];
+  if (scheme === 'basic') {
+    const password = afterFirstColon(Buffer.from(value, 'base64').toString('utf8'));
+    return password === undefined ? [] : [password];
+  }
+  return [];
 }
 
 function afterFirstColon(text: string): string | undefined {

@@ -105,3 +105,15 @@ t.test('a configured token that contains a colon is matched whole, not only by i
   const part = await relay.app.inject({ method: 'POST', url: '/write?db=team', headers: { authorization: 'Token s3cret' }, payload: 'm v=1 1' });
   t.equal(part.statusCode, 401, 'its part after the colon alone is no token');
 });
+
+t.test("a token in the URL counts even when the Authorization header holds a proxy's own Basic credentials, as influxd reads u/p first", async (t) => {
+  const relay = relayFor(t, config);
+  const proxyCredentials = { authorization: basic('proxy-user', 'proxy-password') };
+  const v1 = await relay.app.inject({ method: 'POST', url: '/write?db=d&u=telegraf&p=s3cret-all', headers: proxyCredentials, payload: 'm v=1 1' });
+  t.equal(v1.statusCode, 204, v1.body);
+  const query = await relay.app.inject({ method: 'GET', url: '/query?q=SHOW+DATABASES&u=telegraf&p=s3cret-all', headers: proxyCredentials });
+  t.equal(query.statusCode, 200, query.body);
+  const limited = await relay.app.inject({ method: 'POST', url: '/write?db=other&u=telegraf&p=s3cret-telegraf', headers: proxyCredentials, payload: 'm v=1 1' });
+  t.equal(limited.statusCode, 403, "the URL's token decides where it may write");
+  t.equal(storedLines(relay).length, 1);
+});
