@@ -73,8 +73,18 @@ export function splitStatements(q: string): string[] {
   return out;
 }
 
+// influxd's meta.ValidName: Go's unicode.IsPrint allows the ASCII space but no other separator or control.
+const NOT_PRINTABLE = /[\p{C}\p{Z}]/u;
+
+/** Whether influxd would create this database: it answers "invalid name" to any other, so nothing written there could be delivered. */
+export function isValidDatabaseName(name: string): boolean {
+  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\\')) return false;
+  return [...name].every((ch) => ch === ' ' || !NOT_PRINTABLE.test(ch));
+}
+
 function unquoteIdentifier(name: string): string {
-  return name.startsWith('"') ? name.slice(1, -1).replace(/\\(.)/g, '$1') : name;
+  // InfluxQL's escapes in a quoted identifier: \n is a newline, any other \c is c.
+  return name.startsWith('"') ? name.slice(1, -1).replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c)) : name;
 }
 
 export function registerQueryStub(app: FastifyInstance, deps: QueryDeps): void {
@@ -97,6 +107,10 @@ export function registerQueryStub(app: FastifyInstance, deps: QueryDeps): void {
             const name = unquoteIdentifier(create[1]);
             // A token limited to some databases may create (and so list) only those, as it may write only to them.
             grant.assertMayWrite(name);
+            if (!isValidDatabaseName(name)) {
+              failed = true;
+              return { statement_id: statementId, error: 'invalid name' };
+            }
             if (!deps.databases.remember(name)) {
               failed = true;
               return { statement_id: statementId, error: `too many databases: the relay keeps at most ${KNOWN_DATABASES_MAX} names for SHOW DATABASES` };

@@ -67,6 +67,19 @@ t.test('/query answers other statements with a clear error inside a 200, as infl
   t.equal((await relay.app.inject({ method: 'GET', url: '/query' })).statusCode, 400);
 });
 
+t.test('CREATE DATABASE of a name influxd can never have is "invalid name", as influxd answers, and it is not listed', async (t) => {
+  const relay = relayFor(t);
+  const create = async (name: string) =>
+    (await relay.app.inject({ method: 'POST', url: '/query', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams({ q: `CREATE DATABASE ${name}` }).toString() })).json();
+  // Telegraf quotes every name and writes a newline in it as \n.
+  for (const name of ['""', '"."', '".."', '"a/b"', '"a\\\\b"', '"a\\nb"', '"tab\tx"']) {
+    t.same(await create(name), { results: [{ statement_id: 0, error: 'invalid name' }] }, name);
+  }
+  t.same(await create('"ok name é"'), { results: [{ statement_id: 0 }] }, 'a space and letters beyond ASCII are fine');
+  const listed = await relay.app.inject({ method: 'GET', url: '/query?q=SHOW+DATABASES' });
+  t.same(listed.json().results[0].series[0].values, [['ok name é']]);
+});
+
 t.test('an unknown route is a JSON 404', async (t) => {
   const relay = relayFor(t);
   const res = await relay.app.inject({ method: 'GET', url: '/nope' });
