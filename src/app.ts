@@ -3,7 +3,6 @@
 // on port 0 themselves.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/defaults.js';
@@ -32,6 +31,7 @@ import { AnswersInFlight } from './http/answers-in-flight.js';
 import { parseQueryLikeGo } from './http/query-string.js';
 import { ExpectContinue } from './http/expect-continue.js';
 import { protectReads } from './http/read-access.js';
+import { loadTlsFiles } from './http/tls-files.js';
 import { burstWarning } from './log/burst-warning.js';
 import { Store, createStoreDirectory, freeSpaceOf, isStoreFullError } from './log/store.js';
 import { StoreLock } from './log/store-lock.js';
@@ -88,6 +88,8 @@ export interface Relay {
 
 export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   const clock = deps.clock ?? systemClock();
+  // Before the store is opened: a certificate or key that cannot be used leaves nothing to close.
+  const tls = config.server.tlsCert !== undefined && config.server.tlsKey !== undefined ? loadTlsFiles(config.server.tlsCert, config.server.tlsKey) : undefined;
   createStoreDirectory(config.store.path);
   const lock = StoreLock.acquire(config.store.path);
   let store: Store | undefined;
@@ -199,10 +201,6 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   // and after a restart it would otherwise refuse every database until the next write to it.
   const databases = new KnownDatabases(store.writtenDatabases(KNOWN_DATABASES_MAX));
 
-  const tls =
-    config.server.tlsCert !== undefined && config.server.tlsKey !== undefined
-      ? { cert: readFileSync(config.server.tlsCert), key: readFileSync(config.server.tlsKey) }
-      : undefined;
   const answersInFlight = new AnswersInFlight();
   const app = Fastify({
     logger: deps.logger ?? false,

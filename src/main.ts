@@ -7,6 +7,7 @@ import { buildApp } from './app.js';
 import { commandWord, runCli } from './cli/run.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { RemovedTargetBacklogError } from './forward/removed-targets.js';
+import { TlsFilesError } from './http/tls-files.js';
 import { StoreSchemaError } from './log/store.js';
 import { StoreInUseError } from './log/store-lock.js';
 import { RELAY_VERSION } from './version.js';
@@ -77,6 +78,10 @@ async function main(): Promise<number> {
     if (err instanceof StoreInUseError || err instanceof StoreSchemaError) {
       process.stderr.write(`certrelay: ${err.message}\n`);
       return 1;
+    }
+    if (err instanceof TlsFilesError) {
+      process.stderr.write(`certrelay: ${err.message}\n`);
+      return 78; // EX_CONFIG, as for a TLS file that cannot be read
     }
     if (err instanceof RemovedTargetBacklogError) {
       process.stderr.write(`certrelay: targets: ${err.message}\n`);
