@@ -4,6 +4,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
+import type { Server as TlsServer } from 'node:tls';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/defaults.js';
 import { RelayError } from './errors.js';
@@ -32,6 +33,7 @@ import { parseQueryLikeGo } from './http/query-string.js';
 import { ExpectContinue } from './http/expect-continue.js';
 import { protectReads } from './http/read-access.js';
 import { loadTlsFiles } from './http/tls-files.js';
+import { TlsReload, type TlsCheck } from './http/tls-reload.js';
 import { burstWarning } from './log/burst-warning.js';
 import { Store, createStoreDirectory, freeSpaceOf, isStoreFullError } from './log/store.js';
 import { StoreLock } from './log/store-lock.js';
@@ -78,6 +80,8 @@ export interface Relay {
   readonly monitoring: RenewalMonitoring;
   /** Every route served, as "METHOD /path" (for the openapi.yaml check). */
   readonly routes: readonly string[];
+  /** Reads server.tls_cert and server.tls_key again now (SIGHUP); undefined without TLS. Also done every minute. */
+  rereadTls(): TlsCheck | undefined;
   /**
    * Stops intake (503), finishes the commits under way, closes the server, lets
    * the forwarders deliver for what is left of server.shutdown_grace_ms, and
@@ -220,6 +224,10 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   }) as unknown as FastifyInstance;
 
   app.server.headersTimeout = HEADERS_TIMEOUT_MS;
+  const tlsReload =
+    tls === undefined
+      ? undefined
+      : new TlsReload({ certPath: config.server.tlsCert!, keyPath: config.server.tlsKey!, served: tls, server: app.server as unknown as TlsServer, log: app.log }).start();
   answersInFlight.attach(app.server);
   const refusals = new RefusalLog(app.log, store, { hasTargets: config.targets.length > 0 });
   const warnDropped = burstWarning(
@@ -367,6 +375,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
       const deadline = performance.now() + config.server.shutdownGraceMs;
       const remainingMs = () => Math.max(0, deadline - performance.now());
       intake.close();
+      tlsReload?.stop();
       await groupCommit.drain();
       idleCollection?.stop();
       // The listener stays open while the forwarders drain: a client that connects meanwhile gets 503 +
@@ -401,7 +410,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     return closed;
   };
 
-  return { app, store, intake, metrics, forwarding, renewals, monitoring, routes, close };
+  return { app, store, intake, metrics, forwarding, renewals, monitoring, routes, rereadTls: () => tlsReload?.check(), close };
 }
 
 function storeCheck(store: Store): HealthCheck {

@@ -123,6 +123,11 @@ async function main(): Promise<number> {
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+  // As nginx: SIGHUP reads the renewed certificate (systemctl reload, a certbot deploy hook). Unhandled, it
+  // would end the relay on the spot, without the graceful stop.
+  process.on('SIGHUP', () => {
+    if (relay.rereadTls() === undefined) relay.app.log.info({ signal: 'SIGHUP' }, 'SIGHUP: no TLS files to read again (server.tls_cert); other settings need a restart');
+  });
   return -1; // keep running
 }
 
