@@ -34,6 +34,7 @@ import { ExpectContinue } from './http/expect-continue.js';
 import { protectReads } from './http/read-access.js';
 import { loadTlsFiles } from './http/tls-files.js';
 import { TlsReload, type TlsCheck } from './http/tls-reload.js';
+import { answerPlainHttpOnTls } from './http/plain-http-on-tls.js';
 import { burstWarning } from './log/burst-warning.js';
 import { Store, createStoreDirectory, freeSpaceOf, isStoreFullError } from './log/store.js';
 import { StoreLock } from './log/store-lock.js';
@@ -224,6 +225,8 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   }) as unknown as FastifyInstance;
 
   app.server.headersTimeout = HEADERS_TIMEOUT_MS;
+  // First, before the listeners below count connections: it takes the TLS server's own place.
+  if (tls !== undefined) answerPlainHttpOnTls(app.server as unknown as TlsServer);
   const tlsReload =
     tls === undefined
       ? undefined

@@ -69,18 +69,22 @@ const WAIT_FOR_ANSWERS_MS = 30_000;
 function answer(err: NodeJS.ErrnoException, socket: Duplex, timeouts: Timeouts): void {
   if (socket.writable) {
     const { status, message } = answerFor(err.code, timeouts);
-    const body = Buffer.from(JSON.stringify({ error: message }));
-    socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
-        'Content-Type: application/json; charset=utf-8\r\n' +
-        `Content-Length: ${body.length}\r\n` +
-        `X-Influxdb-Version: ${INFLUXDB_COMPATIBLE_VERSION}\r\n` +
-        `X-Influxdb-Build: ${INFLUXDB_BUILD}\r\n` +
-        `X-Influxdb-Error: ${errorHeader(message)}\r\n` +
-        `Request-Id: ${randomUUID()}\r\n` +
-        'Connection: close\r\n\r\n',
-    );
-    socket.write(body);
+    socket.write(rawErrorAnswer(status, message));
   }
   socket.destroy(err);
+}
+
+/** A whole 1.x error answer, head and body, for a connection that ends after it. */
+export function rawErrorAnswer(status: number, message: string): Buffer {
+  const body = Buffer.from(JSON.stringify({ error: message }));
+  const head =
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+    'Content-Type: application/json; charset=utf-8\r\n' +
+    `Content-Length: ${body.length}\r\n` +
+    `X-Influxdb-Version: ${INFLUXDB_COMPATIBLE_VERSION}\r\n` +
+    `X-Influxdb-Build: ${INFLUXDB_BUILD}\r\n` +
+    `X-Influxdb-Error: ${errorHeader(message)}\r\n` +
+    `Request-Id: ${randomUUID()}\r\n` +
+    'Connection: close\r\n\r\n';
+  return Buffer.concat([Buffer.from(head, 'latin1'), body]);
 }
