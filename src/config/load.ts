@@ -387,7 +387,8 @@ export function parseByteSize(text: string): bigint | undefined {
 }
 
 function withoutUserinfo(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1***@');
+  // Up to the last "@": a password may hold "/", "?" or "#" (unescaped, which is why the URL is refused).
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/).*@/is, '$1***@');
 }
 
 function isHttpUrl(text: string, queryAllowed: boolean): boolean {

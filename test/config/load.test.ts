@@ -299,6 +299,12 @@ const BAD: readonly BadCase[] = [
   { name: 'a url with a query', toml: '[[targets]]\nname = "a"\nkind = "influxdb-v1"\nurl = "http://a:8086/?db=x"', key: 'targets[0].url', message: /without query string/ },
   { name: 'a url with another scheme', toml: '[[targets]]\nname = "a"\nkind = "influxdb-v1"\nurl = "ftp://a"', key: 'targets[0].url', message: /got "ftp:\/\/a"/ },
   { name: 'a url with credentials', toml: '[[targets]]\nname = "a"\nkind = "influxdb-v1"\nurl = "http://u:p@a"', key: 'targets[0].url', message: /credentials/ },
+  ...['hunter2/x', 'hunter2?x', 'hunter2#x'].map((password) => ({
+    name: `a url with credentials whose password holds ${password.slice(-2, -1)}, the password not echoed`,
+    toml: `[[targets]]\nname = "a"\nkind = "influxdb-v1"\nurl = "http://admin:${password}@a:8086"`,
+    key: 'targets[0].url',
+    message: /got "http:\/\/\*\*\*@a:8086"$/,
+  })),
   { name: 'a url with credentials, the password not echoed', toml: '[[targets]]\nname = "a"\nkind = "influxdb-v1"\nurl = "http://admin:hunter2@a:8086/?db=x"', key: 'targets[0].url', message: /credentials.*got "http:\/\/\*\*\*@a:8086\/\?db=x"$/ },
   { name: 'tls_cert without tls_key', toml: '[server]\ntls_cert = "$DIR/cert.pem"', files: { 'cert.pem': 'C' }, key: 'server.tls_cert', message: /server\.tls_cert: server\.tls_key must be set too/ },
   { name: 'tls_key without tls_cert', toml: '[server]\ntls_key = "$DIR/key.pem"', files: { 'key.pem': 'K' }, key: 'server.tls_key', message: /server\.tls_key: server\.tls_cert must be set too/ },
