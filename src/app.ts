@@ -14,7 +14,7 @@ import { Authorizer } from './http/auth.js';
 import { sendError, sendRelayError, type Api } from './http/error-reply.js';
 import { acceptAnyContentType } from './http/any-content-type.js';
 import { clientErrorHandler } from './http/client-error.js';
-import { hostIsLoopback, isLoopback, refuseCrossSite } from './http/same-site.js';
+import { hostIsLoopback, isLoopback, refuseWebPages } from './http/same-site.js';
 import { KNOWN_DATABASES_MAX, KnownDatabases, registerQueryStub } from './http/query-stub.js';
 import { registerRenewalRoutes } from './http/renewal-routes.js';
 import { registerStatusRoutes, type HealthCheck } from './http/status-routes.js';
@@ -337,7 +337,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     });
     // Write bodies are read by readBody (size caps, gzip), whatever their Content-Type: curl sends a form type.
     acceptAnyContentType(writes);
-    refuseCrossSite(writes);
+    refuseWebPages(writes);
     registerWriteV1(writes, writeDeps);
     registerWriteV2(writes, writeDeps);
   });

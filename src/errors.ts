@@ -56,7 +56,7 @@ export const ERRORS = {
   },
   CR_CROSS_SITE_WRITE: {
     status: 403,
-    message: 'requests from a web page of another site (%s) are refused: InfluxDB clients, curl and scripts send no Origin header',
+    message: 'requests from a web page (%s) are refused: InfluxDB clients, curl and scripts send no Origin header, and the relay\'s own page writes nothing',
   },
   CR_HOST_NOT_LOOPBACK: {
     status: 403,
@@ -64,7 +64,7 @@ export const ERRORS = {
   },
   CR_CROSS_SITE_ACTION: {
     status: 403,
-    message: 'retire and snooze are refused from a web page of another origin (%s): send them from the command line or a script',
+    message: 'retire and snooze are refused from a web page (%s): send them from the command line or a script',
   },
   CR_UNKNOWN_CERTIFICATE: {
     status: 400,

@@ -10,7 +10,7 @@ import { acceptAnyContentType } from './any-content-type.js';
 import type { Authorizer } from './auth.js';
 import { sendRelayError } from './error-reply.js';
 import { firstValue, type QueryValue } from './query-param.js';
-import { refuseCrossSite } from './same-site.js';
+import { refuseWebPages } from './same-site.js';
 
 /** Most names kept for SHOW DATABASES. */
 export const KNOWN_DATABASES_MAX = 10_000;
@@ -90,7 +90,7 @@ function unquoteIdentifier(name: string): string {
 export function registerQueryStub(app: FastifyInstance, deps: QueryDeps): void {
   app.register(async (scope) => {
     acceptAnyContentType(scope, { parseAs: 'string', bodyLimit: 1024 * 1024 });
-    refuseCrossSite(scope);
+    refuseWebPages(scope);
 
     const handle = async (query: Record<string, QueryValue>, body: unknown, headers: { authorization?: string }, reply: FastifyReply) => {
       const form = typeof body === 'string' && body !== '' ? new URLSearchParams(body) : undefined;

@@ -22,7 +22,7 @@ import { Authorizer, type Credentials } from './auth.js';
 import { firstValue, type QueryValue } from './query-param.js';
 import { DROPPED_PAIRS } from './query-string.js';
 import { CHECKS_ITS_OWN_TOKEN } from './read-access.js';
-import { foreignOrigin } from './same-site.js';
+import { webPageOrigin } from './same-site.js';
 
 export interface RenewalRouteDeps {
   readonly renewals: RenewalStore;
@@ -79,7 +79,7 @@ export function registerRenewalRoutes(app: FastifyInstance, deps: RenewalRouteDe
 
     const action = (path: string, apply: (name: CertificateName, body: Record<string, unknown>) => boolean, logMessage: string) =>
       api.post<{ Querystring: ListQuery }>(path, { config: CHECKS_ITS_OWN_TOKEN }, async (request): Promise<RenewalRow> => {
-        assertSameSite(request);
+        assertNotFromWebPage(request);
         assertMayAdminister(credentialsOf(request));
         const body = parseBody(request.body);
         const name = certificateName(body);
@@ -116,12 +116,13 @@ function assertReadable(query: object): void {
 }
 
 /**
- * Browsers send Origin with every cross-site POST, and a plain-text POST needs
- * no CORS preflight; without this check any web page open on a machine that
- * reaches the relay could silence its alerts. curl and scripts send no Origin.
+ * Browsers send Origin with every POST, and a plain-text POST needs no CORS
+ * preflight; without this check any web page open on a machine that reaches the
+ * relay could silence its alerts. curl and scripts send no Origin, and the
+ * relay's own page sends no actions.
  */
-function assertSameSite(request: FastifyRequest): void {
-  const origin = foreignOrigin(request);
+function assertNotFromWebPage(request: FastifyRequest): void {
+  const origin = webPageOrigin(request);
   if (origin !== undefined) throw new RelayError('CR_CROSS_SITE_ACTION', JSON.stringify(origin));
 }
 

@@ -6,22 +6,19 @@ import { isIPv4 } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { RelayError } from '../errors.js';
 
-/** Compares host and port as URLs do, so "http://relay" matches a Host of "relay:80". */
-export function sameHost(origin: string, host: string | undefined): boolean {
-  try {
-    const from = new URL(origin);
-    return from.host !== '' && host !== undefined && from.host === new URL(`${from.protocol}//${host}`).host;
-  } catch {
-    return false; // "null" (sandboxed pages, file:) and anything unparsable
-  }
-}
-
-/** The foreign origin a browser names for this request, or undefined when it comes from no web page of another site. */
-export function foreignOrigin(request: FastifyRequest): string | undefined {
-  const { origin, host } = request.headers;
-  if (origin !== undefined && !sameHost(origin, host)) return origin;
-  // A GET from an <img> or a link carries no Origin, but says cross-site here.
-  if (request.headers['sec-fetch-site'] === 'cross-site') return origin ?? 'another site';
+/**
+ * The web page a browser names for this request, or undefined when no page sent it.
+ * Any page counts, the relay's own origin included: the relay's page never writes, and
+ * on a relay listening on all interfaces a page whose name was re-pointed at the
+ * relay (DNS rebinding) is its own origin to the browser. Browsers send Origin with
+ * every POST, and Sec-Fetch-Site with every request (`none`: the user typed the URL).
+ */
+export function webPageOrigin(request: FastifyRequest): string | undefined {
+  const { origin } = request.headers;
+  if (origin !== undefined) return origin;
+  const site = request.headers['sec-fetch-site'];
+  // A GET from an <img>, a link or a fetch() carries no Origin, but says where it comes from here.
+  if (site !== undefined && site !== 'none') return `Sec-Fetch-Site: ${site}`;
   return undefined;
 }
 
@@ -48,11 +45,11 @@ export function hostIsLoopback(host: string | undefined): boolean {
   return isLoopback(end > 0 ? host.slice(0, end) : host);
 }
 
-/** Writes and /query from a web page of another site get 403 in the route's own format. */
-export function refuseCrossSite(scope: FastifyInstance): void {
+/** Writes and /query from a web page get 403 in the route's own format. */
+export function refuseWebPages(scope: FastifyInstance): void {
   // A callback hook, not an async one: no promise per write.
   scope.addHook('onRequest', (request, _reply, done) => {
-    const origin = foreignOrigin(request);
+    const origin = webPageOrigin(request);
     done(origin === undefined ? undefined : new RelayError('CR_CROSS_SITE_WRITE', JSON.stringify(origin)));
   });
 }
