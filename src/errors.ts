@@ -17,7 +17,7 @@ export const ERRORS = {
   CR_BAD_CONSISTENCY: { status: 400, message: 'invalid consistency level' },
   CR_BAD_GZIP: { status: 400, message: 'request body is not valid gzip: %s' },
   CR_BAD_CONTENT_ENCODING: { status: 415, message: 'unsupported Content-Encoding %s: send identity or gzip' },
-  CR_UNAUTHORIZED: { status: 401, message: 'authorization failed: send a configured token (Authorization: Token, Bearer or Basic; on /write and /query also p= in the URL)' },
+  CR_UNAUTHORIZED: { status: 401, message: 'authorization failed: send a configured token (Authorization: Token, Bearer or Basic; or p= in the URL)' },
   CR_READ_UNAUTHORIZED: {
     status: 401,
     message:
