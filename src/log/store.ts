@@ -61,6 +61,8 @@ interface BatchColumns {
 /** A batch as stored. */
 export interface StoredBatch extends BatchColumns {
   readonly lines: string;
+  /** 1 for dead letters put back in the log (replayDeadLetters), which no commit recorded; 0 for a client's write. */
+  readonly replayed: 0 | 1;
 }
 
 export interface StoreOptions {
@@ -271,8 +273,10 @@ export class Store {
       'INSERT INTO batches (received_at_ms, db, rp, points, bytes, lines) VALUES (?, ?, ?, ?, ?, CAST(? AS TEXT))',
     );
     this.#selectBatchesAfter = db.prepare<[number, number], StoredBatch>(
-      `SELECT id, received_at_ms AS receivedAtMs, db, rp, points, bytes, lines
-         FROM batches WHERE id > ? ORDER BY id LIMIT ?`,
+      `SELECT b.id, b.received_at_ms AS receivedAtMs, b.db, b.rp, b.points, b.bytes, b.lines,
+              t.batch_id IS NOT NULL AS replayed
+         FROM batches b LEFT JOIN replay_targets t ON t.batch_id = b.id
+        WHERE b.id > ? ORDER BY b.id LIMIT ?`,
     );
     this.#selectStats = db.prepare<[], StoreStats>(
       'SELECT count(*) AS batches, coalesce(sum(points), 0) AS points FROM batches',

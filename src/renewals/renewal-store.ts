@@ -201,14 +201,17 @@ export class RenewalStore {
   /**
    * Writes what the log holds beyond the written state (what a crash left
    * unapplied) and records how far the state goes, in one transaction. Call
-   * once at start-up, before the relay serves. Returns how many batches were
-   * read back from the log.
+   * once at start-up, before the relay serves. Returns how many batches of
+   * clients' writes were read back from the log: what a crash left. Dead
+   * letters put back in the log (`certrelay dead-letters replay`, a held
+   * destination's release) are read too but not counted: no commit recorded
+   * them, so they lie beyond the written state after a graceful stop as well.
    */
   recover(): number {
     let batches = 0;
     try {
       this.#store.transaction(() => {
-        batches = this.#rebuild().batches;
+        batches = this.#rebuild().clientBatches;
         this.#apply(true);
       });
     } catch (err) {
@@ -417,12 +420,12 @@ export class RenewalStore {
    * how many certificates they renewed. Reports of untracked certificates
    * count only in batches after countUntrackedAfterId (the commit being recorded).
    */
-  #rebuild(countUntrackedAfterId = Infinity): { batches: number; renewed: number } {
+  #rebuild(countUntrackedAfterId = Infinity): { clientBatches: number; renewed: number } {
     this.#known = new Map(this.#selectKnown.all().map((r) => [certificateKey(r.host, r.domain), { id: r.id, lastSuccessMs: r.lastSuccessMs }]));
     const through = this.#writtenThrough();
     const pending = new PendingRenewals((key) => this.#known.get(key)?.lastSuccessMs, through, this.#roomForNew);
     let renewed = 0;
-    let replayed = 0;
+    let clientBatches = 0;
     for (let after = through; ; ) {
       const chunk = this.#store.readBatchesAfter(after, RECOVERY_CHUNK_BATCHES);
       if (chunk.length === 0) break;
@@ -432,13 +435,13 @@ export class RenewalStore {
         // Untracked reports of batches recorded before (or before a restart, when the counter started
         // anew) were counted then; only those of the commit being recorded count now.
         if (batch.id <= countUntrackedAfterId) pending.takeUntracked();
+        if (batch.replayed === 0) clientBatches++;
       }
-      replayed += chunk.length;
       after = chunk[chunk.length - 1].id;
     }
     this.#pending = pending;
     this.#stale = false;
-    return { batches: replayed, renewed };
+    return { clientBatches, renewed };
   }
 
   /**

@@ -127,3 +127,33 @@ t.test('a dead letter put back in the log is deleted once delivered, without wai
   t.equal(relay.store.stats().batches, 0, 'the delivered replay is gone, with no write after it');
   t.equal(relay.renewals.list()[0].renewals, 1, 'and its renewal, taken in when first stored, is not counted again');
 });
+
+t.test('a start after a graceful stop reports no crash when dead letters were put back in the log meanwhile', async (t) => {
+  const dir = t.testdir();
+  const open = (): { store: Store; renewals: RenewalStore } => {
+    const store = Store.open({ dir, maxBytes: 1 << 30, targets: ['sink'] });
+    return { store, renewals: new RenewalStore(store, DEFAULT_POLICY, { certbotMeasurement: MEASUREMENT }) };
+  };
+  const line = `${MEASUREMENT},domain=a.example,host=h renewed_count=1 ${T0_NS}`;
+  const running = open();
+  t.equal(running.renewals.recover(), 0, 'a new store has nothing to read back');
+  commit(running.store, running.renewals, [request([line], RECEIVED_MS)]);
+  const refused = running.store.lastBatchId();
+  running.store.advanceCursor('sink', refused, [], [{ batchId: refused, db: 'telegraf', rp: '', lines: line, points: 1, status: 400, error: 'refused' }], RECEIVED_MS, false);
+  // `certrelay dead-letters replay`, from another process, while the relay runs.
+  running.store.replayDeadLetters({}, RECEIVED_MS + 1);
+  // The graceful stop: what is pending is written, then the store is closed.
+  running.renewals.applyPending();
+  running.store.close();
+
+  const restarted = open();
+  t.equal(restarted.renewals.recover(), 0, 'the replayed batch is no batch a crash left: the relay does not log "not stopped cleanly"');
+  t.equal(restarted.renewals.list()[0].renewals, 1, 'and the renewal it repeats is not counted again');
+  // A crash still counts: a client's batch committed, its renewal never written.
+  commit(restarted.store, restarted.renewals, [request([`${MEASUREMENT},domain=b.example,host=h renewed_count=1 ${T0_NS + 1n}`], RECEIVED_MS + 2)]);
+  restarted.store.close();
+
+  const afterCrash = open();
+  t.teardown(() => afterCrash.store.close());
+  t.equal(afterCrash.renewals.recover(), 1, "the client's batch a crash left is counted");
+});
