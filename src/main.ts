@@ -25,7 +25,7 @@ const USAGE = `usage: certrelay [--config FILE]                       run the re
   --version       print the version
   --help          print this text; COMMAND --help for a command's options
 
-Every key can be overridden by a CERTRELAY_ environment variable: see docs/configuration.md.`;
+Each single-valued key can be overridden by a CERTRELAY_ environment variable: see docs/configuration.md.`;
 
 /** Why listen() failed, for the errors an operator causes and fixes; anything else is a bug and keeps its stack. */
 const LISTEN_ERRORS: Readonly<Record<string, string>> = {

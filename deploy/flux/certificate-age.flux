@@ -10,6 +10,7 @@
 // - host is kept: the same domain can be renewed on several hosts, each its own certificate.
 query_time = uint(v: now())
 
+// The seed's bucket: use the database your hooks write to ("certbot/autogen" in docs/deployment.md).
 from(bucket: "telegraf/autogen")
     |> range(start: -400d)
     |> filter(fn: (r) => r._measurement == "certbot_renewal")

@@ -15,6 +15,7 @@
 //
 // Still day-granular and not lifetime-aware (64- and 45-day certificates renew sooner); the
 // relay's own evaluator is both, see docs/alerting.md.
+// The seed's bucket: use the database your hooks write to ("certbot/autogen" in docs/deployment.md).
 from(bucket: "telegraf/autogen")
     |> range(start: -400d)
     |> filter(fn: (r) => r._measurement == "certbot_renewal")

@@ -6,6 +6,7 @@
 //
 // Changed from the seed: days without a renewal are 0 instead of null (createEmpty: true leaves
 // sum() of an empty window null), so a graph draws them instead of a gap.
+// The seed's bucket: use the database your hooks write to ("certbot/autogen" in docs/deployment.md).
 from(bucket: "telegraf/autogen")
     |> range(start: -120d)
     |> filter(fn: (r) => r._measurement == "certbot_renewal")
