@@ -260,9 +260,10 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   for (const target of store.newTargets) {
     app.log.info({ target }, 'new target: it starts at the end of the log, with what arrives from now on');
   }
-  for (const { target, points, batches } of forgotten) {
-    if (points > 0) app.log.warn({ target, points, batches }, 'forgot a target no longer configured, as asked: these points will not be sent to it');
-    else app.log.info({ target }, 'forgot the cursor of a target no longer configured (it had received everything)');
+  for (const { target, points, batches, heldPoints } of forgotten) {
+    if (points > 0 || heldPoints > 0) {
+      app.log.warn({ target, points, batches, heldPoints }, 'forgot a target no longer configured, as asked: these points will not be sent to it');
+    } else app.log.info({ target }, 'forgot the cursor of a target no longer configured (it had received everything)');
   }
   for (const target of repointed) {
     app.log.info({ target }, 'target points at a new URL (or kind): its last error and last success, which were the old one\'s, are forgotten');

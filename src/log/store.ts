@@ -673,6 +673,11 @@ export class Store {
     return this.#fwd.countDeadLetters.get({ target: target ?? null }) as number;
   }
 
+  /** Points in the target's held dead letters: kept aside for it, never delivered; only its forwarder sends them. */
+  heldPoints(target: string): number {
+    return this.#fwd.selectHeldPoints.get(target) as number;
+  }
+
   /** Dead letters matching the filter, oldest first, `limit` at a time after id `afterId`. */
   listDeadLetters(filter: DeadLetterFilter = {}, limit = 100, afterId = 0): DeadLetter[] {
     return this.#fwd.selectDeadLetters.all({ ...deadLetterParams(filter), afterId, limit });
@@ -1001,6 +1006,12 @@ function prepareForwarding(db: Database.Database) {
     selectFreeBytes: db
       .prepare<[], number>(
         'SELECT (SELECT freelist_count FROM pragma_freelist_count()) * (SELECT page_size FROM pragma_page_size())',
+      )
+      .pluck(),
+    selectHeldPoints: db
+      .prepare<[string], number>(
+        `SELECT coalesce(sum(coalesce(points, length(lines) - length(replace(lines, char(10), '')) + 1)), 0)
+           FROM dead_letters WHERE target = ? AND held = 1`,
       )
       .pluck(),
     countDeadLetters: db

@@ -47,3 +47,32 @@ t.test('a renamed target with a backlog stops the start; with no targets the bac
   t.match(forgetting.stdout(), /"target":"b".*new target: it starts at the end of the log/);
   t.equal((await forgetting.stop()).code, 0);
 });
+
+t.test('a renamed target with lines held for a missing database stops the start too; put back, it delivers them once the database exists', async (t) => {
+  let databaseExists = false;
+  const fake = await startFakeTarget(t, (req) =>
+    req.query.get('db') === 'missing' && !databaseExists ? { status: 404, body: '{"error":"database not found: \\"missing\\""}' } : { status: 204 },
+  );
+  const dir = t.testdir({});
+  const storeDir = join(dir, 'store');
+  const configWith = (name: string): string[] => {
+    const file = join(dir, `${name}.toml`);
+    writeFileSync(file, `[[targets]]\nname = "${name}"\nkind = "influxdb-v1"\nurl = "${fake.url}"\nretry_initial_ms = 100\nretry_max_ms = 200\n`);
+    return ['--config', file];
+  };
+
+  const first = await startRelay(t, { storeDir, args: configWith('a') });
+  t.equal((await fetch(`${first.url}/write?db=missing`, { method: 'POST', body: LINES[0] })).status, 204);
+  await until(t, 'the line is held', () => /its lines are kept as held dead letters/.test(first.stdout()));
+  t.equal((await first.stop()).code, 0);
+
+  const env = { CERTRELAY_STORE_PATH: storeDir, CERTRELAY_LISTEN: '127.0.0.1:0' };
+  const renamed = await runRelayToExit({ env, args: configWith('a-renamed') });
+  t.equal(renamed.code, 78, 'refused: the held line was never delivered');
+  t.match(renamed.stderr, /"a" \(1 points held as dead letters until their database exists\).*--forget-target a\.\n$/);
+
+  databaseExists = true;
+  const back = await startRelay(t, { storeDir, args: configWith('a') });
+  await until(t, 'the held line reaches the target', () => fake.accepted.includes(LINES[0]), 15_000);
+  t.equal((await back.stop()).code, 0);
+});

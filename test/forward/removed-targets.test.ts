@@ -38,7 +38,7 @@ t.test('a removed target with points it never received stops the start, naming i
   t.equal(renamed.cursor('a'), 0, 'its cursor is kept');
   t.same(renamed.cursorTargets(), ['a', 'a-renamed', 'b']);
 
-  t.same(forgetRemovedTargets(renamed, ['a-renamed', 'b'], ['a']), [{ target: 'a', points: 3, batches: 2 }], 'forgotten when named');
+  t.same(forgetRemovedTargets(renamed, ['a-renamed', 'b'], ['a']), [{ target: 'a', points: 3, batches: 2, heldPoints: 0 }], 'forgotten when named');
   t.same(renamed.cursorTargets(), ['a-renamed', 'b']);
 });
 
@@ -47,8 +47,29 @@ t.test('a removed target that had received everything is forgotten without askin
   const store = reopen(['a', 'b']);
   store.appendBatches([batch('m v=1 1')]);
   store.advanceCursor('a', store.readBatchHeadsAfter(0, 10).at(-1)!.id, [{ db: 'telegraf', batches: 1, points: 1, bytes: 7 }], [], Date.now(), true);
-  t.same(forgetRemovedTargets(store, ['b']), [{ target: 'a', points: 0, batches: 0 }]);
+  t.same(forgetRemovedTargets(store, ['b']), [{ target: 'a', points: 0, batches: 0, heldPoints: 0 }]);
   t.same(store.cursorTargets(), ['b']);
+});
+
+t.test('a removed target whose cursor passed everything but with lines held for a missing database stops the start', async (t) => {
+  const { reopen } = storeWith(t, ['a', 'b']);
+  const store = reopen(['a', 'b']);
+  store.appendBatches([batch('m v=1 1'), batch('m v=2 2\nm v=3 3', 2)]);
+  const [first, second] = store.readBatchHeadsAfter(0, 10);
+  // The forwarder's round: the first batch delivered, the second kept aside because its database is missing.
+  const held = { batchId: second.id, db: 'missing', rp: '', lines: 'm v=2 2\nm v=3 3', points: 2, status: 404, error: 'database not found: "missing"', held: true };
+  store.advanceCursor('a', second.id, [{ db: 'telegraf', batches: 2, points: 3, bytes: first.bytes + second.bytes }], [held], Date.now(), true);
+  t.same(store.backlog('a').points, 0, 'nothing after its cursor');
+
+  const renamed = reopen(['a-renamed', 'b']);
+  t.throws(() => forgetRemovedTargets(renamed, ['a-renamed', 'b']), {
+    name: 'RemovedTargetBacklogError',
+    message: /"a" \(2 points held as dead letters until their database exists\).*--forget-target a\.$/,
+  });
+  t.same(renamed.cursorTargets(), ['a', 'a-renamed', 'b'], 'its cursor is kept');
+
+  t.same(forgetRemovedTargets(renamed, ['a-renamed', 'b'], ['a']), [{ target: 'a', points: 0, batches: 0, heldPoints: 2 }], 'forgotten when named');
+  t.equal(renamed.countDeadLetters('a'), 1, 'its dead letters stay listed');
 });
 
 t.test('with no targets configured no cursor is forgotten: the targets and their backlogs are there when they come back', async (t) => {
