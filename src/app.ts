@@ -258,7 +258,10 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     );
   };
   for (const target of store.newTargets) {
-    app.log.info({ target }, 'new target: it starts at the end of the log, with what arrives from now on');
+    const { points, batches } = store.newTargetsStartAtBeginning ? store.backlog(target) : { points: 0, batches: 0 };
+    if (points > 0) {
+      app.log.info({ target, points, batches }, 'new target, the first this store has had: it gets every point the store kept without targets, then what arrives');
+    } else app.log.info({ target }, 'new target: it starts at the end of the log, with what arrives from now on');
   }
   for (const { target, points, batches, heldPoints } of forgotten) {
     if (points > 0 || heldPoints > 0) {

@@ -215,6 +215,8 @@ export class Store {
   readonly #selectPoints: Database.Statement<[], number>;
   readonly #selectCursor: Database.Statement<[string], number>;
   readonly #insertCursorAtTail: Database.Statement<[string]>;
+  readonly #insertCursorAtStart: Database.Statement<[string]>;
+  readonly #countCursors: Database.Statement<[], number>;
   readonly #selectLiveBytes: Database.Statement<[], number>;
   readonly #selectLastBatchId: Database.Statement<[], number>;
   readonly #selectWrittenDatabases: Database.Statement<[number], string>;
@@ -293,6 +295,10 @@ export class Store {
       `INSERT OR IGNORE INTO cursors (target, last_batch_id)
        VALUES (?, (SELECT coalesce(max(id), 0) FROM batches))`,
     );
+    // Except on a store that never had a target: nothing was ever delivered or deleted, so the log is every
+    // point accepted, and its only copy. At the tail, garbage collection would delete all of it unsent.
+    this.#insertCursorAtStart = db.prepare<[string]>('INSERT OR IGNORE INTO cursors (target, last_batch_id) VALUES (?, 0)');
+    this.#countCursors = db.prepare<[], number>('SELECT count(*) FROM cursors').pluck();
     // Pages in use, not the file size: pages freed by deleting delivered
     // batches are reused by new appends, so the file never needs to grow past
     // its high-water mark, and a file-size check would stay "full" forever.
@@ -753,17 +759,25 @@ export class Store {
   #ensureCursors(targets: readonly string[]): void {
     if (targets.length === 0) return;
     this.transaction(() => {
+      this.#newTargetsStartAtBeginning = this.#countCursors.get() === 0;
+      const insert = this.#newTargetsStartAtBeginning ? this.#insertCursorAtStart : this.#insertCursorAtTail;
       for (const target of targets) {
-        if (this.#insertCursorAtTail.run(target).changes > 0) this.#newTargets.push(target);
+        if (insert.run(target).changes > 0) this.#newTargets.push(target);
       }
     });
   }
 
   readonly #newTargets: string[] = [];
+  #newTargetsStartAtBeginning = false;
 
-  /** The targets this open gave a cursor, at the tail of the log: they had none before. */
+  /** The targets this open gave a cursor (they had none before): at the tail of the log, or see newTargetsStartAtBeginning. */
   get newTargets(): readonly string[] {
     return this.#newTargets;
+  }
+
+  /** The new targets are the store's first: they start at the beginning of the log, which holds every point accepted. */
+  get newTargetsStartAtBeginning(): boolean {
+    return this.#newTargetsStartAtBeginning && this.#newTargets.length > 0;
   }
 
   #rolledBack(): void {

@@ -176,6 +176,26 @@ t.test('a new target starts at the tail of the log; an existing cursor is kept',
   t.end();
 });
 
+t.test('the first targets of a store that never had one start at its beginning: the log is every point accepted, and its only copy', (t) => {
+  const dir = t.testdir();
+  const storeOnly = Store.open({ dir, maxBytes: 64 * MiB });
+  storeOnly.appendBatches([batch('m v=1 1'), batch('m v=2 2')]);
+  storeOnly.close();
+
+  const first = Store.open({ dir, maxBytes: 64 * MiB, targets: ['influx-a', 'influx-b'] });
+  t.same([first.cursor('influx-a'), first.cursor('influx-b')], [0, 0], 'both get what the store kept');
+  t.same(first.backlog('influx-a'), { batches: 2, points: 2, bytes: 14 });
+  t.ok(first.newTargetsStartAtBeginning);
+  first.appendBatches([batch('m v=3 3')]);
+  first.close();
+
+  const later = Store.open({ dir, maxBytes: 64 * MiB, targets: ['influx-a', 'influx-c'] });
+  t.equal(later.cursor('influx-c'), later.lastBatchId(), 'a target added later starts at the tail, as before');
+  t.notOk(later.newTargetsStartAtBeginning);
+  later.close();
+  t.end();
+});
+
 t.test('isFull turns true once the database and WAL reach maxBytes', (t) => {
   const maxBytes = 256 * 1024;
   const store = Store.open({ dir: t.testdir(), maxBytes });
