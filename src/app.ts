@@ -388,7 +388,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
       // The listener stays open while the forwarders drain: a client that connects meanwhile gets 503 +
       // Retry-After (and /ready 503), which says "come back", instead of a refused connection.
       await forwarding.stop(remainingMs());
-      logUndelivered(app.log, forwarding.statuses());
+      logUndelivered(app.log, forwarding.statuses(), (target) => store.heldPoints(target));
       // Requests still uploading get what is left of the grace period (one that began before the stop may
       // still commit); then their connections are cut, and a request cut off was not acknowledged.
       const cut = setTimeout(() => app.server.closeAllConnections(), remainingMs());
@@ -436,9 +436,17 @@ function storeCheck(store: Store): HealthCheck {
 }
 
 /** At a stop: what the targets have not received yet stays in the store, and the log says how much. */
-function logUndelivered(log: FastifyBaseLogger, statuses: readonly TargetStatus[]): void {
+/** heldPoints: the points of a target's held dead letters, kept aside until it has their database; not delivered either. */
+function logUndelivered(log: FastifyBaseLogger, statuses: readonly TargetStatus[], heldPoints: (target: string) => number): void {
   if (statuses.length === 0) return;
-  const waiting = statuses.filter((s) => s.backlogPoints > 0).map((s) => ({ target: s.target, points: s.backlogPoints, batches: s.backlogBatches }));
+  const waiting: Array<{ target: string; points: number; batches: number; heldPoints?: number }> = [];
+  for (const s of statuses) {
+    const held = heldPoints(s.target);
+    if (s.backlogPoints === 0 && held === 0) continue;
+    waiting.push({ target: s.target, points: s.backlogPoints, batches: s.backlogBatches, ...(held > 0 && { heldPoints: held }) });
+  }
   if (waiting.length === 0) log.info('stopping: every target has received everything');
-  else log.info({ targets: waiting }, 'stopping: points not yet delivered stay in the store; the next start sends them');
+  else if (waiting.some((w) => w.heldPoints !== undefined)) {
+    log.info({ targets: waiting }, 'stopping: points not yet delivered stay in the store; the next start sends them (held points once the target has their database or bucket)');
+  } else log.info({ targets: waiting }, 'stopping: points not yet delivered stay in the store; the next start sends them');
 }

@@ -237,6 +237,20 @@ t.test('while the forwarders drain after SIGTERM the relay still answers: writes
   t.same([store.countPoints(), store.cursor('stuck')], [1, 0], 'the acknowledged point stays for the next start; the refused one was not stored');
 });
 
+t.test('the stop does not say every target has everything while lines wait as held dead letters for a missing database', async (t) => {
+  const target = await startFakeTarget(t, (req) =>
+    req.query.get('db') === 'missing' ? { status: 404, body: '{"error":"database not found: \\"missing\\""}' } : { status: 204 },
+  );
+  const dir = t.testdir({ 'certrelay.toml': `[[targets]]\nname = "influx"\nkind = "influxdb-v1"\nurl = "${target.url}"\n` });
+  const relay = await startRelay(t, { storeDir: join(dir, 'store'), args: ['--config', join(dir, 'certrelay.toml')] });
+  t.equal((await fetch(`${relay.url}/write?db=missing`, { method: 'POST', body: LINE })).status, 204);
+  await until(t, 'the line is held', () => /its lines are kept as held dead letters/.test(relay.stdout()));
+
+  t.same(await relay.stop(), { code: 0, signal: null });
+  t.notMatch(relay.stdout(), /every target has received everything/);
+  t.match(relay.stdout(), /"targets":\[\{"target":"influx","points":0,"batches":0,"heldPoints":1\}\].*"msg":"stopping: points not yet delivered stay in the store/);
+});
+
 t.test('a configuration the relay cannot use stops it before it listens: exit 78 and the key named on stderr', async (t) => {
   const dir = t.testdir({
     'syntax.toml': '[server\nlisten = "127.0.0.1:0"\n',
