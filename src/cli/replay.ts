@@ -73,13 +73,13 @@ export async function runReplay(io: CliIo, store: Store, config: Config, request
     ...(request.ids.length > 0 && { ids: request.ids }),
     ...(request.target !== undefined && { target: request.target }),
   };
-  const replayable: number[] = [];
+  const replayable: Array<{ readonly id: number; readonly bytes: number }> = [];
   const skipped: Array<{ id: number; target: string; reason: string }> = [];
   let highestId = 0;
   for (const d of eachDeadLetter(store, filter)) {
     highestId = Math.max(highestId, d.id);
     const reason = whyNotReplayable(store, configured.get(d.target), d);
-    if (reason === undefined) replayable.push(d.id);
+    if (reason === undefined) replayable.push({ id: d.id, bytes: Buffer.byteLength(d.lines, 'utf8') });
     else skipped.push({ id: d.id, target: d.target, reason });
   }
   for (const s of skipped) io.stderr.write(`certrelay: skipped dead letter ${s.id} of ${s.target}: ${s.reason}\n`);
@@ -92,7 +92,7 @@ export async function runReplay(io: CliIo, store: Store, config: Config, request
   }
 
   const startedMs = io.nowMs();
-  const pending = requeue(store, replayable, startedMs);
+  const pending = await requeue(store, replayable, startedMs);
   const requeuedPoints = pending.reduce((sum, p) => sum + p.points, 0);
   if (!json) {
     const perTarget = pending.map((p) => `${p.target} ${p.batchIds.length}`).join(', ');
@@ -176,21 +176,39 @@ function whyWaiting(store: Store, config: Config, target: string, nowMs: number)
   }
 }
 
-/** Replays exactly these dead letters, in one transaction; what was queued, per target. */
-function requeue(store: Store, ids: readonly number[], nowMs: number): Pending[] {
-  const byTarget = store.replayDeadLetters({ ids }, nowMs);
-  const all = [...byTarget.values()].flat();
-  if (all.length === 0) return [];
-  // One IMMEDIATE transaction wrote them, so their ids are consecutive: one read gets their sizes.
-  const first = Math.min(...all);
-  const points = new Map(store.readBatchHeadsAfter(first - 1, all.length).map((h) => [h.id, h.points]));
-  return [...byTarget].map(([target, batchIds]) => ({
-    target,
-    batchIds,
-    points: batchIds.reduce((sum, id) => sum + (points.get(id) ?? 0), 0),
-    resent: 0,
-    newDeadLetterIds: [],
-  }));
+/**
+ * Lines re-queued per transaction, and the pause after each. SQLite has one writer: the running relay's
+ * commits (its clients' writes) wait for these transactions, its event loop blocked, and fail after its 5 s
+ * busy timeout. One transaction for a long hold's gigabyte of dead letters held them that long; transactions
+ * back to back would starve them too, as a waiting writer only looks again every 100 ms or so.
+ */
+const REQUEUE_CHUNK_BYTES = 4 * 1024 * 1024;
+const REQUEUE_PAUSE_MS = 100;
+
+/** Replays exactly these dead letters, a chunk per transaction (each dead letter is a batch again, or still a dead letter); what was queued, per target. */
+async function requeue(store: Store, deadLetters: ReadonlyArray<{ readonly id: number; readonly bytes: number }>, nowMs: number): Promise<Pending[]> {
+  const byTarget = new Map<string, { target: string; batchIds: number[]; points: number; resent: number; newDeadLetterIds: number[] }>();
+  for (let start = 0; start < deadLetters.length; ) {
+    let end = start + 1;
+    for (let bytes = deadLetters[start].bytes; end < deadLetters.length && bytes + deadLetters[end].bytes <= REQUEUE_CHUNK_BYTES; end++) {
+      bytes += deadLetters[end].bytes;
+    }
+    if (start > 0) await sleep(REQUEUE_PAUSE_MS);
+    const chunk = store.replayDeadLetters({ ids: deadLetters.slice(start, end).map((d) => d.id) }, nowMs);
+    start = end;
+    const all = [...chunk.values()].flat();
+    if (all.length === 0) continue;
+    // One IMMEDIATE transaction wrote the chunk, so its ids are consecutive: one read gets their sizes.
+    const first = Math.min(...all);
+    const points = new Map(store.readBatchHeadsAfter(first - 1, all.length).map((h) => [h.id, h.points]));
+    for (const [target, batchIds] of chunk) {
+      const pending = byTarget.get(target) ?? { target, batchIds: [], points: 0, resent: 0, newDeadLetterIds: [] };
+      pending.batchIds.push(...batchIds);
+      pending.points += batchIds.reduce((sum, id) => sum + (points.get(id) ?? 0), 0);
+      byTarget.set(target, pending);
+    }
+  }
+  return [...byTarget.values()];
 }
 
 async function waitForCursors(

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import t, { type Test } from 'tap';
 import type { DeadLetterJson } from '../../src/cli/dead-letters.js';
 import type { ReplayJson } from '../../src/cli/replay.js';
@@ -244,6 +245,41 @@ t.test('replay --no-wait puts a dead letter back in the log for its own target o
     're-queued 1 dead letter (1 point): influx-b 1\n' +
       'not waiting: the running relay sends them within about a second; certrelay status shows its progress\n',
   );
+});
+
+t.test('replay re-queues a long hold\'s dead letters in short transactions: the running relay\'s commits are not held up meanwhile', async (t) => {
+  const f = prepare(t);
+  const store = f.open();
+  const [head] = store.readBatchHeadsAfter(0, 1);
+  // 90 MB of held lines: one transaction for all of them holds SQLite's one write lock for about half a second.
+  const lines = Array.from({ length: 100 }, (_, i) => `held,host=web01 v=${i}i,pad="${'x'.repeat(880)}" 1700000000000000000`).join('\n');
+  const held = Array.from({ length: 100 }, (): NewDeadLetter => ({ batchId: head.id, db: 'telegraf', rp: '', lines, points: 100, status: 404, error: 'database not found', held: true }));
+  for (let i = 0; i < 10; i++) store.advanceCursor('influx-a', head.id, [], held, f.nowMs, false);
+
+  // The relay's commits, as it makes them while the CLI runs beside it; each may wait this long for the lock
+  // (its own busy timeout is 5 s; shorter here, so that a test of 90 MB shows what a gigabyte does).
+  const relayWrites = new Database(join(f.storeDir, 'certrelay.db'), { timeout: 400 });
+  t.teardown(() => relayWrites.close());
+  const append = relayWrites.prepare("INSERT INTO batches (received_at_ms, db, rp, points, bytes, lines) VALUES (0, 'telegraf', '', 1, 7, 'm v=1 1')");
+  const replay = cli(f, 'dead-letters', 'replay', '--target', 'influx-a', '--no-wait');
+  let done = false;
+  void replay.then(() => (done = true));
+  const failed: string[] = [];
+  let commits = 0;
+  while (!done) {
+    try {
+      relayWrites.transaction(() => append.run()).immediate();
+      commits++;
+    } catch (err) {
+      failed.push((err as Error).message);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  const run = await replay;
+  t.equal(run.code, 0, run.stderr);
+  t.match(run.stdout, /^re-queued 1002 dead letters \(100003 points\): influx-a 1002\n/);
+  t.ok(commits > 0, `the relay committed while the replay ran (${commits} commits)`);
+  t.same(failed, [], 'no commit of the relay waited past its busy timeout');
 });
 
 t.test('replay with no relay running on the store says so at once, and the lines stay queued for its next start', async (t) => {
