@@ -114,6 +114,8 @@ const SKIP_FLUSH_MS = 1000;
 const RELEASE_LOOKAHEAD = 10_000;
 /** Held dead letters read per query while choosing the next ones to send. */
 const DRAIN_PAGE_ROWS = 256;
+/** Held dead letters a release re-queues at once (each at most a request's lines); more are drained from the dead letters. */
+const RELEASE_MAX_DEAD_LETTERS = 16;
 
 interface Held {
   readonly outcome: OutcomeClass;
@@ -835,10 +837,13 @@ export class Forwarder {
         const pending = this.#store.readBatchHeadsAfter(this.#cursor, RELEASE_LOOKAHEAD);
         if (pending.length === RELEASE_LOOKAHEAD || pending.some((h) => this.#takes(h) && this.#route(h.db, h.rp)?.key === key)) return undefined;
         const ids = this.#store
-          .listDeadLetters({ target: this.name, held: true }, -1)
+          .heldDeadLetterKeys(this.name)
           .filter((d) => this.#route(d.db, d.rp)?.key === key)
           .map((d) => d.id);
         if (ids.length === 0) return 0;
+        // A long hold's lines are sent from the dead letters a request at a time instead (#drainHeld): copied
+        // back into the log in this one transaction, 1.1 GB blocked the event loop for 13 s.
+        if (ids.length > RELEASE_MAX_DEAD_LETTERS) return undefined;
         return this.#store.replayDeadLetters({ ids, target: this.name, held: true }, this.#nowMs()).get(this.name)?.length ?? 0;
       });
       if (requeued === undefined) continue; // after the next round

@@ -679,6 +679,11 @@ export class Store {
     return this.#fwd.countDeadLetters.get({ target: target ?? null }) as number;
   }
 
+  /** The target's held dead letters, oldest first, without their lines (a long hold's may be gigabytes). */
+  heldDeadLetterKeys(target: string): Array<{ readonly id: number; readonly db: string; readonly rp: string }> {
+    return this.#fwd.selectHeldKeys.all(target);
+  }
+
   /** Points in the target's held dead letters: kept aside for it, never delivered; only its forwarder sends them. */
   heldPoints(target: string): number {
     return this.#fwd.selectHeldPoints.get(target) as number;
@@ -1022,6 +1027,9 @@ function prepareForwarding(db: Database.Database) {
         'SELECT (SELECT freelist_count FROM pragma_freelist_count()) * (SELECT page_size FROM pragma_page_size())',
       )
       .pluck(),
+    selectHeldKeys: db.prepare<[string], { id: number; db: string; rp: string }>(
+      'SELECT id, db, rp FROM dead_letters WHERE target = ? AND held = 1 ORDER BY id',
+    ),
     selectHeldPoints: db
       .prepare<[string], number>(
         `SELECT coalesce(sum(coalesce(points, length(lines) - length(replace(lines, char(10), '')) + 1)), 0)

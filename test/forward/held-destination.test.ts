@@ -171,6 +171,32 @@ t.test('a release that fails once (the store busy or full) is tried again withou
   t.same(s.fake.accepted, typo);
 });
 
+t.test('a long hold is sent from its dead letters, not copied back into the log at once (1.1 GB in one transaction blocked the relay for 13 s)', async (t) => {
+  let exists = false;
+  const s = await setup(t, (r) => (toTypo(r) && !exists ? NOT_FOUND : ok));
+  const typo: string[] = [];
+  for (let i = 0; i < 40; i++) {
+    const batchLines = lines('typo', 2, 2 * i);
+    typo.push(...batchLines);
+    s.append(batch(batchLines, { db: 'typo' }));
+    await until(t, 'held', () => s.store.countDeadLetters('influx-a') === i + 1);
+  }
+  const replay = s.store.replayDeadLetters.bind(s.store);
+  const requeued: number[] = [];
+  s.store.replayDeadLetters = (...args: Parameters<typeof replay>) => {
+    requeued.push(args[0].ids?.length ?? Infinity);
+    return replay(...args);
+  };
+  const logEnd = tail(s.store);
+  exists = true;
+  await until(t, 'the held lines arrive', () => s.fake.accepted.length === typo.length, 10_000);
+  t.same(s.fake.accepted, typo, 'in order');
+  t.same(requeued, [], 'none copied back into the log');
+  t.equal(tail(s.store), logEnd);
+  await until(t, 'the hold ends', () => s.forwarding.statuses()[0].heldBecause === null);
+  t.equal(s.store.countDeadLetters(), 0);
+});
+
 /** One line to typo and one to cpu every 5 ms until stop(), which resolves to how many of each were written. */
 function writeContinuously(t: Test, s: ForwardingSetup): { readonly writing: boolean; stop(): Promise<number> } {
   let n = 0;
