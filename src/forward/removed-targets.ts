@@ -29,6 +29,14 @@ export interface ForgottenTarget {
  * forgotten: garbage collection does not run then, and the targets may come back.
  */
 export function forgetRemovedTargets(store: Store, configured: readonly string[], forget: readonly string[] = []): ForgottenTarget[] {
+  // Giving up a configured target's points is no operation there is: saying nothing would let the operator think it was done.
+  const stillConfigured = forget.filter((name) => configured.includes(name));
+  if (stillConfigured.length > 0) {
+    throw new RemovedTargetBacklogError(
+      `--forget-target ${stillConfigured.map((name) => `"${name}"`).join(', ')}: still configured. It gives up the points of a target ` +
+        'removed from the configuration; remove the target first (or leave it, and it keeps sending them).',
+    );
+  }
   if (configured.length === 0) return [];
   const removed = store.cursorTargets().filter((name) => !configured.includes(name));
   const leftBehind: ForgottenTarget[] = removed.map((target) => {

@@ -80,3 +80,14 @@ t.test('with no targets configured no cursor is forgotten: the targets and their
   t.same(store.cursorTargets(), ['a']);
   t.same(store.backlog('a'), { batches: 1, points: 1, bytes: 7 });
 });
+
+t.test('--forget-target naming a target that is still configured stops the start and says why, instead of doing nothing', async (t) => {
+  const { reopen } = storeWith(t, ['a', 'b']);
+  const store = reopen(['a', 'b']);
+  store.appendBatches([batch('m v=1 1')]);
+  t.throws(() => forgetRemovedTargets(store, ['a', 'b'], ['a']), {
+    name: 'RemovedTargetBacklogError',
+    message: '--forget-target "a": still configured. It gives up the points of a target removed from the configuration; remove the target first (or leave it, and it keeps sending them).',
+  });
+  t.same(store.backlog('a'), { batches: 1, points: 1, bytes: 7 }, 'its backlog is untouched');
+});
