@@ -252,3 +252,56 @@ t.test('a schedule moved by the operator (grace_days raised) ends an overdue spe
   t.notMatch(hook.calls[1].body.message, /renewed again/);
   t.match(second.renewals.transitions('h', 'a.example', 1)[0].reason, /^no longer overdue: last renewal at .*, within the schedule again/);
 });
+
+t.test('a webhook answering an endless body is not read to its end: a 2xx is delivered and a refusal keeps its first words, at once', async (t) => {
+  // An answer read whole took the relay's memory: 3 GB from a receiver crashed it (a V8 fatal error).
+  const streamed: number[] = [];
+  let status = 200;
+  const hook = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(status, { 'Content-Type': 'text/plain' });
+      let sent = 0;
+      const chunk = Buffer.from(`boom ${'x'.repeat(64 * 1024)}`);
+      const timer = setInterval(() => {
+        sent += chunk.length;
+        res.write(chunk);
+      }, 5);
+      res.on('close', () => {
+        clearInterval(timer);
+        streamed.push(sent);
+      });
+    });
+  });
+  await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    hook.closeAllConnections();
+    return new Promise<void>((resolve) => hook.close(() => resolve()));
+  });
+  const clock = fakeClock(BigInt(START_MS) * 1_000_000n);
+  const url = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
+  const toml = `[notify]\nretry_initial_ms = 1000\nretry_max_ms = 1000\n[[notify.webhooks]]\nname = "ops"\nurl = "${url}"\ntimeout_ms = 5000\n`;
+  const relay = relayOn(t.testdir({}), toml, clock);
+  t.teardown(() => relay.close());
+  await write(relay, renewalLine('h', 'example.com', START_MS));
+  moveTo(clock, START_MS + 63 * DAY_MS);
+  relay.monitoring.evaluator.evaluate();
+
+  status = 500;
+  // Each delivery is given well under timeout_ms: an answer read to its end took all of it, or more.
+  const deliverWithin = (ms: number) =>
+    Promise.race([relay.monitoring.notifier.deliverDue().then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms))]);
+  t.ok(await deliverWithin(2000), 'the refusal is handled without reading the answer to its end');
+  let [row] = outboxRows(relay);
+  t.equal(row.delivered_ms, null);
+  t.match(row.last_error, /^webhook answered 500: boom x+$/);
+  t.ok((row.last_error ?? '').length < 300, 'the error keeps an excerpt only');
+
+  status = 200;
+  moveTo(clock, clock.nowMs() + 60_000);
+  t.ok(await deliverWithin(2000), 'the acceptance is handled without reading the answer to its end');
+  [row] = outboxRows(relay);
+  t.equal(row.delivered_ms, clock.nowMs(), 'delivered');
+  await until(t, 'the receiver sees both answers cut off', () => streamed.length === 2);
+  t.ok(streamed.every((bytes) => bytes < 4 * 1024 * 1024), `each answer was cut off early (${streamed.join(', ')} bytes streamed)`);
+});

@@ -7,6 +7,9 @@ import type { PendingNotification } from './outbox.js';
 
 /** Enough of a refusal's body to explain it in last_error. */
 const ERROR_BODY_CHARS = 200;
+// Read no more than this of any answer: a receiver (or a URL that reaches a download) answering gigabytes
+// was read whole into one string, which took the relay's memory and crashed it (3 GB: a V8 fatal error).
+const ANSWER_READ_BYTES = 4 * ERROR_BODY_CHARS;
 
 export class WebhookChannel implements NotificationChannel {
   readonly kind = 'webhook';
@@ -39,17 +42,41 @@ export class WebhookChannel implements NotificationChannel {
     } catch (err) {
       throw new Error(describeFetchError(err, this.#config.timeoutMs));
     }
-    const text = await res.text().catch(() => '');
+    if (res.status >= 200 && res.status <= 299) {
+      // Accepted: whatever body follows says nothing more, and is not read.
+      void res.body?.cancel().catch(() => {});
+      return;
+    }
+    const text = await readStart(res, ANSWER_READ_BYTES);
     if (res.status >= 300 && res.status < 400) {
       throw new Error(`webhook answered ${res.status}, a redirect, which is not followed: set notify.webhooks url to where it points`);
     }
-    if (res.status < 200 || res.status > 299) {
-      const excerpt = text.trim().slice(0, ERROR_BODY_CHARS);
-      throw new Error(`webhook answered ${res.status}${excerpt === '' ? '' : `: ${excerpt}`}`);
-    }
+    const excerpt = text.trim().slice(0, ERROR_BODY_CHARS);
+    throw new Error(`webhook answered ${res.status}${excerpt === '' ? '' : `: ${excerpt}`}`);
   }
 
   close(): void {}
+}
+
+/** The first maxBytes of the answer's body as text (a character cut at the end is dropped); '' when unreadable. */
+async function readStart(res: Response, maxBytes: number): Promise<string> {
+  if (res.body === null) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < maxBytes) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.length;
+    }
+  } catch {
+    // A body cut short still explains what arrived of it.
+  } finally {
+    void reader.cancel().catch(() => {});
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks).subarray(0, maxBytes)).replace(/\uFFFD$/, '');
 }
 
 /** fetch's own message is only "fetch failed"; the reason is in its cause (a code such as ECONNREFUSED). */
