@@ -425,7 +425,7 @@ function storeCheck(store: Store): HealthCheck {
     case undefined:
       return { name: 'store', status: 'pass' };
     case 'max_bytes':
-      return { name: 'store', status: 'fail', message: `store is full (${store.sizeBytes()} of ${store.maxBytes} bytes): writes get 503` };
+      return { name: 'store', status: 'fail', message: `store is full (${store.sizeBytes()} of ${store.maxBytes} bytes${deadLettersKept(store)}): writes get 503` };
     case 'disk_space':
       return {
         name: 'store',
@@ -449,4 +449,10 @@ function logUndelivered(log: FastifyBaseLogger, statuses: readonly TargetStatus[
   else if (waiting.some((w) => w.heldPoints !== undefined)) {
     log.info({ targets: waiting }, 'stopping: points not yet delivered stay in the store; the next start sends them (held points once the target has their database or bucket)');
   } else log.info({ targets: waiting }, 'stopping: points not yet delivered stay in the store; the next start sends them');
+}
+
+/** Dead letters stay until an operator replays or purges them, so a store they fill stays full: say how many. */
+function deadLettersKept(store: Store): string {
+  const deadLetters = store.countDeadLetters();
+  return deadLetters === 0 ? '' : `, ${deadLetters} dead letters kept in it until replayed or purged`;
 }

@@ -16,6 +16,7 @@ export interface StoreFigures {
   readonly maxBytes: number;
   diskFreeBytes(): number;
   readonly minFreeBytes: number;
+  countDeadLetters(): number;
 }
 
 const FULL_MESSAGES: Record<StoreFullReason, string> = {
@@ -25,6 +26,11 @@ const FULL_MESSAGES: Record<StoreFullReason, string> = {
 // Without targets nothing is ever deleted (the log is the only copy), so the refusals last until an operator acts.
 const FULL_WITHOUT_TARGETS =
   'store full (store.max_bytes reached): writes get 503, and with no targets configured nothing is ever deleted: raise store.max_bytes, or add a target';
+// Dead letters stay until an operator replays or purges them: a store they fill stays full with nothing left to
+// forward, while the message above tells the operator to wait for the forwarders.
+const FULL_WITH_DEAD_LETTERS =
+  'store full (store.max_bytes reached): writes get 503 until the forwarders drain the backlog and the dead letters kept in the store are ' +
+  'replayed or purged (certrelay status shows both; certrelay dead-letters list, replay, purge), or store.max_bytes is raised';
 
 export class RefusalLog {
   readonly #log: RefusalLogger;
@@ -48,6 +54,7 @@ export class RefusalLog {
     if (this.#since !== undefined) return;
     this.#since = { atMs: this.#nowMs(), what: 'full' };
     const diskFree = this.#store.diskFreeBytes();
+    const deadLetters = this.#hasTargets ? this.#store.countDeadLetters() : 0;
     this.#log.warn(
       {
         reason,
@@ -55,10 +62,17 @@ export class RefusalLog {
         maxBytes: this.#store.maxBytes,
         ...(Number.isFinite(diskFree) && { diskFreeBytes: diskFree }),
         minFreeBytes: this.#store.minFreeBytes,
+        ...(this.#hasTargets && { deadLetters }),
         ...(err instanceof Error && { detail: err.message }),
       },
-      reason === 'max_bytes' && !this.#hasTargets ? FULL_WITHOUT_TARGETS : FULL_MESSAGES[reason],
+      this.#fullMessage(reason, deadLetters),
     );
+  }
+
+  #fullMessage(reason: StoreFullReason, deadLetters: number): string {
+    if (reason !== 'max_bytes') return FULL_MESSAGES[reason];
+    if (!this.#hasTargets) return FULL_WITHOUT_TARGETS;
+    return deadLetters > 0 ? FULL_WITH_DEAD_LETTERS : FULL_MESSAGES.max_bytes;
   }
 
   /** A commit failed for another reason than a full store: the write got 500. */

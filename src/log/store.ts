@@ -899,7 +899,8 @@ function toStoreError(err: unknown, store: Store): unknown {
     if (store.fullReason() === 'max_bytes') {
       return new StoreFullError(
         `the store ${store.file} is full (${store.sizeBytes()} bytes in use, store.max_bytes = ${store.maxBytes}): ` +
-          'writes are refused until the forwarders drain the backlog. Check that the targets are reachable, or raise store.max_bytes.',
+          'writes are refused until the forwarders drain the backlog and dead letters are replayed or purged (certrelay status shows both). ' +
+          'Check that the targets are reachable, or raise store.max_bytes.',
         { cause: err },
       );
     }

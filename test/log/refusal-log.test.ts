@@ -7,14 +7,14 @@ interface Entry {
   readonly msg: string;
 }
 
-function setup(diskFree = 1000, hasTargets = true): { log: RefusalLog; entries: Entry[]; advance(ms: number): void } {
+function setup(diskFree = 1000, hasTargets = true, deadLetters = 0): { log: RefusalLog; entries: Entry[]; advance(ms: number): void } {
   const entries: Entry[] = [];
   const logger = {
     info: (obj: object, msg: string) => entries.push({ level: 'info', obj: obj as Record<string, unknown>, msg }),
     warn: (obj: object, msg: string) => entries.push({ level: 'warn', obj: obj as Record<string, unknown>, msg }),
     error: (obj: object, msg: string) => entries.push({ level: 'error', obj: obj as Record<string, unknown>, msg }),
   };
-  const store: StoreFigures = { sizeBytes: () => 5000, maxBytes: 9000, diskFreeBytes: () => diskFree, minFreeBytes: 2000 };
+  const store: StoreFigures = { sizeBytes: () => 5000, maxBytes: 9000, diskFreeBytes: () => diskFree, minFreeBytes: 2000, countDeadLetters: () => deadLetters };
   let now = 1_000_000;
   return { log: new RefusalLog(logger, store, { hasTargets, nowMs: () => now }), entries, advance: (ms) => (now += ms) };
 }
@@ -71,4 +71,16 @@ t.test('a full store without targets says it stays full until an operator acts',
   const withTargets = setup(1000, true);
   withTargets.log.full('max_bytes');
   t.match(withTargets.entries[0].msg, /until the forwarders drain the backlog/);
+});
+
+t.test('a full store that keeps dead letters says they must be replayed or purged: the forwarders never drain them', async (t) => {
+  const { log, entries } = setup(1000, true, 3550);
+  log.full('max_bytes');
+  t.match(entries[0], {
+    obj: { reason: 'max_bytes', deadLetters: 3550 },
+    msg: /the dead letters kept in the store are replayed or purged \(certrelay status shows both; certrelay dead-letters list, replay, purge\)/,
+  });
+  const none = setup(1000, true, 0);
+  none.log.full('max_bytes');
+  t.match(none.entries[0], { obj: { deadLetters: 0 }, msg: /until the forwarders drain the backlog$/ });
 });
