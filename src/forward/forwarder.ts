@@ -168,6 +168,10 @@ export class Forwarder {
   readonly #backoff: BackoffPolicy;
   // One round at a time, in log order: a wake while a round runs queues (at most) one more.
   readonly #queue = new PQueue({ concurrency: 1 });
+  // The checks of held destinations, one at a time: each held destination has its own, every retry_max_ms, and
+  // 919 of them at once took every connection to the target (its rounds waited behind them, timed out, and
+  // nothing more was delivered). One at a time, they use one of the connections kept spare for them.
+  readonly #checks = new PQueue({ concurrency: 1 });
   readonly #abort = new AbortController();
   readonly #routes = new Map<string, Destination | undefined>();
   #cursor = 0;
@@ -727,7 +731,7 @@ export class Forwarder {
       try {
         await sleep(retryDelayMs(Infinity, this.#backoff, undefined, this.#nowMs(), this.#random), undefined, { signal });
         if (!held.ready) {
-          if (!(await this.#destinationAccepts(held))) continue;
+          if (!(await this.#checks.add(() => this.#destinationAccepts(held), { signal }))) continue;
           held.ready = true;
           this.#log?.info({ target: this.name, destination: held.destination.label }, 'the target accepts writes to the held destination again: re-queuing its held dead letters');
         }

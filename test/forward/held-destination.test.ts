@@ -258,3 +258,23 @@ t.test('a held line the target refuses for good while the held lines are sent be
   t.match(s.store.listDeadLetters(), [{ db: 'typo', status: 400, lines: bad, error: 'partial write: field type conflict' }]);
   t.equal(s.store.listDeadLetters({ held: true }).length, 0);
 });
+
+t.test('many held databases are checked one at a time: their checks never take the connections the other databases are delivered on', async (t) => {
+  // 919 held databases, each checked every retry_max_ms on its own, took every connection to the target:
+  // the rounds waited behind the checks, timed out, and nothing more was delivered.
+  const missing = (r: Recorded) => r.query.get('db')?.startsWith('missing') === true;
+  const s = await setup(t, async (r) => {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    return missing(r) ? NOT_FOUND : ok;
+  }, { timeoutMs: 1000 });
+  for (let i = 0; i < 300; i++) s.append(batch(lines('m', 1, i), { db: `missing${i}` }));
+  await until(t, 'the missing databases are held', () => s.store.countDeadLetters('influx-a') >= 150, 10_000);
+  const telegraf = lines('cpu', 3);
+  const started = Date.now();
+  s.append(batch(telegraf));
+  await until(t, 'telegraf is delivered', () => s.fake.accepted.length === 3, 10_000);
+  t.comment(`delivered ${Date.now() - started} ms after the write`);
+  t.same(s.fake.accepted, telegraf);
+  const checksAtOnce = (at: number) => s.fake.writes().filter((r) => missing(r) && r.body === '' && r.atMs <= at && r.atMs > at - 10).length;
+  t.ok(s.fake.writes().every((r) => checksAtOnce(r.atMs) <= 2), 'the checks of held databases run one at a time');
+});
