@@ -4,6 +4,7 @@
 // target refused. Each forwarder has its own queue, connections, timeouts and
 // retry timers, so a slow or dead target only ever delays itself.
 import PQueue from 'p-queue';
+import { setMaxListeners } from 'node:events';
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 import type { TargetConfig } from '../config/defaults.js';
 import type { BatchHead, DeadLetter, NewDeadLetter, PassedTotals, Store } from '../log/store.js';
@@ -199,6 +200,9 @@ export class Forwarder {
     const lanes = deps.target.concurrency;
     this.#roundBudget = { maxPoints: this.#budget.maxPoints * lanes, maxBytes: this.#budget.maxBytes * lanes };
     this.#backoff = { initialMs: deps.target.retryInitialMs, maxMs: deps.target.retryMaxMs };
+    // Every held destination's check waits on this signal, and every request in flight: more than Node's 10
+    // listeners is the normal case with many held databases, not a leak to warn about on stderr.
+    setMaxListeners(0, this.#abort.signal);
   }
 
   get name(): string {

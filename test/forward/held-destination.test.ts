@@ -278,3 +278,15 @@ t.test('many held databases are checked one at a time: their checks never take t
   const checksAtOnce = (at: number) => s.fake.writes().filter((r) => missing(r) && r.body === '' && r.atMs <= at && r.atMs > at - 10).length;
   t.ok(s.fake.writes().every((r) => checksAtOnce(r.atMs) <= 2), 'the checks of held databases run one at a time');
 });
+
+t.test('many held databases give no warning of a listener leak: each check waiting on the stop signal is expected', async (t) => {
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+  process.on('warning', onWarning);
+  t.teardown(() => process.off('warning', onWarning));
+  const s = await setup(t, (r) => (r.query.get('db')?.startsWith('missing') === true ? NOT_FOUND : ok));
+  for (let i = 0; i < 20; i++) s.append(batch(lines('m', 1, i), { db: `missing${i}` }));
+  await until(t, 'the 20 databases are held', () => s.store.countDeadLetters('influx-a') === 20);
+  await new Promise((resolve) => setTimeout(resolve, 300)); // their checks wait, and come round again
+  t.same(warnings.filter((w) => /MaxListeners/.test(w)), []);
+});
