@@ -3,7 +3,7 @@
 import type { Config } from '../config/defaults.js';
 import type { DeadLetter, DeadLetterFilter, Store } from '../log/store.js';
 import { formatAgo, formatTime } from './duration.js';
-import { CommandFailed, writeJson, type CliIo } from './output.js';
+import { CommandFailed, writeJson, writeJsonList, type CliIo } from './output.js';
 import { formatTable, printable } from './table.js';
 
 /** One dead letter in --json output (list and show alike): the fields documented in docs/operations.md. */
@@ -25,7 +25,8 @@ export interface DeadLetterJson {
   readonly lines: string;
 }
 
-const PAGE = 500;
+// Rows, each up to a forwarded request's lines (batch_max_bytes, 1 MiB by default): a page stays within tens of MB.
+const PAGE = 64;
 const ERROR_COLUMN_WIDTH = 72;
 // A database name is a client's choice (influxd takes any length): long ones are cut here, `show` prints them whole.
 const DATABASE_COLUMN_WIDTH = 40;
@@ -74,11 +75,13 @@ const where = (db: string, rp: string) => (rp === '' ? db : `${db}/${rp}`);
 const statusText = (status: number | null) => (status === null ? 'no answer' : String(status));
 
 export function runList(io: CliIo, store: Store, target: string | undefined, json: boolean): number {
-  const letters = [...eachDeadLetter(store, target === undefined ? {} : { target })];
+  const filter = target === undefined ? {} : { target };
+  // A page at a time, lines included only as far as the output needs them: dead letters can fill the store.
   if (json) {
-    writeJson(io, { deadLetters: letters.map(deadLetterJson) });
+    writeJsonList(io, 'deadLetters', eachDeadLetter(store, filter), deadLetterJson);
     return 0;
   }
+  const letters = Array.from(eachDeadLetter(store, filter), ({ lines: _lines, ...head }) => head);
   if (letters.length === 0) {
     io.stdout.write(`no dead letters${target === undefined ? '' : ` for target ${target}`}\n`);
     return 0;

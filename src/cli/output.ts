@@ -32,3 +32,18 @@ export class CommandFailed extends Error {
 export function writeJson(io: CliIo, value: unknown): void {
   io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
+
+/**
+ * writeJson of `{ [key]: [...items] }`, byte for byte, written an item at a time: a store's worth of dead
+ * letters made one string longer than V8 allows ("Invalid string length" at 600 MB).
+ */
+export function writeJsonList<T>(io: CliIo, key: string, items: Iterable<T>, toJson: (item: T) => unknown): void {
+  let first = true;
+  for (const item of items) {
+    // JSON escapes the newlines inside strings: every newline here is between two of the item's own lines.
+    const indented = JSON.stringify(toJson(item), null, 2).replace(/\n/g, '\n    ');
+    io.stdout.write(`${first ? `{\n  ${JSON.stringify(key)}: [\n` : ',\n'}    ${indented}`);
+    first = false;
+  }
+  io.stdout.write(first ? `{\n  ${JSON.stringify(key)}: []\n}\n` : '\n  ]\n}\n');
+}
