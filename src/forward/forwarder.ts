@@ -113,8 +113,8 @@ const SKIP_FLUSH_MS = 1000;
  */
 /** A held destination is released only when none of its batches waits in the next this many after the cursor. */
 const RELEASE_LOOKAHEAD = 10_000;
-/** Held dead letters read per query while choosing the next ones to send. */
-const DRAIN_PAGE_ROWS = 256;
+/** Held dead letters read per query while choosing the next ones to send (each up to a request's bytes). */
+const DRAIN_PAGE_ROWS = 8;
 /** Held dead letters a release re-queues at once (each at most a request's lines); more are drained from the dead letters. */
 const RELEASE_MAX_DEAD_LETTERS = 16;
 
@@ -772,11 +772,15 @@ export class Forwarder {
     let points = 0;
     let bytes = 0;
     let all = true; // every held line of the destination is in `chosen`
-    for (let afterId = 0; ; ) {
-      const page = this.#store.listDeadLetters({ target: this.name, held: true }, DRAIN_PAGE_ROWS, afterId);
-      if (page.length === 0) break;
-      for (const d of page) {
-        if (this.#route(d.db, d.rp)?.key !== key) continue;
+    // Its ids first, without lines, then its own lines a few at a time: read with their lines, the target's
+    // other held destinations (each dead letter up to a request's bytes) passed through memory on every call.
+    const ids = this.#store
+      .heldDeadLetterKeys(this.name)
+      .filter((d) => this.#route(d.db, d.rp)?.key === key)
+      .map((d) => d.id);
+    for (let from = 0; from < ids.length && all; from += DRAIN_PAGE_ROWS) {
+      const pageIds = ids.slice(from, from + DRAIN_PAGE_ROWS);
+      for (const d of this.#store.listDeadLetters({ ids: pageIds, target: this.name, held: true }, pageIds.length)) {
         if (points >= this.#budget.maxPoints || bytes >= this.#budget.maxBytes) {
           all = false;
           break;
@@ -785,8 +789,6 @@ export class Forwarder {
         points += d.points;
         bytes += Buffer.byteLength(d.lines, 'utf8');
       }
-      if (!all) break;
-      afterId = page[page.length - 1].id;
     }
     const release = (): true => {
       // Still between rounds: nothing was kept aside since the lines were chosen, so every line of the

@@ -290,3 +290,32 @@ t.test('many held databases give no warning of a listener leak: each check waiti
   await new Promise((resolve) => setTimeout(resolve, 300)); // their checks wait, and come round again
   t.same(warnings.filter((w) => /MaxListeners/.test(w)), []);
 });
+t.test("sending a held database's lines while it keeps receiving writes reads none of another held database's lines", async (t) => {
+  // Read 256 dead letters at a time with their lines, and filtered afterwards, every request of the drained
+  // database passed the other held databases' lines (each up to a request's bytes) through memory.
+  let exists = false;
+  const toOther = (r: Recorded) => r.query.get('db') === 'other';
+  const s = await setup(t, async (r) => {
+    await new Promise((resolve) => setTimeout(resolve, 15));
+    return toOther(r) || (toTypo(r) && !exists) ? NOT_FOUND : ok;
+  });
+  const wide = (i: number) => `other,host=h${i} s="${'x'.repeat(100_000)}" ${1_700_000_000_000_000_000n + BigInt(i)}`;
+  for (let i = 0; i < 40; i++) s.append(batch([wide(i)], { db: 'other' }));
+  await until(t, 'the other database is held', () => s.store.countDeadLetters('influx-a') === 40);
+  let otherLinesRead = 0;
+  const listDeadLetters = s.store.listDeadLetters.bind(s.store);
+  s.store.listDeadLetters = (...args) => {
+    const found = listDeadLetters(...args);
+    otherLinesRead += found.filter((d) => d.db === 'other').reduce((sum, d) => sum + d.lines.length, 0);
+    return found;
+  };
+  const writer = writeContinuously(t, s);
+  await until(t, 'typo is held too', () => s.store.countDeadLetters('influx-a') > 40);
+  exists = true;
+  await until(t, 'typo is released while the writes go on', () => s.store.heldSources('influx-a').every((h) => h.db !== 'typo'), 10_000);
+  t.ok(writer.writing, 'the writer was still writing');
+  const n = await writer.stop();
+  await until(t, 'every typo line delivered', () => s.fake.accepted.filter((l) => l.startsWith('typo,')).length === n);
+  t.equal(s.store.countDeadLetters('influx-a'), 40, 'the other database is still held');
+  t.equal(otherLinesRead, 0, 'none of its lines was read');
+});
