@@ -254,7 +254,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
     warnedUntracked = true;
     app.log.warn(
       { maxCertificates: config.renewals.maxCertificates },
-      'renewals.max_certificates reached: reports of further certificates are stored and forwarded, but not tracked (certrelay_renewals_untracked_reports_total counts them)',
+      'renewals.max_certificates reached: reports of further certificates, and domain=all totals of further hosts, are stored and forwarded, but not tracked (certrelay_renewals_untracked_reports_total counts them)',
     );
   };
   for (const target of store.newTargets) {

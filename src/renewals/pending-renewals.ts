@@ -63,10 +63,20 @@ interface MutablePending {
 /** Whether one more certificate may be tracked, given how many new ones are pending already. */
 export type RoomForNew = (pendingNew: number) => boolean;
 
+/** The hosts whose `domain=all` totals are kept (a line each in the daily chart), capped as certificates are. */
+export interface HostTotalsLimit {
+  /** The host has totals written already. */
+  readonly known: (host: string) => boolean;
+  /** One more host may have totals, given how many new ones are pending already. */
+  readonly roomForNew: RoomForNew;
+}
+
 export class PendingRenewals {
   readonly #lastSuccessOf: LastSuccessOf;
   readonly #roomForNew: RoomForNew;
+  readonly #hostTotalsLimit: HostTotalsLimit;
   #pendingNew = 0;
+  #pendingNewHosts = new Set<string>();
   #untracked = 0;
   #certificates = new Map<string, MutablePending>();
   #hostTotals: PendingHostTotal[] = [];
@@ -75,10 +85,16 @@ export class PendingRenewals {
   #sinceMs: number | undefined;
 
   /** @param appliedThroughBatchId the batch the written state already covers. */
-  constructor(lastSuccessOf: LastSuccessOf, appliedThroughBatchId: number, roomForNew: RoomForNew = () => true) {
+  constructor(
+    lastSuccessOf: LastSuccessOf,
+    appliedThroughBatchId: number,
+    roomForNew: RoomForNew = () => true,
+    hostTotalsLimit: HostTotalsLimit = { known: () => true, roomForNew: () => true },
+  ) {
     this.#lastSuccessOf = lastSuccessOf;
     this.#throughBatchId = appliedThroughBatchId;
     this.#roomForNew = roomForNew;
+    this.#hostTotalsLimit = hostTotalsLimit;
   }
 
   /**
@@ -93,6 +109,14 @@ export class PendingRenewals {
     let renewed = 0;
     for (const o of renewals) {
       if (o.domain === ALL_DOMAINS) {
+        // Each host with totals is a line of the daily chart: past the limit, as for certificates, not kept.
+        if (!this.#hostTotalsLimit.known(o.host) && !this.#pendingNewHosts.has(o.host)) {
+          if (!this.#hostTotalsLimit.roomForNew(this.#pendingNewHosts.size)) {
+            this.#untracked += o.reports;
+            continue;
+          }
+          this.#pendingNewHosts.add(o.host);
+        }
         this.#hostTotals.push({ host: o.host, atNs: o.atNs, renewedCount: o.renewedCount, receivedAtMs });
         continue;
       }
@@ -150,6 +174,7 @@ export class PendingRenewals {
   /** The writes are done: start afresh from them. */
   clear(): void {
     this.#pendingNew = 0;
+    this.#pendingNewHosts = new Set();
     this.#certificates = new Map();
     this.#hostTotals = [];
     this.#sinceMs = undefined;

@@ -11,7 +11,7 @@
 import type Database from 'better-sqlite3';
 import { isStoreFullError, type IncomingBatch, type Store } from '../log/store.js';
 import { ALL_DOMAINS, certificateKey } from './observation.js';
-import { PendingRenewals, type PendingCertificate } from './pending-renewals.js';
+import { PendingRenewals, type HostTotalsLimit, type PendingCertificate } from './pending-renewals.js';
 import { schedule, type CertificateFacts, type RenewalPolicy, type RenewalState } from './policy.js';
 import { renewalsInStoredLines } from './stored-lines.js';
 
@@ -90,6 +90,7 @@ export class RenewalStore {
   readonly #certbotMeasurement: string;
   readonly #db: Database.Database;
   readonly #insertHostTotal: Database.Statement<[string, bigint, number, number]>;
+  readonly #selectHostsWithTotals: Database.Statement<[], string>;
   readonly #insertFirstRenewal: Database.Statement<[string, string, number, number, number, number | null, number | null, number], number>;
   readonly #renewKnown: Database.Statement<[number, number, number | null, number | null, number, number]>;
   readonly #selectId: Database.Statement<[string, string], number>;
@@ -121,6 +122,12 @@ export class RenewalStore {
   /** Writes nothing; recover() is what brings the written state up to the log. */
   readonly #maxCertificates: number;
   readonly #roomForNew = (pendingNew: number): boolean => this.#known.size + pendingNew < this.#maxCertificates;
+  /** Hosts with `domain=all` totals written: each is a line of the daily chart, so they are capped as certificates are. */
+  #hostsWithTotals = new Set<string>();
+  readonly #hostTotalsLimit: HostTotalsLimit = {
+    known: (host) => this.#hostsWithTotals.has(host),
+    roomForNew: (pendingNew) => this.#hostsWithTotals.size + pendingNew < this.#maxCertificates,
+  };
 
   constructor(store: Store, policy: RenewalPolicy, options: RenewalStoreOptions) {
     this.#store = store;
@@ -129,6 +136,7 @@ export class RenewalStore {
     this.#maxCertificates = options.maxCertificates ?? Infinity;
     const db = store.connection;
     this.#db = db;
+    this.#selectHostsWithTotals = db.prepare<[], string>(`SELECT DISTINCT host FROM renewal_events WHERE domain = '${ALL_DOMAINS}'`).pluck();
     this.#insertHostTotal = db.prepare(
       `INSERT OR IGNORE INTO renewal_events (host, domain, at_ns, renewed_count, received_ms) VALUES (?, '${ALL_DOMAINS}', ?, ?, ?)`,
     );
@@ -423,7 +431,8 @@ export class RenewalStore {
   #rebuild(countUntrackedAfterId = Infinity): { clientBatches: number; renewed: number } {
     this.#known = new Map(this.#selectKnown.all().map((r) => [certificateKey(r.host, r.domain), { id: r.id, lastSuccessMs: r.lastSuccessMs }]));
     const through = this.#writtenThrough();
-    const pending = new PendingRenewals((key) => this.#known.get(key)?.lastSuccessMs, through, this.#roomForNew);
+    this.#hostsWithTotals = new Set(this.#selectHostsWithTotals.all());
+    const pending = new PendingRenewals((key) => this.#known.get(key)?.lastSuccessMs, through, this.#roomForNew, this.#hostTotalsLimit);
     let renewed = 0;
     let clientBatches = 0;
     for (let after = through; ; ) {
@@ -470,7 +479,10 @@ export class RenewalStore {
   #apply(always: boolean): void {
     if (this.#pending.isEmpty && !always) return;
     const { certificates, hostTotals, throughBatchId } = this.#pending.writes();
-    for (const t of hostTotals) this.#insertHostTotal.run(t.host, t.atNs, t.renewedCount, t.receivedAtMs);
+    for (const t of hostTotals) {
+      this.#insertHostTotal.run(t.host, t.atNs, t.renewedCount, t.receivedAtMs);
+      this.#hostsWithTotals.add(t.host);
+    }
     for (const c of certificates) this.#writeRenewal(c);
     this.setMeta(APPLIED_THROUGH_KEY, throughBatchId);
     this.#pending.clear();
