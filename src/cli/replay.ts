@@ -183,6 +183,9 @@ function whyWaiting(store: Store, config: Config, target: string, nowMs: number)
  * back to back would starve them too, as a waiting writer only looks again every 100 ms or so.
  */
 const REQUEUE_CHUNK_BYTES = 4 * 1024 * 1024;
+// And dead letters per transaction: the store finds each of its rows among the chunk's ids, so 4 MiB of
+// one-line dead letters (131,072 of them) held the write lock for 20 s, and the relay's writes got 500.
+const REQUEUE_CHUNK_DEAD_LETTERS = 2000;
 const REQUEUE_PAUSE_MS = 100;
 
 /** Replays exactly these dead letters, a chunk per transaction (each dead letter is a batch again, or still a dead letter); what was queued, per target. */
@@ -190,7 +193,11 @@ async function requeue(store: Store, deadLetters: ReadonlyArray<{ readonly id: n
   const byTarget = new Map<string, { target: string; batchIds: number[]; points: number; resent: number; newDeadLetterIds: number[] }>();
   for (let start = 0; start < deadLetters.length; ) {
     let end = start + 1;
-    for (let bytes = deadLetters[start].bytes; end < deadLetters.length && bytes + deadLetters[end].bytes <= REQUEUE_CHUNK_BYTES; end++) {
+    for (
+      let bytes = deadLetters[start].bytes;
+      end < deadLetters.length && end - start < REQUEUE_CHUNK_DEAD_LETTERS && bytes + deadLetters[end].bytes <= REQUEUE_CHUNK_BYTES;
+      end++
+    ) {
       bytes += deadLetters[end].bytes;
     }
     if (start > 0) await sleep(REQUEUE_PAUSE_MS);
@@ -199,11 +206,12 @@ async function requeue(store: Store, deadLetters: ReadonlyArray<{ readonly id: n
     const all = [...chunk.values()].flat();
     if (all.length === 0) continue;
     // One IMMEDIATE transaction wrote the chunk, so its ids are consecutive: one read gets their sizes.
-    const first = Math.min(...all);
+    // (Not Math.min(...all): 4 MiB of one-line dead letters are 131,072 ids, past what a call's arguments hold.)
+    const first = all.reduce((a, b) => Math.min(a, b));
     const points = new Map(store.readBatchHeadsAfter(first - 1, all.length).map((h) => [h.id, h.points]));
     for (const [target, batchIds] of chunk) {
       const pending = byTarget.get(target) ?? { target, batchIds: [], points: 0, resent: 0, newDeadLetterIds: [] };
-      pending.batchIds.push(...batchIds);
+      for (const id of batchIds) pending.batchIds.push(id);
       pending.points += batchIds.reduce((sum, id) => sum + (points.get(id) ?? 0), 0);
       byTarget.set(target, pending);
     }

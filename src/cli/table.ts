@@ -13,7 +13,8 @@ const GAP = '  ';
 
 export function formatTable(columns: readonly Column[], rows: readonly (readonly string[])[]): string {
   const cells = rows.map((row) => columns.map((col, i) => fit(printable(row[i] ?? ''), col.maxWidth)));
-  const widths = columns.map((col, i) => Math.max(width(col.header), ...cells.map((row) => width(row[i]))));
+  // A loop, not Math.max(...cells): 150,000 dead letters are more arguments than a call can take.
+  const widths = columns.map((col, i) => cells.reduce((widest, row) => Math.max(widest, width(row[i])), width(col.header)));
   const line = (row: readonly string[]) =>
     row
       .map((cell, i) => pad(cell, widths[i], columns[i].align ?? 'left'))
