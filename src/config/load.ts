@@ -18,6 +18,8 @@ import type {
   TokenConfig,
   WebhookChannelConfig,
 } from './defaults.js';
+import { isCertificateDomain } from '../ingest/validate.js';
+import { ALL_DOMAINS } from '../renewals/observation.js';
 import { DEFAULTS } from './defaults.js';
 import { CONFIG_FILE_ENV, EMAIL_ADDRESS, EMAIL_ADDRESS_TEXT, ENV_PREFIX, HOOK_ENV_PREFIX, KEYS, type KeyDef } from './schema.js';
 
@@ -642,6 +644,12 @@ function assembleExpected(items: Node[], origin: Origin, problems: Problems): Ex
     const host = v.get('host') as string | undefined;
     const domain = v.get('domain') as string | undefined;
     if (host === undefined || domain === undefined) return;
+    // A pair the hook can never report would alert as "never reported" forever: "all" is a host's total, not a
+    // certificate, and a name the schema refuses is never stored.
+    if (domain === ALL_DOMAINS || !isCertificateDomain(domain)) {
+      problems.add(origin, `renewals.expected[${i}].domain`, `expected a certificate's DNS name or wildcard name (not "${ALL_DOMAINS}", a host's total), got ${JSON.stringify(domain)}`);
+      return;
+    }
     const first = expected.findIndex((e) => e.host === host && e.domain === domain);
     if (first >= 0) {
       problems.add(origin, `renewals.expected[${i}].domain`, `${JSON.stringify(domain)} on ${JSON.stringify(host)} is already listed at renewals.expected[${first}]`);

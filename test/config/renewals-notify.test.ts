@@ -154,6 +154,19 @@ const BAD: readonly BadCase[] = [
     key: 'renewals.expected[1].domain',
     message: /"d" on "h" is already listed at renewals\.expected\[0\]/,
   },
+  {
+    // domain=all is a host's total: no certificate report ever matches it, so it would alert as never reported.
+    name: 'an expected pair for a host\'s total, domain "all"',
+    toml: '[[renewals.expected]]\nhost = "optimus"\ndomain = "all"',
+    key: 'renewals.expected[0].domain',
+    message: /expected a certificate's DNS name or wildcard name \(not "all", a host's total\), got "all"/,
+  },
+  {
+    name: 'an expected pair whose domain the schema refuses, never reported',
+    toml: '[[renewals.expected]]\nhost = "optimus"\ndomain = "example.com."',
+    key: 'renewals.expected[0].domain',
+    message: /expected a certificate's DNS name or wildcard name .*got "example\.com\."/,
+  },
   { name: 'retry_max_ms below retry_initial_ms', toml: '[notify]\nretry_initial_ms = 500\nretry_max_ms = 100', key: 'notify.retry_max_ms', message: /100 is smaller than notify\.retry_initial_ms \(500\)/ },
   { name: 'a webhook without url', toml: '[[notify.webhooks]]\nname = "w"', key: 'notify.webhooks[0].url', message: /notify\.webhooks\[0\]\.url \(channel "w"\): required/ },
   {
