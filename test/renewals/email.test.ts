@@ -78,3 +78,35 @@ t.test('a recipient the server refuses for now is a failed send: retried for tha
   t.same(smtp.received().map((m) => m.rcpt_tos), [['ops@example.net'], ['oncall@example.net']], 'each recipient got it once');
   t.ok(outboxRows(relay)[0].delivered_ms !== null, 'then delivered');
 });
+
+t.test('a recipient the server refuses for good (550) is not retried: the others get every later notice', async (t) => {
+  const port = await freePortBelow32768();
+  const smtp = await startSmtpServer(t, port, { refuseForGoodPrefix: 'oncall' });
+  const clock = fakeClock(BigInt(START_MS) * 1_000_000n);
+  const relay = relayOn(t.testdir({}), mailConfig(port, 'certrelay@example.net'), clock);
+  t.teardown(() => relay.close());
+  await write(relay, renewalLine('optimus', 'first.example', START_MS));
+  clock.advanceNs(BigInt(DAY_MS) * 1_000_000n);
+  await write(relay, renewalLine('optimus', 'second.example', START_MS + DAY_MS));
+  clock.advanceNs(BigInt(61 * DAY_MS) * 1_000_000n);
+  relay.monitoring.evaluator.evaluate();
+  await relay.monitoring.notifier.deliverDue();
+  t.match(outboxRows(relay)[0], { delivered_ms: Number, last_error: /refused for good for oncall@example\.net \(550 5\.1\.1 no such user here\); the others have it, and it is not sent to these again/ });
+
+  // A day later the second certificate is overdue: its notice is not held behind the first.
+  clock.advanceNs(BigInt(DAY_MS) * 1_000_000n);
+  relay.monitoring.evaluator.evaluate();
+  for (let i = 0; i < 3; i++) {
+    await relay.monitoring.notifier.deliverDue();
+    clock.advanceNs(2_000_000_000n);
+  }
+  t.same(
+    smtp.received().map((m) => [m.subject, m.rcpt_tos]),
+    [
+      ['Certificate renewal for first.example on optimus is OVERDUE', ['ops@example.net']],
+      ['Certificate renewal for second.example on optimus is OVERDUE', ['ops@example.net']],
+    ],
+    'ops got both notices, each once',
+  );
+  t.equal(relay.monitoring.pendingNotifications().get('ops-mail'), 0, 'nothing waits in the outbox');
+});

@@ -20,6 +20,9 @@ class Keep:
     count = 0
     refused = 0
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        gone = opts.get('refuseForGoodPrefix')
+        if gone and address.startswith(gone):
+            return '550 5.1.1 no such user here'
         prefix = opts.get('refusePrefix')
         if prefix and address.startswith(prefix) and Keep.refused < opts.get('refuseTimes', 0):
             Keep.refused += 1
@@ -72,6 +75,8 @@ export interface SmtpServerOptions {
   /** Recipients starting with this are refused with 450 (try again later), the first refuseTimes times. */
   readonly refusePrefix?: string;
   readonly refuseTimes?: number;
+  /** Recipients starting with this are refused with 550 (no such user), always. */
+  readonly refuseForGoodPrefix?: string;
 }
 
 /** Starts the server on 127.0.0.1:port; stopped at the test's teardown at the latest. */

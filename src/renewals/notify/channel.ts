@@ -1,6 +1,8 @@
 // A place notifications go. send() resolves once the channel accepted the
 // notification and rejects with an operator-facing reason otherwise; every
-// rejection is retried by the notifier. Reasons never include secrets.
+// rejection is retried by the notifier. It resolves with a note when some of
+// its recipients refused it for good: sending it again cannot help them.
+// Reasons and notes never include secrets.
 import type { Config } from '../../config/defaults.js';
 import { EmailChannel } from './email.js';
 import type { PendingNotification } from './outbox.js';
@@ -13,7 +15,8 @@ export type ChannelKind = 'webhook' | 'email';
 export interface NotificationChannel {
   readonly name: string;
   readonly kind: ChannelKind;
-  send(notification: PendingNotification, signal: AbortSignal): Promise<void>;
+  /** Resolves with a note naming the recipients that refused it for good, if any; the others have it. */
+  send(notification: PendingNotification, signal: AbortSignal): Promise<string | void>;
   close(): void;
 }
 

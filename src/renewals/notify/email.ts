@@ -11,8 +11,8 @@ export class EmailChannel implements NotificationChannel {
   readonly #config: EmailChannelConfig;
   readonly #transport: Transporter;
   /**
-   * By notification: the recipients the server refused at the last attempt, while others took it. The
-   * next attempt goes to them only, so that nobody gets a notice twice (after a restart, to everyone).
+   * By notification: the recipients the server refused for now (4xx) at the last attempt, while others took it.
+   * The next attempt goes to them only, so that nobody gets a notice twice (after a restart, to everyone).
    */
   readonly #refusedRecipients = new Map<number, string[]>();
 
@@ -35,12 +35,12 @@ export class EmailChannel implements NotificationChannel {
     });
   }
 
-  async send(notification: PendingNotification, signal: AbortSignal): Promise<void> {
+  async send(notification: PendingNotification, signal: AbortSignal): Promise<string | void> {
     // nodemailer cannot cancel a send; a stopping relay just stops waiting (the notification stays pending).
     if (signal.aborted) throw new Error('e-mail not sent: the relay is stopping');
     const to = this.#refusedRecipients.get(notification.id) ?? [...this.#config.to];
     let refused: string[];
-    let refusals: string[];
+    let refusals: Refusal[];
     try {
       const info = (await this.#transport.sendMail({
         from: this.#config.from,
@@ -48,28 +48,52 @@ export class EmailChannel implements NotificationChannel {
         subject: notification.subject,
         text: notification.body,
         headers: { 'X-Certrelay-Kind': notification.kind },
-      })) as { rejected?: unknown[]; rejectedErrors?: Array<{ response?: string }> };
+      })) as { rejected?: unknown[]; rejectedErrors?: Refusal[] };
       refused = (info.rejected ?? []).map(String);
-      refusals = (info.rejectedErrors ?? []).map((e) => e.response ?? '').filter((r) => r !== '');
+      refusals = info.rejectedErrors ?? [];
     } catch (err) {
       const e = err as { code?: string; responseCode?: number; message?: string };
       const code = e.responseCode !== undefined ? `SMTP ${e.responseCode}` : (e.code ?? 'error');
       throw new Error(`e-mail via ${this.#config.host}:${this.#config.port} failed (${code}): ${e.message ?? String(err)}`);
     }
-    if (refused.length === 0) {
+    // A 5xx refusal (no such mailbox) is final, as for any mail server: retried, it would hold every later
+    // notice of the channel behind it for ever, and the other recipients would hear of nothing again.
+    const forGood = refused.filter((address) => isPermanent(refusals.find((r) => r.recipient === address)));
+    const forNow = refused.filter((address) => !forGood.includes(address));
+    const via = `e-mail via ${this.#config.host}:${this.#config.port}`;
+    const goodNote = forGood.length === 0 ? '' : `refused for good for ${forGood.join(', ')}${responseOf(refusals, forGood)}`;
+    if (forNow.length === 0) {
       this.#refusedRecipients.delete(notification.id);
-      return;
+      if (forGood.length === 0) return;
+      return `${via} ${goodNote}; the others have it, and it is not sent to these again (check notify.email.to)`;
     }
-    // Some took it, some were refused: a failed send for those, retried for them alone.
-    const again = to.filter((recipient) => refused.some((address) => recipient.includes(address)));
-    this.#refusedRecipients.set(notification.id, again.length > 0 ? again : refused);
+    // Some took it, some were refused for now: a failed send for those, retried for them alone.
+    const again = to.filter((recipient) => forNow.some((address) => recipient.includes(address)));
+    this.#refusedRecipients.set(notification.id, again.length > 0 ? again : forNow);
     throw new Error(
-      `e-mail via ${this.#config.host}:${this.#config.port} refused for ${refused.join(', ')}` +
-        `${refusals.length > 0 ? ` (${refusals[0]})` : ''}; the others have it, and it is sent again to these only`,
+      `${via} refused for ${forNow.join(', ')}${responseOf(refusals, forNow)}; the others have it, and it is sent again to these only` +
+        `${goodNote === '' ? '' : ` (${goodNote}: not sent to them again)`}`,
     );
   }
 
   close(): void {
     this.#transport.close();
   }
+}
+
+/** nodemailer's error for one refused recipient. */
+interface Refusal {
+  readonly recipient?: string;
+  readonly response?: string;
+  readonly responseCode?: number;
+}
+
+function isPermanent(refusal: Refusal | undefined): boolean {
+  return refusal?.responseCode !== undefined && refusal.responseCode >= 500;
+}
+
+/** " (<the server's answer>)" for the first of these recipients that has one. */
+function responseOf(refusals: readonly Refusal[], addresses: readonly string[]): string {
+  const response = refusals.find((r) => r.recipient !== undefined && addresses.includes(r.recipient) && r.response)?.response;
+  return response === undefined ? '' : ` (${response})`;
 }

@@ -120,12 +120,15 @@ export class Notifier {
     for (const notification of outbox.pending(channel.name, ROUND_SIZE)) {
       // In order: nothing overtakes a notification waiting for its retry.
       if (this.#stopping.signal.aborted || !this.#isDue(notification.nextAttemptMs, clock.nowMs())) return;
-      const failure = await this.#attempt(channel, notification);
+      const { failure, note } = await this.#attempt(channel, notification);
       // The store may be closing once stop() gave up waiting: record nothing after that.
       if (this.#givenUp.signal.aborted) return;
       if (failure === undefined) {
-        outbox.markDelivered(notification.id, clock.nowMs());
+        outbox.markDelivered(notification.id, clock.nowMs(), note);
         this.#deps.counters?.notificationsSent.inc({ channel: channel.name, kind: notification.kind });
+        if (note !== undefined) {
+          this.#deps.log?.error({ channel: channel.name, notification: notification.id, error: note }, 'notification not delivered to every recipient');
+        }
         continue;
       }
       const failures = notification.attempts + 1;
@@ -148,13 +151,13 @@ export class Notifier {
     return nextAttemptMs <= nowMs || nextAttemptMs > nowMs + this.#deps.retry.maxMs;
   }
 
-  /** undefined when the channel accepted it, else the reason. */
-  async #attempt(channel: NotificationChannel, notification: PendingNotification): Promise<string | undefined> {
+  /** failure: why the channel did not accept it; note: whom it did not reach for good, though accepted. */
+  async #attempt(channel: NotificationChannel, notification: PendingNotification): Promise<{ failure?: string; note?: string }> {
     try {
-      await channel.send(notification, this.#givenUp.signal);
-      return undefined;
+      const note = await channel.send(notification, this.#givenUp.signal);
+      return typeof note === 'string' ? { note } : {};
     } catch (err) {
-      return (err as Error).message;
+      return { failure: (err as Error).message };
     }
   }
 

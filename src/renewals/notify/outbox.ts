@@ -26,7 +26,7 @@ const IN_CHANNELS = 'channel IN (SELECT value FROM json_each(?))';
 export class Outbox {
   readonly #insert: Database.Statement<unknown[]>;
   readonly #selectPending: Database.Statement<[string, number], PendingNotification>;
-  readonly #markDelivered: Database.Statement<[number, number]>;
+  readonly #markDelivered: Database.Statement<[number, string | null, number]>;
   readonly #markFailed: Database.Statement<[string, number, number]>;
   readonly #countPending: Database.Statement<[string], { channel: string; pending: number }>;
   readonly #selectLastNotice: Database.Statement<[string, string], number | null>;
@@ -40,7 +40,7 @@ export class Outbox {
       `SELECT id, channel, kind, host, domain, subject, body, payload, attempts, created_ms AS createdMs, next_attempt_ms AS nextAttemptMs
          FROM notifications WHERE delivered_ms IS NULL AND channel = ? ORDER BY id LIMIT ?`,
     );
-    this.#markDelivered = db.prepare('UPDATE notifications SET delivered_ms = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?');
+    this.#markDelivered = db.prepare('UPDATE notifications SET delivered_ms = ?, attempts = attempts + 1, last_error = ? WHERE id = ?');
     this.#markFailed = db.prepare('UPDATE notifications SET last_error = ?, attempts = attempts + 1, next_attempt_ms = ? WHERE id = ?');
     this.#countPending = db.prepare(
       `SELECT channel, count(*) AS pending FROM notifications WHERE delivered_ms IS NULL AND ${IN_CHANNELS} GROUP BY channel`,
@@ -64,8 +64,9 @@ export class Outbox {
     return this.#selectPending.all(channel, limit);
   }
 
-  markDelivered(id: number, atMs: number): void {
-    this.#markDelivered.run(atMs, id);
+  /** note: the recipients that refused it for good, kept as its last error. */
+  markDelivered(id: number, atMs: number, note?: string): void {
+    this.#markDelivered.run(atMs, note ?? null, id);
   }
 
   markFailed(id: number, error: string, nextAttemptMs: number): void {
