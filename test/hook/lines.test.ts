@@ -3,7 +3,7 @@
 // writes it), one domain=all point with the count, all at one nanosecond
 // timestamp, plus the certificate's dates as integer fields. It finds its
 // configuration with no environment but what certbot sets.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { storedLines } from '../support/relay.js';
@@ -144,6 +144,24 @@ t.test('without openssl the points have no dates, and that is not a warning', as
     'certbot_renewal,domain=example.com,host=h renewed_count=1',
     'certbot_renewal,domain=all,host=h renewed_count=1',
   ]);
+});
+
+t.test('without openssl (the certbot/certbot image) the dates come from certbot\'s own python3 and its cryptography package', async (t) => {
+  const { relay, base } = await listeningRelay(t);
+  const dir = t.testdir({});
+  const { lineage, notBefore, notAfter } = makeLineage(join(dir, 'le'), 'example.com', 45);
+  const bin = toolDir(join(dir, 'bin'), [...HOOK_TOOLS.filter((x) => x !== 'openssl'), 'curl']);
+  // Debian's python3, which has cryptography as certbot's dependency (the python3 first on PATH may not).
+  symlinkSync('/usr/bin/python3', join(bin, 'python3'));
+  const run = await runHook({ env: { PATH: bin, RENEWED_LINEAGE: lineage, RENEWED_DOMAINS: 'example.com', CERTRELAY_HOOK_URL: `${base}/write?db=certbot`, CERTRELAY_HOOK_HOST: 'h' } });
+  t.equal(run.code, 0, run.stderr);
+  t.equal(run.stderr, '');
+  t.notMatch(run.stdout, 'left out');
+  t.same(storedLines(relay).map((l) => splitTimestamp(l)[0]), [
+    `certbot_renewal,domain=example.com,host=h renewed_count=1,not_after=${notAfter}i,not_before=${notBefore}i`,
+    'certbot_renewal,domain=all,host=h renewed_count=1',
+  ]);
+  t.equal(notAfter - notBefore, 45 * 86400);
 });
 
 t.test('where date has no %N (busybox) the timestamp is whole seconds plus a per-run sub-second part', async (t) => {
