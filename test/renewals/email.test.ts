@@ -110,3 +110,32 @@ t.test('a recipient the server refuses for good (550) is not retried: the others
   );
   t.equal(relay.monitoring.pendingNotifications().get('ops-mail'), 0, 'nothing waits in the outbox');
 });
+
+t.test('a recipient the server refuses for now, again and again (a full mailbox), does not hold the later notices from the others', async (t) => {
+  const port = await freePortBelow32768();
+  const smtp = await startSmtpServer(t, port, { refusePrefix: 'oncall', refuseTimes: 3 });
+  const clock = fakeClock(BigInt(START_MS) * 1_000_000n);
+  const relay = relayOn(t.testdir({}), mailConfig(port, 'certrelay@example.net'), clock);
+  t.teardown(() => relay.close());
+  await write(relay, renewalLine('optimus', 'first.example', START_MS));
+  clock.advanceNs(BigInt(DAY_MS) * 1_000_000n);
+  await write(relay, renewalLine('optimus', 'second.example', START_MS + DAY_MS));
+  clock.advanceNs(BigInt(61 * DAY_MS) * 1_000_000n);
+  relay.monitoring.evaluator.evaluate();
+  await relay.monitoring.notifier.deliverDue();
+
+  // A day later: the first notice is refused for oncall once more, and the second goes out all the same.
+  clock.advanceNs(BigInt(DAY_MS) * 1_000_000n);
+  relay.monitoring.evaluator.evaluate();
+  await relay.monitoring.notifier.deliverDue();
+  const subjects = (to: string) => smtp.received().filter((m) => m.rcpt_tos.includes(to)).map((m) => m.subject.replace(/^Certificate renewal for (\S+) .*$/, '$1'));
+  t.same(subjects('ops@example.net'), ['first.example', 'second.example'], 'ops got the second notice while oncall refused the first');
+  t.same(subjects('oncall@example.net'), [], 'oncall has nothing yet');
+
+  // Once oncall's mailbox takes mail again, it gets both, and nobody gets one twice.
+  clock.advanceNs(2_000_000_000n);
+  await relay.monitoring.notifier.deliverDue();
+  t.same(subjects('ops@example.net'), ['first.example', 'second.example']);
+  t.same(subjects('oncall@example.net').sort(), ['first.example', 'second.example']);
+  t.equal(relay.monitoring.pendingNotifications().get('ops-mail'), 0, 'nothing waits in the outbox');
+});

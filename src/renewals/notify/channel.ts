@@ -10,6 +10,9 @@ import { WebhookChannel } from './webhook.js';
 
 type NotifyConfig = Pick<Config['notify'], 'webhooks' | 'email'>;
 
+/** A failed send that some recipients have all the same: retried for the others, it holds no later notice back. */
+export class PartlyDeliveredError extends Error {}
+
 export type ChannelKind = 'webhook' | 'email';
 
 export interface NotificationChannel {

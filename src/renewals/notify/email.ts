@@ -2,7 +2,7 @@
 // a subject and a plain-text body. The SMTP password never leaves the transport.
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { EmailChannelConfig } from '../../config/defaults.js';
-import type { NotificationChannel } from './channel.js';
+import { PartlyDeliveredError, type NotificationChannel } from './channel.js';
 import type { PendingNotification } from './outbox.js';
 
 export class EmailChannel implements NotificationChannel {
@@ -38,7 +38,8 @@ export class EmailChannel implements NotificationChannel {
   async send(notification: PendingNotification, signal: AbortSignal): Promise<string | void> {
     // nodemailer cannot cancel a send; a stopping relay just stops waiting (the notification stays pending).
     if (signal.aborted) throw new Error('e-mail not sent: the relay is stopping');
-    const to = this.#refusedRecipients.get(notification.id) ?? [...this.#config.to];
+    const retried = this.#refusedRecipients.get(notification.id);
+    const to = retried ?? [...this.#config.to];
     let refused: string[];
     let refusals: Refusal[];
     try {
@@ -52,9 +53,16 @@ export class EmailChannel implements NotificationChannel {
       refused = (info.rejected ?? []).map(String);
       refusals = info.rejectedErrors ?? [];
     } catch (err) {
-      const e = err as { code?: string; responseCode?: number; message?: string };
-      const code = e.responseCode !== undefined ? `SMTP ${e.responseCode}` : (e.code ?? 'error');
-      throw new Error(`e-mail via ${this.#config.host}:${this.#config.port} failed (${code}): ${e.message ?? String(err)}`);
+      const e = err as { code?: string; responseCode?: number; message?: string; rejected?: unknown[]; rejectedErrors?: Refusal[] };
+      if (retried === undefined || e.rejectedErrors === undefined || e.rejectedErrors.length === 0) {
+        const code = e.responseCode !== undefined ? `SMTP ${e.responseCode}` : (e.code ?? 'error');
+        const text = `e-mail via ${this.#config.host}:${this.#config.port} failed (${code}): ${e.message ?? String(err)}`;
+        // Resent to those who did not take it before, it is still a notice the others have.
+        throw retried === undefined ? new Error(text) : new PartlyDeliveredError(text);
+      }
+      // Resent to those who refused it before, and refused by all of them: judged as any refusal below.
+      refused = (e.rejected ?? e.rejectedErrors.map((r) => r.recipient)).map(String);
+      refusals = e.rejectedErrors;
     }
     // A 5xx refusal (no such mailbox) is final, as for any mail server: retried, it would hold every later
     // notice of the channel behind it for ever, and the other recipients would hear of nothing again.
@@ -70,7 +78,7 @@ export class EmailChannel implements NotificationChannel {
     // Some took it, some were refused for now: a failed send for those, retried for them alone.
     const again = to.filter((recipient) => forNow.some((address) => recipient.includes(address)));
     this.#refusedRecipients.set(notification.id, again.length > 0 ? again : forNow);
-    throw new Error(
+    throw new PartlyDeliveredError(
       `${via} refused for ${forNow.join(', ')}${responseOf(refusals, forNow)}; the others have it, and it is sent again to these only` +
         `${goodNote === '' ? '' : ` (${goodNote}: not sent to them again)`}`,
     );
