@@ -460,7 +460,26 @@ export class Store {
     const reason = this.#fullReason();
     if (reason === undefined || performance.now() - this.#walStatAtMs < WAL_STAT_INTERVAL_MS) return reason;
     this.#refreshSizeQuietly(true);
+    if (this.#fullReason() === 'max_bytes' && this.#walBytes > 0) this.#truncateIdleWal();
     return this.#fullReason();
+  }
+
+  /**
+   * A checkpointed WAL keeps its file (up to journal_size_limit) until the next commit starts it over,
+   * and while the store is full no commit comes: a store whose pages fit under max_bytes stayed full
+   * for good. Emptied here, without waiting for a reader (the CLI's): busy now, it is tried at the next check.
+   */
+  #truncateIdleWal(): void {
+    if (this.#db.inTransaction) return;
+    try {
+      this.#db.pragma('busy_timeout = 0');
+      this.#db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      // A reader or another writer holds the WAL: the next check tries again.
+    } finally {
+      this.#db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    }
+    this.#refreshSizeQuietly(true);
   }
 
   #fullReason(): StoreFullReason | undefined {

@@ -244,6 +244,24 @@ t.test('the size estimate counts the WAL file: re-read after 1 MiB of appends, a
   store.close();
 });
 
+t.test('a store full only by its checkpointed WAL file empties it and takes writes again, though nothing commits meanwhile', async (t) => {
+  const dir = t.testdir();
+  const store = Store.open({ dir, maxBytes: 4 * MiB });
+  t.teardown(() => store.close());
+  const walBytes = (): number => statSync(join(dir, `${STORE_FILE_NAME}-wal`), { throwIfNoEntry: false })?.size ?? 0;
+  // 2.5 MiB in one commit: the pages in use fit under 4 MiB, pages and WAL together do not.
+  store.appendBatches([batch(`big,host=a payload="${'x'.repeat(2.5 * MiB)}" 1732780800000000000`)]);
+  // What garbage collection does: the WAL is copied into the database, and its file stays as it is.
+  store.checkpoint('PASSIVE');
+  t.ok(walBytes() > 2.5 * MiB, `the checkpointed WAL keeps its ${walBytes()} bytes`);
+  t.equal(store.fullReason(), 'max_bytes', 'full by its WAL file');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.equal(store.fullReason(), undefined, `room again once the idle WAL is emptied (${store.sizeBytes()} of ${4 * MiB} bytes)`);
+  t.equal(walBytes(), 0);
+  store.appendBatches([batch('small v=1 1')]);
+  t.equal(store.countPoints(), 2, 'nothing was lost, and the next write is taken');
+});
+
 t.test('running out of space surfaces as StoreFullError and writes nothing of that transaction', (t) => {
   const store = Store.open({ dir: t.testdir(), maxBytes: 256 * 1024 });
   const line = `big,host=a payload="${'x'.repeat(4000)}" 1732780800000000000`;
