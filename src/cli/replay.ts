@@ -57,6 +57,8 @@ interface Pending {
   readonly points: number;
   resent: number;
   newDeadLetterIds: number[];
+  /** Those of newDeadLetterIds the relay kept aside unsent (it still holds their database): not refused by the target. */
+  heldAgain: DeadLetter[];
 }
 
 export async function runReplay(io: CliIo, store: Store, config: Config, request: ReplayRequest, json: boolean): Promise<number> {
@@ -119,7 +121,7 @@ export async function runReplay(io: CliIo, store: Store, config: Config, request
   const result = report(pending, skipped, { waited: true, ...outcome });
   const elapsed = `${((io.nowMs() - startedMs) / 1000).toFixed(1)}s`;
   if (json) writeJson(io, result);
-  else io.stdout.write(`${summary(result, elapsed)}\n`);
+  else io.stdout.write(`${summary(result, elapsed, pending.flatMap((p) => p.heldAgain))}\n`);
 
   if (outcome.interrupted) {
     io.stderr.write('certrelay: stopped waiting; what is not sent yet stays queued and the relay sends it (certrelay status)\n');
@@ -132,15 +134,20 @@ export async function runReplay(io: CliIo, store: Store, config: Config, request
         'The rest stay queued and the relay sends them once the target takes data (certrelay status)',
     );
   }
-  if (result.refusedAgain > 0) {
-    const ids = pending.flatMap((p) => p.newDeadLetterIds);
+  const heldAgain = pending.flatMap((p) => p.heldAgain);
+  const heldIds = new Set(heldAgain.map((d) => d.id));
+  const ids = pending.flatMap((p) => p.newDeadLetterIds).filter((id) => !heldIds.has(id));
+  const failures: string[] = [];
+  if (ids.length > 0) {
     const first = store.deadLetter(ids[0]);
     const why = first === undefined ? '' : ` (${first.status === null ? '' : `HTTP ${first.status}: `}${printable(first.error)})`;
-    throw new CommandFailed(
-      `the target refused lines again${why}; they are back as dead letter${ids.length === 1 ? '' : 's'} ${ids.join(', ')}: ` +
+    failures.push(
+      `the target refused lines again${why}; they are back as dead letter${ids.length === 1 ? '' : 's'} ${idRanges(ids)}: ` +
         `fix the target or the data, then replay again (certrelay dead-letters show ${ids[0]} has the details)`,
     );
   }
+  if (heldAgain.length > 0) failures.push(heldAgainMessage(heldAgain, config));
+  if (failures.length > 0) throw new CommandFailed(failures.join('; and '));
   return EXIT.ok;
 }
 
@@ -190,7 +197,7 @@ const REQUEUE_PAUSE_MS = 100;
 
 /** Replays exactly these dead letters, a chunk per transaction (each dead letter is a batch again, or still a dead letter); what was queued, per target. */
 async function requeue(store: Store, deadLetters: ReadonlyArray<{ readonly id: number; readonly bytes: number }>, nowMs: number): Promise<Pending[]> {
-  const byTarget = new Map<string, { target: string; batchIds: number[]; points: number; resent: number; newDeadLetterIds: number[] }>();
+  const byTarget = new Map<string, { target: string; batchIds: number[]; points: number; resent: number; newDeadLetterIds: number[]; heldAgain: DeadLetter[] }>();
   for (let start = 0; start < deadLetters.length; ) {
     let end = start + 1;
     for (
@@ -210,7 +217,7 @@ async function requeue(store: Store, deadLetters: ReadonlyArray<{ readonly id: n
     const first = all.reduce((a, b) => Math.min(a, b));
     const points = new Map(store.readBatchHeadsAfter(first - 1, all.length).map((h) => [h.id, h.points]));
     for (const [target, batchIds] of chunk) {
-      const pending = byTarget.get(target) ?? { target, batchIds: [], points: 0, resent: 0, newDeadLetterIds: [] };
+      const pending = byTarget.get(target) ?? { target, batchIds: [], points: 0, resent: 0, newDeadLetterIds: [], heldAgain: [] };
       for (const id of batchIds) pending.batchIds.push(id);
       pending.points += batchIds.reduce((sum, id) => sum + (points.get(id) ?? 0), 0);
       byTarget.set(target, pending);
@@ -261,7 +268,39 @@ function findRefusedAgain(store: Store, pending: Pending[], afterId: number): vo
   for (const p of pending) {
     const batchIds = new Set(p.batchIds);
     p.newDeadLetterIds = [...eachDeadLetter(store, { target: p.target }, afterId)].filter((d) => batchIds.has(d.batchId)).map((d) => d.id);
+    p.heldAgain = [...eachDeadLetter(store, { target: p.target, held: true }, afterId)].filter((d) => batchIds.has(d.batchId));
   }
+}
+
+/**
+ * Replayed lines of a destination the relay still holds (its check, every retry_max_ms, has not yet found the
+ * database accepting writes) are kept aside again without a send: the target refused nothing, it was not asked.
+ */
+function heldAgainMessage(heldAgain: readonly DeadLetter[], config: Config): string {
+  const [first] = heldAgain;
+  const destinations = [...new Set(heldAgain.map((d) => (d.rp === '' ? d.db : `${d.db}/${d.rp}`)))].map((label) => JSON.stringify(label));
+  const retryMaxMs = config.targets.find((t) => t.name === first.target)?.retryMaxMs;
+  const every = retryMaxMs === undefined ? 'retry_max_ms' : `retry_max_ms, ${formatDuration(retryMaxMs)}`;
+  return (
+    `the relay still holds ${destinations.join(', ')} for ${first.target} (last answer: ${first.status === null ? '' : `HTTP ${first.status}: `}` +
+    `${printable(first.error)}), so it kept ${plural(heldAgain.length, 'replayed dead letter')} aside again without sending ` +
+    `${heldAgain.length === 1 ? 'it' : 'them'} (held dead letter${heldAgain.length === 1 ? '' : 's'} ${idRanges(heldAgain.map((d) => d.id))}). ` +
+    `It checks the destination every ${every}, and sends held lines by itself once the target accepts writes to it: ` +
+    'no replay is needed (certrelay status shows the hold)'
+  );
+}
+
+/** Ids as runs: "3, 7-9" (a replay of thousands would print each). */
+function idRanges(ids: readonly number[]): string {
+  const sorted = [...ids].sort((a, b) => a - b);
+  const runs: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
+    runs.push(j === i ? String(sorted[i]) : `${sorted[i]}-${sorted[j]}`);
+    i = j + 1;
+  }
+  return runs.join(', ');
 }
 
 function report(
@@ -291,15 +330,18 @@ function emptyReport(skipped: ReplayJson['skipped']): ReplayJson {
   return report([], skipped, { waited: false, timedOut: false, interrupted: false });
 }
 
-function summary(r: ReplayJson, elapsed: string): string {
+function summary(r: ReplayJson, elapsed: string, heldAgain: readonly DeadLetter[]): string {
+  // Held again, they were not sent: the relay kept them aside without asking the target.
+  const sentAgain = r.resent - heldAgain.length;
   const sent =
-    r.resent < r.requeued ? `sent ${r.resent} of ${r.requeued} again` : r.requeued === 1 ? 'sent it again' : `sent all ${r.requeued} again`;
-  const ids = r.targets.flatMap((t) => t.newDeadLetterIds);
+    sentAgain < r.requeued ? `sent ${sentAgain} of ${r.requeued} again` : r.requeued === 1 ? 'sent it again' : `sent all ${r.requeued} again`;
+  const held = new Set(heldAgain.map((d) => d.id));
+  const ids = r.targets.flatMap((t) => t.newDeadLetterIds).filter((id) => !held.has(id));
   const back =
-    r.resent === 0
+    sentAgain === 0
       ? ''
       : ids.length === 0
         ? '; none came back as dead letters'
-        : `; ${ids.length} came back as new dead letter${ids.length === 1 ? '' : 's'} (id ${ids.join(', ')})`;
-  return `${sent} in ${elapsed}${back}`;
+        : `; ${ids.length} came back as new dead letter${ids.length === 1 ? '' : 's'} (id ${idRanges(ids)})`;
+  return `${sent} in ${elapsed}${back}${held.size === 0 ? '' : `; ${held.size} held again, unsent (id ${idRanges([...held])})`}`;
 }

@@ -72,3 +72,33 @@ t.test('a refused line is dead-lettered by the relay, and replay delivers it onc
   t.ok(relay.alive(), 'the relay ran through it all');
   t.equal((await relay.stop()).code, 0);
 });
+
+t.test('replayed lines of a database the relay still holds are reported held again, unsent, not refused by the target', async (t) => {
+  // The database is created on the target, but the relay's next check of it is a minute away: the replayed
+  // lines are kept aside again without a send. The target never refused them; the replay said it did (HTTP 404).
+  let exists = false;
+  const fake = await startFakeTarget(t, (req) =>
+    req.query.get('db') === 'certs' && !exists ? { status: 404, body: '{"error":"database not found: \\"certs\\""}' } : { status: 204 },
+  );
+  const dir = t.testdir({});
+  const storeDir = join(dir, 'store');
+  const config = join(dir, 'certrelay.toml');
+  writeFileSync(config, `[[targets]]\nname = "influx-a"\nkind = "influxdb-v1"\nurl = "${fake.url}"\nretry_initial_ms = 20\nretry_max_ms = 60000\n`);
+  const relay = await startRelay(t, { storeDir, args: ['--config', config] });
+  const cli = (...args: string[]) => runRelayToExit({ env: { CERTRELAY_STORE_PATH: storeDir }, args: [...args, '--config', config] });
+
+  for (const line of GOOD) t.equal((await fetch(`${relay.url}/write?db=certs`, { method: 'POST', body: line })).status, 204);
+  for (let i = 0; i < 100 && (JSON.parse((await cli('dead-letters', 'list', '--json')).stdout) as { deadLetters: DeadLetterJson[] }).deadLetters.length < 2; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  exists = true;
+  const sendsBefore = fake.writes().filter((r) => r.query.get('db') === 'certs' && r.body !== '').length;
+
+  const replay = await cli('dead-letters', 'replay', '--timeout', '20s');
+  t.equal(replay.code, 1, 'not delivered yet');
+  t.match(replay.stdout, /^re-queued 2 dead letters \(2 points\): influx-a 2\nsent 0 of 2 again in \d+\.\ds; 2 held again, unsent \(id 3-4\)\n$/);
+  t.notMatch(replay.stderr, /refused/, 'the target refused nothing');
+  t.match(replay.stderr, /the relay still holds "certs" for influx-a .*kept 2 replayed dead letters aside again without sending them \(held dead letters 3-4\)\. It checks the destination every retry_max_ms, 1m/);
+  t.equal(fake.writes().filter((r) => r.query.get('db') === 'certs' && r.body !== '').length, sendsBefore, 'the replay sent nothing');
+  t.equal((await relay.stop()).code, 0);
+});
