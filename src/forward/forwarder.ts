@@ -418,18 +418,22 @@ export class Forwarder {
     this.#cursor = round.lastId;
     this.#trimSightings();
     const refused = deadLetters.filter((d) => d.held !== true);
-    if (refused.length > 0) {
-      const [first] = refused;
-      this.#log?.warn(
-        { target: this.name, deadLetters: refused.length, delivered, status: first.status, error: first.error, line: first.lines.slice(0, 512) },
-        'the target refused some lines: they are dead letters (certrelay dead-letters list), the rest was delivered',
-      );
-    }
+    this.#warnRefused(refused, delivered);
     if (delivered > 0) this.#metrics?.forwardPointsDelivered.inc({ target: this.name }, delivered);
     // Counted once written: a round that fails before its cursor move is sent again and must not count twice.
     const refusedPoints = refused.reduce((sum, d) => sum + d.points, 0);
     if (refusedPoints > 0) this.#metrics?.forwardPointsDeadLettered.inc({ target: this.name }, refusedPoints);
     return round.more;
+  }
+
+  /** Says that lines became dead letters, once they are written: the log is where an operator first looks. */
+  #warnRefused(refused: readonly NewDeadLetter[], delivered: number): void {
+    if (refused.length === 0) return;
+    const [first] = refused;
+    this.#log?.warn(
+      { target: this.name, deadLetters: refused.length, delivered, status: first.status, error: first.error, line: first.lines.slice(0, 512) },
+      'the target refused some lines: they are dead letters (certrelay dead-letters list), the rest was delivered',
+    );
   }
 
   #skip(lastId: number, passed: readonly PassedTotals[]): void {
@@ -812,6 +816,8 @@ export class Forwarder {
       return false;
     }
     this.#store.settleHeldDeadLetters(this.name, chosen.map((d) => d.id), refused, this.#nowMs(), delivered > 0);
+    // Held lines sent from the dead letters are refused like any others: said so, not only counted.
+    this.#warnRefused(refused, delivered);
     if (delivered > 0) this.#metrics?.forwardPointsDelivered.inc({ target: this.name }, delivered);
     const refusedPoints = refused.reduce((sum, d) => sum + d.points, 0);
     if (refusedPoints > 0) this.#metrics?.forwardPointsDeadLettered.inc({ target: this.name }, refusedPoints);

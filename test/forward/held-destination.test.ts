@@ -319,3 +319,30 @@ t.test("sending a held database's lines while it keeps receiving writes reads no
   t.equal(s.store.countDeadLetters('influx-a'), 40, 'the other database is still held');
   t.equal(otherLinesRead, 0, 'none of its lines was read');
 });
+
+t.test('held lines the target refuses for good when sent from the dead letters are logged as refused, like those of a round', async (t) => {
+  // 254 held lines, all refused by influxd (a field of another type created meanwhile), became dead letters with
+  // no line in the log but "the held destination is released: its held lines were sent".
+  let exists = false;
+  const conflict = 'partial write: field type conflict: input field "v" on measurement "typo" is type integer, already exists as type string dropped=1';
+  const warnings: Array<{ obj: Record<string, unknown>; msg: string }> = [];
+  const log = { info: () => undefined, error: () => undefined, warn: (obj: object, msg: string) => warnings.push({ obj: obj as Record<string, unknown>, msg }) };
+  const s = await setupForwarding(
+    t,
+    (r) => (toTypo(r) && !exists ? NOT_FOUND : toTypo(r) && r.body !== '' ? { status: 400, body: JSON.stringify({ error: conflict }) } : ok),
+    { retryMaxMs: 100 },
+    50,
+    { log },
+  );
+  const typo = lines('typo', 20);
+  for (const [i, line] of typo.entries()) {
+    s.append(batch(line, { db: 'typo' }));
+    await until(t, 'held', () => s.store.countDeadLetters('influx-a') === i + 1);
+  }
+  exists = true;
+  await until(t, 'the hold ends', () => s.forwarding.statuses()[0].heldBecause === null, 10_000);
+  t.equal(s.store.listDeadLetters({ held: false }, 100).length, typo.length, 'every line a dead letter of its own');
+  const refused = warnings.filter((w) => /the target refused some lines/.test(w.msg));
+  t.equal(refused.reduce((sum, w) => sum + (w.obj.deadLetters as number), 0), typo.length, 'each one said in the log');
+  t.match(refused[0]?.obj, { target: 'influx-a', status: 400, error: conflict, line: typo[0] });
+});

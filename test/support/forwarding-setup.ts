@@ -25,7 +25,7 @@ export async function setupForwarding(
   handler: Handler,
   overrides: Partial<TargetConfig> = {},
   pollIntervalMs = 50,
-  deps: Pick<ForwardingDeps, 'roundBuilder' | 'gcIntervalMs'> & { readonly storeMaxBytes?: number } = {},
+  deps: Pick<ForwardingDeps, 'roundBuilder' | 'gcIntervalMs' | 'log'> & { readonly storeMaxBytes?: number } = {},
 ): Promise<ForwardingSetup> {
   const fake = await startFakeTarget(t, handler);
   const target = targetConfig({ url: fake.url, ...overrides });
