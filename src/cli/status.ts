@@ -2,6 +2,7 @@
 // store (readTargetStatus), as a table or as JSON. Never starts forwarding.
 import type { Config } from '../config/defaults.js';
 import type { OutcomeClass } from '../forward/classify.js';
+import { routeFor } from '../forward/routing.js';
 import { readTargetStatus, type TargetStatus } from '../forward/status.js';
 import type { Store } from '../log/store.js';
 import { StoreLock } from '../log/store-lock.js';
@@ -114,7 +115,32 @@ export function statusJson(store: Store, config: Config, nowMs: number): StatusJ
   };
 }
 
-export function formatStatus(status: StatusJson): string {
+/** Held destinations named in the text, each on its own line, beyond heldDestination; the rest are counted. */
+const MORE_HELD_LINES = 10;
+
+/**
+ * Every held destination of each target after the first (the one in heldDestination), oldest first: a target
+ * missing several databases must show them all, or the operator creates one and only then learns of the next.
+ */
+export function moreHeldDestinations(store: Store, config: Config): Map<string, HeldDestinationJson[]> {
+  const more = new Map<string, HeldDestinationJson[]>();
+  for (const target of config.targets) {
+    const others = store.heldSources(target.name).slice(1);
+    if (others.length === 0) continue;
+    more.set(
+      target.name,
+      others.map((source) => ({
+        label: routeFor(target, source.db, source.rp)?.label ?? (source.rp === '' ? source.db : `${source.db}/${source.rp}`),
+        status: source.status,
+        error: source.error,
+        since: new Date(source.sinceMs).toISOString(),
+      })),
+    );
+  }
+  return more;
+}
+
+export function formatStatus(status: StatusJson, moreHeld: ReadonlyMap<string, readonly HeldDestinationJson[]> = new Map()): string {
   const nowMs = Date.parse(status.now);
   if (status.targets.length === 0) {
     const other = status.otherDeadLetters > 0 ? `\n${otherDeadLettersNote(status.otherDeadLetters)}` : '';
@@ -155,7 +181,14 @@ export function formatStatus(status: StatusJson): string {
       // One destination is held: its own refusal and age, not whatever the target last answered.
       const what = `${held.status === null ? '' : `HTTP ${held.status} `}${t.heldBecause ?? 'error'}: ${printable(held.error)}`;
       const note = `${t.name}: ${printable(held.label)} held since ${at(held.since)}: ${what}. Its lines wait as held dead letters and the other databases are delivered; ${advice}, and the relay resumes by itself.`;
-      return lastError === undefined || t.lastError === held.error ? [note] : [note, `${t.name}: last error ${at(t.lastErrorAt!)}: ${lastError}`];
+      const others = moreHeld.get(t.name) ?? [];
+      const shown = others.slice(0, MORE_HELD_LINES);
+      const otherNotes = shown.map((o) => `${t.name}: ${printable(o.label)} held too since ${at(o.since)}: ${o.status === null ? '' : `HTTP ${o.status}: `}${printable(o.error)}.`);
+      if (others.length > shown.length) {
+        otherNotes.push(`${t.name}: and ${others.length - shown.length} more held databases (certrelay dead-letters list shows their lines).`);
+      }
+      const named = [held, ...shown].some((h) => h.error === t.lastError);
+      return lastError === undefined || named ? [note, ...otherNotes] : [note, ...otherNotes, `${t.name}: last error ${at(t.lastErrorAt!)}: ${lastError}`];
     }
     if (t.state === 'new') {
       return [`${t.name}: new: the relay has not run with this target yet. It starts at the end of the log: what is stored now is not sent to it, only what arrives after the relay's next start.`];
@@ -180,6 +213,6 @@ function otherDeadLettersNote(count: number): string {
 export function runStatus(io: CliIo, store: Store, config: Config, json: boolean): number {
   const status = statusJson(store, config, io.nowMs());
   if (json) writeJson(io, status);
-  else io.stdout.write(`${formatStatus(status)}\n`);
+  else io.stdout.write(`${formatStatus(status, moreHeldDestinations(store, config))}\n`);
   return 0;
 }

@@ -273,3 +273,30 @@ t.test('a held database whose name carries control characters is shown escaped, 
   t.match(text, 'influx-a: missing\\x1b[2J\\x1b[31mdb held since');
   t.notMatch(text, /\x1b/, 'no raw escape reaches the terminal');
 });
+
+t.test('several held databases each get a line, oldest first: creating the first one is not the way to learn of the next', async (t) => {
+  const dir = t.testdir({});
+  const storeDir = join(dir, 'store');
+  const file = join(dir, 'certrelay.toml');
+  writeFileSync(file, `[store]\npath = "${storeDir}"\n\n[[targets]]\nname = "influx-a"\nkind = "influxdb-v1"\nurl = "http://127.0.0.1:8086"\n`);
+  const nowMs = Date.now();
+  const store = Store.open({ dir: storeDir, maxBytes: 1 << 30, targets: ['influx-a'] });
+  const dbs = ['a', 'b', 'c', ...Array.from({ length: 11 }, (_, i) => `more${i}`)];
+  for (const [i, db] of dbs.entries()) {
+    const id = store.appendBatches([batch('m v=1 1', { db, receivedAtMs: nowMs - (20 - i) * MIN })]);
+    const held = { batchId: id, db, rp: '', lines: 'm v=1 1', points: 1, status: 404, error: `database not found: "${db}"`, held: true };
+    store.advanceCursor('influx-a', id, [{ db, batches: 1, points: 1, bytes: 7 }], [held], nowMs - (20 - i) * MIN, false);
+    if (i < 3) store.recordTargetError('influx-a', { atMs: nowMs - (20 - i) * MIN, status: 404, outcome: 'database_not_found', error: `database not found: "${db}"` });
+  }
+  store.close();
+
+  const run = await runRelayToExit({ env: {}, args: ['status', '--config', file] });
+  t.equal(run.code, 0, run.stderr);
+  const notes = run.stdout.trimEnd().split('\n\n')[1].split('\n').slice(1); // after "no relay is running"
+  t.match(notes[0], /^influx-a: a held since \S+Z \(20m ago\): HTTP 404 database_not_found: database not found: "a"\. Its lines wait/);
+  t.match(notes[1], /^influx-a: b held too since \S+Z \(19m ago\): HTTP 404: database not found: "b"\.$/);
+  t.match(notes[2], /^influx-a: c held too since \S+Z \(18m ago\): HTTP 404: database not found: "c"\.$/);
+  t.match(notes[10], /^influx-a: more7 held too/, 'ten more named');
+  t.equal(notes[11], 'influx-a: and 3 more held databases (certrelay dead-letters list shows their lines).');
+  t.equal(notes.length, 12, 'the last error (c) is one of them: not repeated');
+});
