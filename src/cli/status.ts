@@ -125,12 +125,15 @@ const MORE_HELD_LINES = 10;
 export function moreHeldDestinations(store: Store, config: Config): Map<string, HeldDestinationJson[]> {
   const more = new Map<string, HeldDestinationJson[]>();
   for (const target of config.targets) {
-    const others = store.heldSources(target.name).slice(1);
+    const others = store
+      .heldSources(target.name)
+      .filter((source) => routeFor(target, source.db, source.rp) !== undefined)
+      .slice(1);
     if (others.length === 0) continue;
     more.set(
       target.name,
       others.map((source) => ({
-        label: routeFor(target, source.db, source.rp)?.label ?? (source.rp === '' ? source.db : `${source.db}/${source.rp}`),
+        label: routeFor(target, source.db, source.rp)!.label,
         status: source.status,
         error: source.error,
         since: new Date(source.sinceMs).toISOString(),

@@ -215,7 +215,15 @@ export class Forwarder {
     // Destinations held before a restart stay held until a check finds them accepting writes.
     for (const source of this.#store.heldSources(this.name)) {
       const destination = this.#route(source.db, source.rp);
-      if (destination === undefined || this.#heldDestinations.has(destination.key)) continue;
+      if (destination === undefined) {
+        // Like its batches, a database removed from `databases` is no longer this target's: its held lines stay unsent.
+        this.#log?.warn(
+          { target: this.name, db: source.db, rp: source.rp, heldSinceMs: source.sinceMs },
+          'held dead letters of a database the target no longer takes (targets[].databases) are not sent: add the database back, or delete them (certrelay dead-letters purge)',
+        );
+        continue;
+      }
+      if (this.#heldDestinations.has(destination.key)) continue;
       const { class: outcome } = classify({ kind: 'response', status: source.status ?? 0, body: source.error });
       const held: HeldDestination = { destination, outcome, status: source.status, error: source.error, sinceMs: source.sinceMs, ready: false, draining: false };
       this.#heldDestinations.set(destination.key, held);

@@ -83,7 +83,9 @@ export function readTargetStatusAndOldest(
   // A last error that concerns one destination holds only that one, also when nothing was delivered after it.
   if (heldBecause === null || DESTINATION_HOLDS.includes(heldBecause)) {
     // Held dead letters stay until the destination accepts writes again (or an operator purges them).
-    const [source] = store.heldSources(target.name);
+    // Only those of destinations the target still takes: the held lines of a database since removed from its
+    // `databases` are never sent (nor replayable); they are ordinary dead letters now, not a hold that ends by itself.
+    const [source] = store.heldSources(target.name).filter((s) => routeFor(target, s.db, s.rp) !== undefined);
     if (source !== undefined) {
       heldBecause = classify({ kind: 'response', status: source.status ?? 0, body: source.error }).class;
       const label = routeFor(target, source.db, source.rp)?.label ?? (source.rp === '' ? source.db : `${source.db}/${source.rp}`);

@@ -6,6 +6,8 @@
 // hold the whole target.
 import t, { type Test } from 'tap';
 import type { TargetConfig } from '../../src/config/defaults.js';
+import { Forwarding } from '../../src/forward/forwarders.js';
+import { readTargetStatus } from '../../src/forward/status.js';
 import { batch, ok, until, type Handler, type Recorded } from '../support/fake-target.js';
 import { lastBatchId as tail, numberedLines as lines, setupForwarding, type ForwardingSetup } from '../support/forwarding-setup.js';
 
@@ -345,4 +347,25 @@ t.test('held lines the target refuses for good when sent from the dead letters a
   const refused = warnings.filter((w) => /the target refused some lines/.test(w.msg));
   t.equal(refused.reduce((sum, w) => sum + (w.obj.deadLetters as number), 0), typo.length, 'each one said in the log');
   t.match(refused[0]?.obj, { target: 'influx-a', status: 400, error: conflict, line: typo[0] });
+});
+
+t.test('held lines of a database since removed from the target\'s databases are no hold that ends by itself: status says so, and the start warns', async (t) => {
+  // certrelay status said "held … create the database … and the relay resumes by itself" while the relay never
+  // sent them (the target no longer takes the database) and /health passed; the start said nothing.
+  const s = await setup(t, (r) => (toTypo(r) ? NOT_FOUND : ok));
+  s.append(batch(lines('typo', 2), { db: 'typo' }), batch(lines('cpu', 1)));
+  await until(t, 'held', () => s.store.countDeadLetters('influx-a') === 1);
+  await until(t, 'the cursor reaches the tail', () => s.store.cursor('influx-a') === tail(s.store));
+  await s.forwarding.stop(0);
+
+  const narrowed: TargetConfig = { ...s.target, databases: ['telegraf'] };
+  const warnings: string[] = [];
+  const log = { info: () => undefined, error: () => undefined, warn: (_obj: object, msg: string) => warnings.push(msg) };
+  s.forwarding = new Forwarding({ store: s.store, targets: [narrowed], pollIntervalMs: 50, log }).start();
+  t.match(warnings, [/held dead letters of a database the target no longer takes \(targets\[\]\.databases\) are not sent/]);
+  const stored = readTargetStatus(s.store, narrowed, Date.now());
+  t.equal(stored.heldBecause, null, 'no hold in the store\'s view either');
+  t.equal(stored.heldDestination, null);
+  t.equal(stored.deadLetters, 1, 'still a dead letter, to purge or to keep');
+  t.equal(s.forwarding.statuses()[0].heldBecause, null);
 });
