@@ -698,9 +698,9 @@ export class Store {
     return this.#fwd.countDeadLetters.get({ target: target ?? null }) as number;
   }
 
-  /** The target's held dead letters, oldest first, without their lines (a long hold's may be gigabytes). */
-  heldDeadLetterKeys(target: string): Array<{ readonly id: number; readonly db: string; readonly rp: string }> {
-    return this.#fwd.selectHeldKeys.all(target);
+  /** The target's held dead letters after afterId, oldest first, at most limit (-1: all), without their lines (a long hold's may be gigabytes). */
+  heldDeadLetterKeys(target: string, afterId = 0, limit = -1): Array<{ readonly id: number; readonly db: string; readonly rp: string }> {
+    return this.#fwd.selectHeldKeys.all(target, afterId, limit);
   }
 
   /** Points in the target's held dead letters: kept aside for it, never delivered; only its forwarder sends them. */
@@ -1047,8 +1047,8 @@ function prepareForwarding(db: Database.Database) {
         'SELECT (SELECT freelist_count FROM pragma_freelist_count()) * (SELECT page_size FROM pragma_page_size())',
       )
       .pluck(),
-    selectHeldKeys: db.prepare<[string], { id: number; db: string; rp: string }>(
-      'SELECT id, db, rp FROM dead_letters WHERE target = ? AND held = 1 ORDER BY id',
+    selectHeldKeys: db.prepare<[string, number, number], { id: number; db: string; rp: string }>(
+      'SELECT id, db, rp FROM dead_letters WHERE target = ? AND held = 1 AND id > ? ORDER BY id LIMIT ?',
     ),
     selectHeldPoints: db
       .prepare<[string], number>(
