@@ -628,12 +628,17 @@ export class Store {
     return this.#fwd.selectOtherCursors.all('[]');
   }
 
-  /** Forgets the cursors (and state) of targets no longer configured; returns their names. */
+  /**
+   * Forgets the cursors (and state) of targets no longer configured; returns their names. Their held dead
+   * letters become ordinary ones: still listed, replayable by hand, but no longer sent by themselves by a
+   * target that comes back under the name (perhaps pointed elsewhere) after the operator gave them up.
+   */
   retainCursors(targets: readonly string[]): string[] {
     const json = JSON.stringify(targets);
     return this.transaction(() => {
       const dropped = this.#fwd.selectOtherCursors.all(json);
       this.#fwd.deleteOtherCursors.run(json);
+      this.#fwd.unholdOtherDeadLetters.run(json);
       return dropped;
     });
   }
@@ -1033,6 +1038,7 @@ function prepareForwarding(db: Database.Database) {
       .prepare<[string], string>('SELECT target FROM cursors WHERE target NOT IN (SELECT value FROM json_each(?)) ORDER BY target')
       .pluck(),
     deleteOtherCursors: db.prepare<[string]>('DELETE FROM cursors WHERE target NOT IN (SELECT value FROM json_each(?))'),
+    unholdOtherDeadLetters: db.prepare<[string]>('UPDATE dead_letters SET held = 0 WHERE held = 1 AND target NOT IN (SELECT value FROM json_each(?))'),
     deleteBatchesThrough: db.prepare<[number]>('DELETE FROM batches WHERE id <= ?'),
     deleteReplayTargetsThrough: db.prepare<[number]>('DELETE FROM replay_targets WHERE batch_id <= ?'),
     insertReplayTarget: db.prepare<[number, string]>('INSERT INTO replay_targets (batch_id, target) VALUES (?, ?)'),

@@ -70,6 +70,11 @@ t.test('a removed target whose cursor passed everything but with lines held for 
 
   t.same(forgetRemovedTargets(renamed, ['a-renamed', 'b'], ['a']), [{ target: 'a', points: 0, batches: 0, heldPoints: 2 }], 'forgotten when named');
   t.equal(renamed.countDeadLetters('a'), 1, 'its dead letters stay listed');
+  // Given up: a target that comes back as "a" (perhaps pointed elsewhere) does not send them by itself, as it
+  // did ("these points will not be sent to it", the start had said); a replay still can.
+  t.same(renamed.heldSources('a'), [], 'no longer held');
+  t.equal(renamed.heldPoints('a'), 0);
+  t.match(renamed.listDeadLetters({ target: 'a', held: false }), [{ lines: 'm v=2 2\nm v=3 3', status: 404 }], 'an ordinary dead letter');
 });
 
 t.test('with no targets configured no cursor is forgotten: the targets and their backlogs are there when they come back', async (t) => {
