@@ -274,7 +274,13 @@ export class Forwarder {
     if (this.#held !== undefined) return { ...stored, heldBecause: this.#held.outcome, heldDestination: null };
     const [held] = this.#heldDestinations.values();
     if (held === undefined) return { ...stored, heldBecause: null, heldDestination: null };
-    const heldDestination: HeldDestinationStatus = { label: held.destination.label, status: held.status, error: held.error, sinceMs: held.sinceMs };
+    const heldDestination: HeldDestinationStatus = {
+      label: held.destination.label,
+      status: held.status,
+      error: held.error,
+      sinceMs: held.sinceMs,
+      alsoHeld: this.#heldDestinations.size - 1,
+    };
     return { ...stored, heldBecause: held.outcome, heldDestination };
   }
 

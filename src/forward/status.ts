@@ -14,6 +14,8 @@ export interface HeldDestination {
   readonly status: number | null;
   readonly error: string;
   readonly sinceMs: number;
+  /** Other destinations of the target held too (this one is the oldest): /health counts them. */
+  readonly alsoHeld?: number;
 }
 
 export interface TargetStatus {
@@ -85,11 +87,12 @@ export function readTargetStatusAndOldest(
     // Held dead letters stay until the destination accepts writes again (or an operator purges them).
     // Only those of destinations the target still takes: the held lines of a database since removed from its
     // `databases` are never sent (nor replayable); they are ordinary dead letters now, not a hold that ends by itself.
-    const [source] = store.heldSources(target.name).filter((s) => routeFor(target, s.db, s.rp) !== undefined);
+    const sources = store.heldSources(target.name).filter((s) => routeFor(target, s.db, s.rp) !== undefined);
+    const [source] = sources;
     if (source !== undefined) {
       heldBecause = classify({ kind: 'response', status: source.status ?? 0, body: source.error }).class;
       const label = routeFor(target, source.db, source.rp)?.label ?? (source.rp === '' ? source.db : `${source.db}/${source.rp}`);
-      heldDestination = { label, status: source.status, error: source.error, sinceMs: source.sinceMs };
+      heldDestination = { label, status: source.status, error: source.error, sinceMs: source.sinceMs, alsoHeld: sources.length - 1 };
     } else if (heldBecause !== null) {
       // The last refusal concerned one destination, and nothing of it is held (purged, or released): no hold.
       heldBecause = null;
@@ -125,7 +128,9 @@ export function healthProblem(status: TargetStatus, target: Pick<TargetConfig, '
     const httpStatus = held === null ? status.lastStatus : held.status;
     const code = httpStatus === null ? '' : ` (HTTP ${httpStatus})`;
     if (held !== null) {
-      return `${status.heldBecause.replace(/_/g, ' ')}${code} for ${held.label}: ${held.error}; data is kept until the target accepts it (held dead letters; other destinations are delivered)`;
+      // Each held database is the operator's to create: naming only the oldest hides the others until it is done.
+      const others = (held.alsoHeld ?? 0) > 0 ? `; and ${held.alsoHeld} more held (certrelay status names them)` : '';
+      return `${status.heldBecause.replace(/_/g, ' ')}${code} for ${held.label}: ${held.error}${others}; data is kept until the target accepts it (held dead letters; other destinations are delivered)`;
     }
     return `${status.heldBecause.replace(/_/g, ' ')}${code}: ${status.lastError ?? ''}; data is kept until the target accepts it`;
   }

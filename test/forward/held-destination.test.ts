@@ -399,3 +399,17 @@ t.test('a long hold is sent a request at a time without reading every held id fo
   t.ok(keysRead < held * 5, `held ids read in pages as needed (${keysRead}), not all ${held} of them for each of the ${held / 100} requests`);
   await until(t, 'the hold ends', () => s.forwarding.statuses()[0].heldBecause === null);
 });
+
+t.test('/health counts the other held databases, not only the oldest one: each is for the operator to create', async (t) => {
+  const missing = new Set(['a', 'b', 'c']);
+  const s = await setup(t, (r) => (missing.has(r.query.get('db') ?? '') ? { status: 404, body: `{"error":"database not found: \\"${r.query.get('db')}\\""}` } : ok));
+  for (const db of missing) s.append(batch(lines(db, 1), { db }));
+  await until(t, 'all three held', () => s.store.countDeadLetters('influx-a') === 3);
+  t.match(s.forwarding.healthChecks(), [{ status: 'fail', message: /^database not found \(HTTP 404\) for a: database not found: "a"; and 2 more held \(certrelay status names them\); data is kept/ }]);
+  missing.delete('a');
+  await until(t, 'a is released', () => s.forwarding.statuses()[0].heldDestination?.label === 'b', 10_000);
+  t.match(s.forwarding.healthChecks(), [{ status: 'fail', message: /for b: database not found: "b"; and 1 more held \(/ }]);
+  missing.clear();
+  await until(t, 'all released', () => s.forwarding.statuses()[0].heldBecause === null, 10_000);
+  t.match(s.forwarding.healthChecks(), [{ status: 'pass' }]);
+});
