@@ -269,9 +269,13 @@ export class Forwarder {
 
   /** The stored status, with the live view of whether the target is refusing everything. */
   status(nowMs = this.#nowMs()): TargetStatus {
-    const { status: read, oldestUnsentId } = readTargetStatusAndOldest(this.#store, this.target, nowMs);
+    // The store's view of a hold (heldAnswer among it) gives way to the live one below.
+    const { status: { heldAnswer: _storedHold, ...read }, oldestUnsentId } = readTargetStatusAndOldest(this.#store, this.target, nowMs);
     const stored = oldestUnsentId === undefined ? read : { ...read, oldestUnsentAgeSeconds: this.#steadyAgeSeconds(read.oldestUnsentAgeSeconds, oldestUnsentId) };
-    if (this.#held !== undefined) return { ...stored, heldBecause: this.#held.outcome, heldDestination: null };
+    if (this.#held !== undefined) {
+      const heldAnswer = { status: this.#held.status, error: this.#held.error };
+      return { ...stored, heldBecause: this.#held.outcome, heldDestination: null, heldAnswer };
+    }
     const [held] = this.#heldDestinations.values();
     if (held === undefined) return { ...stored, heldBecause: null, heldDestination: null };
     const heldDestination: HeldDestinationStatus = {

@@ -56,6 +56,11 @@ export interface TargetStatus {
    * this one's lines wait as held dead letters. Null for a target-wide hold.
    */
   readonly heldDestination: HeldDestination | null;
+  /**
+   * A target-wide hold's own answer (the 401 and its text): a network error or timeout while the target
+   * stays held replaces the last error, not the reason it is held. Absent without a target-wide hold.
+   */
+  readonly heldAnswer?: { readonly status: number | null; readonly error: string };
 }
 
 export function readTargetStatus(store: Store, target: TargetConfig, nowMs: number): TargetStatus {
@@ -117,6 +122,7 @@ export function readTargetStatusAndOldest(
     deadLetters: store.countDeadLetters(target.name),
     heldBecause,
     heldDestination,
+    ...(heldBecause !== null && heldDestination === null ? { heldAnswer: { status: state?.lastStatus ?? null, error: state?.lastError ?? '' } } : {}),
   };
   return { status, oldestUnsentId: oldestUnsent?.id };
 }
@@ -125,14 +131,17 @@ export function readTargetStatusAndOldest(
 export function healthProblem(status: TargetStatus, target: Pick<TargetConfig, 'healthMaxLagSeconds'>): string | undefined {
   if (status.heldBecause !== null) {
     const held = status.heldDestination;
-    const httpStatus = held === null ? status.lastStatus : held.status;
+    const answer = status.heldAnswer ?? { status: status.lastStatus, error: status.lastError ?? '' };
+    const httpStatus = held === null ? answer.status : held.status;
     const code = httpStatus === null ? '' : ` (HTTP ${httpStatus})`;
     if (held !== null) {
       // Each held database is the operator's to create: naming only the oldest hides the others until it is done.
       const others = (held.alsoHeld ?? 0) > 0 ? `; and ${held.alsoHeld} more held (certrelay status names them)` : '';
       return `${status.heldBecause.replace(/_/g, ' ')}${code} for ${held.label}: ${held.error}${others}; data is kept until the target accepts it (held dead letters; other destinations are delivered)`;
     }
-    return `${status.heldBecause.replace(/_/g, ' ')}${code}: ${status.lastError ?? ''}; data is kept until the target accepts it`;
+    // A later network error or timeout does not say the hold is over: the target's own refusal is the reason.
+    const lastAttempt = status.lastError === null || status.lastError === answer.error ? '' : `; last attempt: ${status.lastError}`;
+    return `${status.heldBecause.replace(/_/g, ' ')}${code}: ${answer.error}${lastAttempt}; data is kept until the target accepts it`;
   }
   if (target.healthMaxLagSeconds > 0 && status.oldestUnsentAgeSeconds > target.healthMaxLagSeconds) {
     return (

@@ -5,7 +5,7 @@ import t from 'tap';
 import { Forwarding } from '../../src/forward/forwarders.js';
 import { PreparePool } from '../../src/ingest/prepare-pool.js';
 import { Store } from '../../src/log/store.js';
-import { batch, ok, startFakeTarget, targetConfig, until, type Handler } from '../support/fake-target.js';
+import { batch, ok, startFakeTarget, targetConfig, until, type Handler, type Reply } from '../support/fake-target.js';
 import { freePortBelow32768 } from '../support/free-port.js';
 import { lastBatchId as tail, numberedLines as lines, setupForwarding as setup } from '../support/forwarding-setup.js';
 
@@ -114,6 +114,20 @@ t.test('400 with one bad line among many: only that line is dead-lettered, with 
   t.ok(s.fake.writes().length <= 2 * Math.ceil(Math.log2(41)) + 2, `${s.fake.writes().length} requests to isolate it`);
   t.equal(s.forwarding.statuses()[0].deadLetters, 1);
   t.same(s.store.backlog('influx-a').points, 0);
+});
+
+t.test('a held target that then answers 503 or is unreachable: /health still gives the 401 as the reason, with the last attempt beside it', async (t) => {
+  let answer: Reply = { status: 401, body: '{"error":"authorization failed"}' };
+  const s = await setup(t, () => answer, { retryMaxMs: 50 });
+  s.append(batch(lines('m', 1)));
+  await until(t, 'the target is held', () => s.forwarding.statuses()[0].heldBecause === 'unauthorized');
+  // The operator restarts the target to fix its credentials: it answers 503 meanwhile.
+  answer = { status: 503, body: '{"error":"restarting"}' };
+  await until(t, 'the 503 is the last error', () => s.forwarding.statuses()[0].lastStatus === 503);
+  t.equal(s.forwarding.statuses()[0].heldBecause, 'unauthorized', 'nothing was delivered: still held');
+  t.match(s.forwarding.healthChecks(), [
+    { name: 'target influx-a', status: 'fail', message: /^unauthorized \(HTTP 401\): authorization failed; last attempt: restarting; data is kept/ },
+  ]);
 });
 
 t.test('401: the data is kept, the target is unhealthy, retried slowly; it recovers when fixed', async (t) => {
