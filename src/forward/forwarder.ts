@@ -733,6 +733,12 @@ export class Forwarder {
 
   /** The destination is missing on the target: hold it (not the target), and check it slowly from now on. */
   #holdDestination(answer: Answer, outcome: Outcome, destination: Destination): HeldDestination {
+    // An answer about one destination (403, database not found) means the target took our credentials: a hold
+    // of the whole target (401) is over, or /health would go on blaming the credentials an operator has fixed.
+    if (this.#held !== undefined) {
+      this.#log?.info({ target: this.name, heldForMs: this.#nowMs() - this.#held.sinceMs }, 'the target takes our credentials again; one destination is refused');
+      this.#held = undefined;
+    }
     let held = this.#heldDestinations.get(destination.key);
     if (held === undefined) {
       held = { destination, outcome: outcome.class, status: answerStatus(answer), error: answerText(answer), sinceMs: this.#nowMs(), ready: false, draining: false };

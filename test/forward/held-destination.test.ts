@@ -8,7 +8,7 @@ import t, { type Test } from 'tap';
 import type { TargetConfig } from '../../src/config/defaults.js';
 import { Forwarding } from '../../src/forward/forwarders.js';
 import { readTargetStatus } from '../../src/forward/status.js';
-import { batch, ok, until, type Handler, type Recorded } from '../support/fake-target.js';
+import { batch, ok, until, type Handler, type Recorded, type Reply } from '../support/fake-target.js';
 import { lastBatchId as tail, numberedLines as lines, setupForwarding, type ForwardingSetup } from '../support/forwarding-setup.js';
 
 // Retries capped at 100 ms, so a held destination is retried within the test's waits.
@@ -412,4 +412,16 @@ t.test('/health counts the other held databases, not only the oldest one: each i
   missing.clear();
   await until(t, 'all released', () => s.forwarding.statuses()[0].heldBecause === null, 10_000);
   t.match(s.forwarding.healthChecks(), [{ status: 'pass' }]);
+});
+
+t.test('a target held for 401 whose credentials are fixed but that lacks the database: /health names the database, not the credentials', async (t) => {
+  let answer: Reply = { status: 401, body: '{"error":"authorization failed"}' };
+  const s = await setup(t, () => answer);
+  s.append(batch(lines('typo', 1), { db: 'typo' }));
+  await until(t, 'the target is held', () => s.forwarding.statuses()[0].heldBecause === 'unauthorized');
+  answer = NOT_FOUND; // the operator fixed the password: now the database is missing
+  await until(t, 'the typo lines are held', () => s.store.countDeadLetters('influx-a') === 1);
+  t.match(s.forwarding.statuses()[0], { heldBecause: 'database_not_found', heldDestination: { label: 'typo', status: 404 } });
+  t.match(s.forwarding.healthChecks(), [{ name: 'target influx-a', status: 'fail', message: /^database not found \(HTTP 404\) for typo: database not found: "typo"/ }]);
+  t.match(readTargetStatus(s.store, s.target, Date.now()), { heldBecause: 'database_not_found' }, 'certrelay status agrees');
 });
