@@ -272,7 +272,9 @@ function parsePoint(body: string, s: number, end: number, mayEscape: boolean, li
   tagBuffer.reset();
   const keyEnd = scanKey(body, s, end, mayEscape, tagBuffer);
   if (keyEnd < 0) return undefined;
-  const keyLength = keyEnd - s;
+  seriesKeyStart = s;
+  seriesKeyEnd = keyEnd;
+  const keyLength = keyByteLength(body, '', 0);
   if (keyLength > MAX_KEY_LENGTH) {
     failure = `max key length exceeded: ${keyLength} > ${MAX_KEY_LENGTH}`;
     return undefined;
@@ -284,14 +286,14 @@ function parsePoint(body: string, s: number, end: number, mayEscape: boolean, li
 
   fieldBuffer.reset();
   fieldConflict = '';
-  const fieldsEnd = scanFields(body, keyEnd, end, keyLength, fieldBuffer);
+  const fieldsEnd = scanFields(body, keyEnd, end, fieldBuffer);
   if (fieldsEnd < 0) return undefined;
   if (fieldsNeedDecoding) {
     // influxd decodes field sets with a second scanner (walkFields); where the two could
     // disagree, reproduce that one.
     fieldBuffer.reset();
     fieldConflict = '';
-    if (decodeFieldsLikeInfluxd(body, fieldsStart, fieldsEnd, keyLength, fieldBuffer) < 0) return undefined;
+    if (decodeFieldsLikeInfluxd(body, fieldsStart, fieldsEnd, fieldBuffer) < 0) return undefined;
   }
 
   if (scanTimestamp(body, fieldsEnd, end) < 0) return undefined;
@@ -315,6 +317,24 @@ function parsePoint(body: string, s: number, end: number, mayEscape: boolean, li
     head: body.slice(s, fieldsEnd),
     nsLine: canonicalTimestampEnd < 0 ? undefined : body.slice(s, canonicalTimestampEnd),
   };
+}
+
+// ---------------------------------------------------------------------------
+// Key length
+
+let seriesKeyStart = 0; // the series key (measurement and tags) of the line being parsed
+let seriesKeyEnd = 0;
+
+/**
+ * The length influxd checks against MAX_KEY_LENGTH: the series key, plus `extra` and
+ * `fieldKey` for a field's key. influxd counts UTF-8 bytes; a string's length counts
+ * UTF-16 units, 1 to 3 bytes each, so é (2 bytes) counted as 1 let keys through that
+ * influxd refuses. The bytes are counted only when the units cannot settle it.
+ */
+function keyByteLength(body: string, fieldKey: string, extra: number): number {
+  const units = seriesKeyEnd - seriesKeyStart + extra + fieldKey.length;
+  if (units * 3 <= MAX_KEY_LENGTH) return units;
+  return Buffer.byteLength(body.slice(seriesKeyStart, seriesKeyEnd), 'utf8') + extra + Buffer.byteLength(fieldKey, 'utf8');
 }
 
 // ---------------------------------------------------------------------------
@@ -411,7 +431,7 @@ let fieldsNeedDecoding = false;
  * then `fieldsNeedDecoding` is set. Returns the end of the field set (the space before
  * the timestamp, or the line end), or -1.
  */
-function scanFields(body: string, from: number, end: number, keyLength: number, fields: EntryBuffer<FieldValue>): number {
+function scanFields(body: string, from: number, end: number, fields: EntryBuffer<FieldValue>): number {
   let i = from;
   while (i < end && isBlank(body.charCodeAt(i))) i++;
   fieldsStart = i;
@@ -449,7 +469,10 @@ function scanFields(body: string, from: number, end: number, keyLength: number, 
 
       const key = body.slice(keyStart, i);
       if (key.length === 0) emptyKey = true;
-      if (oversizedKey < 0 && keyLength + 4 + key.length > MAX_KEY_LENGTH) oversizedKey = keyLength + 4 + key.length;
+      if (oversizedKey < 0) {
+        const length = keyByteLength(body, key, 4);
+        if (length > MAX_KEY_LENGTH) oversizedKey = length;
+      }
       if ((next >= DIGIT_0 && next <= DIGIT_9) || next === DOT || next === MINUS || next === UPPER_N || next === LOWER_N) {
         i = scanNumber(body, i + 1, end);
         if (i < 0) return -1;
@@ -657,15 +680,16 @@ function scanBoolean(body: string, i: number, end: number): number {
  * "invalid value: field-key=…". A value this cut leaves unreadable would make influxd
  * fail the whole write; we reject the line with "invalid field format".
  */
-function decodeFieldsLikeInfluxd(body: string, start: number, end: number, keyLength: number, fields: EntryBuffer<FieldValue>): number {
+function decodeFieldsLikeInfluxd(body: string, start: number, end: number, fields: EntryBuffer<FieldValue>): number {
   let pos = start;
   while (pos < end) {
     let i = pos;
     while (i < end && !(body.charCodeAt(i) === EQUALS && (i === pos || body.charCodeAt(i - 1) !== BACKSLASH))) i++;
     const rawKey = body.slice(pos, i);
     if (i > end - 2) return fail(`invalid value: field-key=${rawKey}`);
-    if (keyLength + 4 + rawKey.length > MAX_KEY_LENGTH) {
-      return fail(`max key length exceeded: ${keyLength + 4 + rawKey.length} > ${MAX_KEY_LENGTH}`);
+    const keyLength = keyByteLength(body, rawKey, 4);
+    if (keyLength > MAX_KEY_LENGTH) {
+      return fail(`max key length exceeded: ${keyLength} > ${MAX_KEY_LENGTH}`);
     }
     const valueStart = i + 1;
     let j = valueStart;

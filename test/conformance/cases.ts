@@ -446,6 +446,10 @@ const sizes = [
   c('long: tag value of 1000 bytes', `m,t=${'v'.repeat(1000)} f=1 ${T}\n`),
   c('long: tag value of 60000 bytes', `m,t=${'v'.repeat(60000)} f=1 ${T}\n`),
   c('long: series key over 65535 bytes', `m,t=${'v'.repeat(70000)} f=1 ${T}\n`),
+  // The limit counts UTF-8 bytes: é is 2 bytes but 1 character.
+  c('long: measurement of 33000 é (66000 bytes)', `${'é'.repeat(33000)} f=1 ${T}\n`),
+  c('long: field key of 32800 é (65605 bytes with the series key)', `m ${'é'.repeat(32800)}=1 ${T}\n`),
+  c('long: tag value of 32763 é (65535 bytes with the field key)', `m,t=${'é'.repeat(32763)} f=1 ${T}\n`),
   c('long: measurement of 1000 bytes', `${'m'.repeat(1000)} f=1 ${T}\n`),
   c('long: field key of 1000 bytes', `m ${'k'.repeat(1000)}=1 ${T}\n`),
   c('many: 50 tags', `m,${Array.from({ length: 50 }, (_, i) => `t${String(i).padStart(2, '0')}=v${i}`).join(',')} f=1 ${T}\n`),

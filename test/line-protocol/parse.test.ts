@@ -638,6 +638,18 @@ t.test('max key length: influxd limits measurement + tags, and that + 4 + each f
   t.equal(reason(`m a=1,${fieldKey}\\ =1`), 'max key length exceeded: 65537 > 65535', 'influxd counts the key as written, escapes included');
 });
 
+t.test('max key length counts UTF-8 bytes, as influxd does, not UTF-16 units', async (t) => {
+  // é is 2 bytes, 😀 4 bytes (2 units): influxd 1.6.7 refuses all of these with these numbers.
+  t.equal(reason(`${'é'.repeat(33000)} f=1`), 'max key length exceeded: 66000 > 65535', 'measurement');
+  t.equal(reason(`m,t=${'😀'.repeat(16400)} f=1`), 'max key length exceeded: 65604 > 65535', 'tag value');
+  t.equal(reason(`m ${'é'.repeat(32800)}=1`), 'max key length exceeded: 65605 > 65535', 'field key');
+  t.equal(reason(`m \\\\${'é'.repeat(32800)}=1`), 'max key length exceeded: 65607 > 65535', 'field key decoded like influxd');
+  t.equal(reason(`${'é'.repeat(32767)}ab f=1`), 'max key length exceeded: 65536 > 65535', 'one byte over');
+  const longest = `${'é'.repeat(32767)}a`; // 65535 bytes: the key passes, its field key (+ 4 + 1) does not
+  t.equal(reason(`${longest} f=1`), 'max key length exceeded: 65540 > 65535');
+  t.equal(parseLines(`m,t=${'é'.repeat(32763)} f=1`).points[0].tags.get('t'), 'é'.repeat(32763), 'at the limit: 65535 bytes with the field key');
+});
+
 t.test('tags and fields are ReadonlyMaps in written order', async (t) => {
   const p = parseLines('m,b=2,a=1 z=1,y=2i,x="s"').points[0];
   t.equal(p.tags.size, 2);
