@@ -94,8 +94,8 @@ function fail(reason: string): -1 {
  * Deliberate differences from influxd 1.x (the first five where influxd mishandles the input):
  * - A `\r` ending a line (CRLF bodies) is a line terminator. influxd keeps it as data, so
  *   it rejects such lines ("invalid number", "bad timestamp") or stores `x"` for `f="x"`.
- * - An empty field key (`m \t=1`, which influxd accepts and then silently drops; after an
- *   escaped backslash, `a a="",\\,=1`, it stores a field with an empty name) is "missing field key".
+ * - An empty field key (`m \t=1`, or `a a="",\\,=1` after an escaped backslash; influxd 1.6.7
+ *   stores a field with an empty name, which SELECT * shows as `val0`) is "missing field key".
  * - A field repeated with another type (`f=1,f="x"`) is "field type conflict: …". influxd
  *   accepts the line, then fails the whole request with "field type conflict".
  * - A newline that only a leading blank made part of the line (influxd then stores it in a

@@ -622,7 +622,7 @@ t.test('a lone backslash ending the field set is refused: the forwarded timestam
   t.strictSame(one('m f="a\\\\"').fields, [['f', str('a\\')]]);
 });
 
-t.test('an empty field key is rejected (influxd accepts `m \\t=1` and drops the field)', async (t) => {
+t.test('an empty field key is rejected (influxd stores `m \\t=1` as a field named "")', async (t) => {
   t.equal(reason('m \t=1'), 'missing field key');
   t.equal(reason('m \u0000=1'), 'missing field key');
 });
