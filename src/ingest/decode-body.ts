@@ -17,11 +17,22 @@ export interface DecodedBody {
 }
 
 const LF = 0x0a;
+const TAB = 0x09;
+const SPACE = 0x20;
+const HASH = 0x23;
+
+/** Whether the parser skips this line as a comment: '#' after blanks (space, tab, NUL), as in parse.ts. */
+function isComment(line: Buffer): boolean {
+  let i = 0;
+  while (i < line.length && (line[i] === SPACE || line[i] === TAB || line[i] === 0)) i++;
+  return line[i] === HASH;
+}
 
 export function decodeBody(body: Buffer): DecodedBody {
   if (isUtf8(body)) return { text: body.toString('utf8'), invalid: [] };
   const lines: string[] = [];
   const invalid: ParseError[] = [];
+  let firstBlanked: ParseError | undefined;
   for (let start = 0, lineNumber = 1; start <= body.length; lineNumber++) {
     let end = body.indexOf(LF, start);
     if (end < 0) end = body.length;
@@ -30,14 +41,19 @@ export function decodeBody(body: Buffer): DecodedBody {
       lines.push(line.toString('utf8'));
     } else {
       lines.push('');
-      invalid.push({ lineNumber, line: line.toString('utf8'), reason: INVALID_UTF8 });
+      const error = { lineNumber, line: line.toString('utf8'), reason: INVALID_UTF8 };
+      firstBlanked ??= error;
+      // A comment is neither stored nor forwarded, so its bytes change nothing: influxd ignores it
+      // (a Latin-1 "# café" from a file written on Windows), and so does the relay.
+      if (!isComment(line)) invalid.push(error);
     }
     start = end + 1;
   }
-  if (invalid.length > 0 && pointsSpanLines(body)) {
+  if (firstBlanked !== undefined && pointsSpanLines(body)) {
     // Blanking a line inside a quoted string would store a point that was never sent (its string value
-    // joined around the gap), or turn the string's text into points of their own.
-    return { text: '', invalid: [{ ...invalid[0], reason: INVALID_UTF8_SPANNING }] };
+    // joined around the gap), or turn the string's text into points of their own; there, a line
+    // starting with '#' may be string text, not a comment.
+    return { text: '', invalid: [{ ...firstBlanked, reason: INVALID_UTF8_SPANNING }] };
   }
   return { text: lines.join('\n'), invalid };
 }

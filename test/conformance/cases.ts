@@ -397,6 +397,7 @@ const bodies = [
   c('body: NUL byte in a tag value', `m,t=a\u0000b f=1 ${T}\n`),
   c('body: invalid UTF-8 in a tag value', Buffer.concat([Buffer.from('m,t=a'), Buffer.from([0xff, 0xfe]), Buffer.from(` f=1 ${T}\n`)])),
   c('body: invalid UTF-8 in a string field', Buffer.concat([Buffer.from('m s="a'), Buffer.from([0xc3]), Buffer.from(`" ${T}\n`)])),
+  c('body: a comment that is not UTF-8 (Latin-1 é)', Buffer.concat([Buffer.from('# caf'), Buffer.from([0xe9]), Buffer.from(`\nm f=1 ${T}\n`)])),
   c('body: 1000 points', Array.from({ length: 1000 }, (_, i) => `m,n=${i % 10} f=${i} ${BigInt(T) + BigInt(i)}`).join('\n')),
 ];
 

@@ -213,6 +213,22 @@ t.test('a line with bytes that are not UTF-8 is refused by number; the others ar
   t.same(storedLines(relay), ['m s="zertifikät" 1', 'm v=3 3']);
 });
 
+t.test('a comment that is not UTF-8 is ignored, as influxd ignores it: nothing of it is stored', async (t) => {
+  const relay = relayFor(t);
+  // "# café" saved as Latin-1 (é is the single byte 0xe9): influxd 1.6.7 answers 204.
+  const latin1Comment = Buffer.from('# caf\xe9', 'latin1');
+  const withPoint = await relay.app.inject({ method: 'POST', url: '/write?db=d', payload: Buffer.concat([latin1Comment, Buffer.from('\nm v=1 1\n  '), latin1Comment]) });
+  t.equal(withPoint.statusCode, 204, withPoint.body);
+  const alone = await relay.app.inject({ method: 'POST', url: '/write?db=d', payload: latin1Comment });
+  t.equal(alone.statusCode, 204, alone.body);
+  t.same(storedLines(relay), ['m v=1 1']);
+  // Inside a string that spans lines a '#' line is string text: still nothing stored.
+  const inString = await relay.app.inject({ method: 'POST', url: '/write?db=d', payload: Buffer.concat([Buffer.from('m f="x\n'), latin1Comment, Buffer.from('\ny" 2')]) });
+  t.equal(inString.statusCode, 400);
+  t.match(inString.json().error, /invalid UTF-8 in a body whose string fields span lines/);
+  t.same(storedLines(relay), ['m v=1 1']);
+});
+
 t.test('invalid UTF-8 in a body whose string fields span lines: nothing is stored, rather than a point that was never sent', async (t) => {
   const relay = relayFor(t);
   const bodies = [
