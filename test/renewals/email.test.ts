@@ -1,7 +1,7 @@
 // E-mail notifications reach a real SMTP server on loopback (aiosmtpd), with
 // the seed's kind of subject and a plain-text body; while the server is down
 // the failure is recorded and the mail is sent once it is back.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { fakeClock } from '../support/fake-clock.js';
 import { freePortBelow32768 } from '../support/free-port.js';
 import { startSmtpServer } from '../support/smtp.js';
@@ -79,9 +79,13 @@ t.test('a recipient the server refuses for now is a failed send: retried for tha
   t.ok(outboxRows(relay)[0].delivered_ms !== null, 'then delivered');
 });
 
-t.test('a recipient the server refuses for good (550) is not retried: the others get every later notice', async (t) => {
+/**
+ * Two certificates a day apart, reported to a relay whose mail server refuses `oncall`'s address as told:
+ * the first certificate's overdue notice has just been sent, the second is due a day later.
+ */
+async function firstOfTwoOverdue(t: Test, refusal: Parameters<typeof startSmtpServer>[2]) {
   const port = await freePortBelow32768();
-  const smtp = await startSmtpServer(t, port, { refuseForGoodPrefix: 'oncall' });
+  const smtp = await startSmtpServer(t, port, refusal);
   const clock = fakeClock(BigInt(START_MS) * 1_000_000n);
   const relay = relayOn(t.testdir({}), mailConfig(port, 'certrelay@example.net'), clock);
   t.teardown(() => relay.close());
@@ -91,6 +95,11 @@ t.test('a recipient the server refuses for good (550) is not retried: the others
   clock.advanceNs(BigInt(61 * DAY_MS) * 1_000_000n);
   relay.monitoring.evaluator.evaluate();
   await relay.monitoring.notifier.deliverDue();
+  return { smtp, clock, relay };
+}
+
+t.test('a recipient the server refuses for good (550) is not retried: the others get every later notice', async (t) => {
+  const { smtp, clock, relay } = await firstOfTwoOverdue(t, { refuseForGoodPrefix: 'oncall' });
   t.match(outboxRows(relay)[0], { delivered_ms: Number, last_error: /refused for good for oncall@example\.net \(550 5\.1\.1 no such user here\); the others have it, and it is not sent to these again/ });
 
   // A day later the second certificate is overdue: its notice is not held behind the first.
@@ -112,17 +121,7 @@ t.test('a recipient the server refuses for good (550) is not retried: the others
 });
 
 t.test('a recipient the server refuses for now, again and again (a full mailbox), does not hold the later notices from the others', async (t) => {
-  const port = await freePortBelow32768();
-  const smtp = await startSmtpServer(t, port, { refusePrefix: 'oncall', refuseTimes: 3 });
-  const clock = fakeClock(BigInt(START_MS) * 1_000_000n);
-  const relay = relayOn(t.testdir({}), mailConfig(port, 'certrelay@example.net'), clock);
-  t.teardown(() => relay.close());
-  await write(relay, renewalLine('optimus', 'first.example', START_MS));
-  clock.advanceNs(BigInt(DAY_MS) * 1_000_000n);
-  await write(relay, renewalLine('optimus', 'second.example', START_MS + DAY_MS));
-  clock.advanceNs(BigInt(61 * DAY_MS) * 1_000_000n);
-  relay.monitoring.evaluator.evaluate();
-  await relay.monitoring.notifier.deliverDue();
+  const { smtp, clock, relay } = await firstOfTwoOverdue(t, { refusePrefix: 'oncall', refuseTimes: 3 });
 
   // A day later: the first notice is refused for oncall once more, and the second goes out all the same.
   clock.advanceNs(BigInt(DAY_MS) * 1_000_000n);
