@@ -2,8 +2,7 @@
 // store (readTargetStatus), as a table or as JSON. Never starts forwarding.
 import type { Config } from '../config/defaults.js';
 import type { OutcomeClass } from '../forward/classify.js';
-import { routeFor } from '../forward/routing.js';
-import { readTargetStatus, type TargetStatus } from '../forward/status.js';
+import { heldDestinationsOf, readTargetStatus, type TargetStatus } from '../forward/status.js';
 import type { Store } from '../log/store.js';
 import { StoreLock } from '../log/store-lock.js';
 import { formatAgo, formatDuration, formatTime, isoTime } from './duration.js';
@@ -125,15 +124,12 @@ const MORE_HELD_LINES = 10;
 export function moreHeldDestinations(store: Store, config: Config): Map<string, HeldDestinationJson[]> {
   const more = new Map<string, HeldDestinationJson[]>();
   for (const target of config.targets) {
-    const others = store
-      .heldSources(target.name)
-      .filter((source) => routeFor(target, source.db, source.rp) !== undefined)
-      .slice(1);
+    const others = heldDestinationsOf(store, target).slice(1);
     if (others.length === 0) continue;
     more.set(
       target.name,
       others.map((source) => ({
-        label: routeFor(target, source.db, source.rp)!.label,
+        label: source.label,
         status: source.status,
         error: source.error,
         since: new Date(source.sinceMs).toISOString(),

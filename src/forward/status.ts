@@ -3,7 +3,7 @@
 // running relay's /metrics and /health start from. Every figure comes from
 // counters and index lookups; nothing scans the log.
 import type { TargetConfig } from '../config/defaults.js';
-import type { Store } from '../log/store.js';
+import type { HeldSource, Store } from '../log/store.js';
 import { classify, DESTINATION_HOLDS, HOLD_CLASSES, type OutcomeClass } from './classify.js';
 import { routeFor } from './routing.js';
 
@@ -63,6 +63,18 @@ export interface TargetStatus {
   readonly heldAnswer?: { readonly status: number | null; readonly error: string };
 }
 
+/**
+ * The target's held destinations, oldest first, with their labels: only those it still takes. The held lines
+ * of a database since removed from its `databases` are never sent (nor replayable); they are ordinary dead
+ * letters now, not a hold that ends by itself.
+ */
+export function heldDestinationsOf(store: Store, target: TargetConfig): Array<HeldSource & { readonly label: string }> {
+  return store.heldSources(target.name).flatMap((source) => {
+    const route = routeFor(target, source.db, source.rp);
+    return route === undefined ? [] : [{ ...source, label: route.label }];
+  });
+}
+
 export function readTargetStatus(store: Store, target: TargetConfig, nowMs: number): TargetStatus {
   return readTargetStatusAndOldest(store, target, nowMs).status;
 }
@@ -90,14 +102,11 @@ export function readTargetStatusAndOldest(
   // A last error that concerns one destination holds only that one, also when nothing was delivered after it.
   if (heldBecause === null || DESTINATION_HOLDS.includes(heldBecause)) {
     // Held dead letters stay until the destination accepts writes again (or an operator purges them).
-    // Only those of destinations the target still takes: the held lines of a database since removed from its
-    // `databases` are never sent (nor replayable); they are ordinary dead letters now, not a hold that ends by itself.
-    const sources = store.heldSources(target.name).filter((s) => routeFor(target, s.db, s.rp) !== undefined);
+    const sources = heldDestinationsOf(store, target);
     const [source] = sources;
     if (source !== undefined) {
       heldBecause = classify({ kind: 'response', status: source.status ?? 0, body: source.error }).class;
-      const label = routeFor(target, source.db, source.rp)?.label ?? (source.rp === '' ? source.db : `${source.db}/${source.rp}`);
-      heldDestination = { label, status: source.status, error: source.error, sinceMs: source.sinceMs, alsoHeld: sources.length - 1 };
+      heldDestination = { label: source.label, status: source.status, error: source.error, sinceMs: source.sinceMs, alsoHeld: sources.length - 1 };
     } else if (heldBecause !== null) {
       // The last refusal concerned one destination, and nothing of it is held (purged, or released): no hold.
       heldBecause = null;
