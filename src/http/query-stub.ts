@@ -74,12 +74,12 @@ export function splitStatements(q: string): string[] {
 }
 
 // influxd's meta.ValidName: Go's unicode.IsPrint allows the ASCII space but no other separator or control.
-const NOT_PRINTABLE = /[\p{C}\p{Z}]/u;
+const NOT_PRINTABLE = /(?! )[\p{C}\p{Z}]/u;
 
 /** Whether influxd would create this database: it answers "invalid name" to any other, so nothing written there could be delivered. */
 export function isValidDatabaseName(name: string): boolean {
   if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\\')) return false;
-  return [...name].every((ch) => ch === ' ' || !NOT_PRINTABLE.test(ch));
+  return !NOT_PRINTABLE.test(name);
 }
 
 function unquoteIdentifier(name: string): string {
