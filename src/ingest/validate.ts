@@ -47,6 +47,18 @@ const MAX_HOST_LENGTH = 255;
 export function checkSchema(point: ParsedPoint, timestampNs: bigint, nowNs: bigint, rules: SchemaRules): SchemaRejection | undefined {
   if (point.measurement !== rules.certbotMeasurement) return undefined;
   // Runs for every certbot line: each tag and field is looked up once, and nothing is allocated unless the line is refused.
+  if (point.series === undefined || !seriesWithValidTags.has(point.series)) {
+    const tagRejection = checkTags(point, rules);
+    if (tagRejection !== undefined) return tagRejection;
+    if (point.series !== undefined) seriesWithValidTags.add(point.series);
+  }
+  return checkFieldsAndTime(point, timestampNs, nowNs, rules);
+}
+
+/** Series (see ParsedPoint.series) whose domain and host tags passed checkTags. */
+const seriesWithValidTags = new WeakSet<object>();
+
+function checkTags(point: ParsedPoint, rules: SchemaRules): SchemaRejection | undefined {
   const domain = point.tags.get('domain');
   if (domain === undefined || domain === '') return reject(point, rules, 'domain-required', 'needs a non-empty tag "domain"');
   if (!isCertificateDomain(domain)) {
@@ -62,7 +74,10 @@ export function checkSchema(point: ParsedPoint, timestampNs: bigint, nowNs: bigi
   if (INVISIBLE_CHARACTER.test(host)) {
     return reject(point, rules, 'host-format', `tag "host" must not contain control or invisible characters, got ${JSON.stringify(host)}`);
   }
+  return undefined;
+}
 
+function checkFieldsAndTime(point: ParsedPoint, timestampNs: bigint, nowNs: bigint, rules: SchemaRules): SchemaRejection | undefined {
   const count = point.fields.get('renewed_count');
   if (count === undefined) return reject(point, rules, 'renewed-count-required', 'needs the field "renewed_count"');
   if (count.type !== 'float' && count.type !== 'integer' && count.type !== 'unsigned') {

@@ -9,6 +9,7 @@
 // runs an unescape or a second scan.
 
 import type { FieldValue, ParsedPoint, ParseError, ParseResult } from './point.js';
+import { SERIES_KEY_MAX_CHARS, SeriesCache, type CachedSeries } from './series-cache.js';
 
 const NUL = 0;
 const TAB = 9;
@@ -269,20 +270,43 @@ function forwardable(head: string): boolean {
 
 /** One line, `s` at its first non-blank character. Undefined on failure (reason in `failure`). */
 function parsePoint(body: string, s: number, end: number, mayEscape: boolean, lineNumber: number): ParsedPoint | undefined {
-  tagBuffer.reset();
-  const keyEnd = scanKey(body, s, end, mayEscape, tagBuffer);
-  if (keyEnd < 0) return undefined;
+  // Without a backslash on the line, the first space ends the series key, and a key seen before is not scanned again.
+  let keyText = '';
+  let series: CachedSeries | undefined;
+  if (!mayEscape && seriesCache.worthLookingUp()) {
+    const space = body.indexOf(' ', s);
+    if (space > s && space < end && space - s <= SERIES_KEY_MAX_CHARS) {
+      keyText = body.slice(s, space);
+      series = seriesCache.get(keyText);
+    }
+  }
+  let keyEnd: number;
+  let measurement: string;
+  let tags: ReadonlyMap<string, string>;
+  if (series !== undefined) {
+    keyEnd = s + keyText.length;
+    measurement = series.measurement;
+    tags = series.tags;
+  } else {
+    tagBuffer.reset();
+    keyEnd = scanKey(body, s, end, mayEscape, tagBuffer);
+    if (keyEnd < 0) return undefined;
+    seriesKeyStart = s;
+    seriesKeyEnd = keyEnd;
+    const keyLength = keyByteLength(body, '', 0);
+    if (keyLength > MAX_KEY_LENGTH) {
+      failure = `max key length exceeded: ${keyLength} > ${MAX_KEY_LENGTH}`;
+      return undefined;
+    }
+    const measurementText = body.slice(s, measurementEnd);
+    // influxd 1.6.7 stores a measurement unescaped twice (raw `a\\,b` is stored as `a,b`,
+    // observed with SHOW MEASUREMENTS): once in Point.Name and once more on its way to the index.
+    measurement = mayEscape ? unescape(unescape(measurementText, MEASUREMENT_ESCAPES), MEASUREMENT_ESCAPES) : measurementText;
+    tags = tagBuffer.take();
+    if (keyText !== '' && seriesCache.admitsMiss()) rememberSeries(keyText);
+  }
   seriesKeyStart = s;
   seriesKeyEnd = keyEnd;
-  const keyLength = keyByteLength(body, '', 0);
-  if (keyLength > MAX_KEY_LENGTH) {
-    failure = `max key length exceeded: ${keyLength} > ${MAX_KEY_LENGTH}`;
-    return undefined;
-  }
-  const measurementText = body.slice(s, measurementEnd);
-  // influxd 1.6.7 stores a measurement unescaped twice (raw `a\\,b` is stored as `a,b`,
-  // observed with SHOW MEASUREMENTS): once in Point.Name and once more on its way to the index.
-  const measurement = mayEscape ? unescape(unescape(measurementText, MEASUREMENT_ESCAPES), MEASUREMENT_ESCAPES) : measurementText;
 
   fieldBuffer.reset();
   fieldConflict = '';
@@ -310,13 +334,39 @@ function parsePoint(body: string, s: number, end: number, mayEscape: boolean, li
   return {
     lineNumber,
     measurement,
-    tags: tagBuffer.take(),
+    tags,
+    series,
     fields: fieldBuffer.take(),
     timestamp: scannedTimestamp,
     offset: s,
     head: body.slice(s, fieldsEnd),
     nsLine: canonicalTimestampEnd < 0 ? undefined : body.slice(s, canonicalTimestampEnd),
   };
+}
+
+// ---------------------------------------------------------------------------
+// Series keys seen before
+
+/** This thread's series keys (src/line-protocol/series-cache.ts). */
+export const seriesCache = new SeriesCache();
+
+/** Caches a key that scanned cleanly, decoded again from copies: slices of the body would keep it alive. */
+function rememberSeries(keyText: string): void {
+  const key = flatCopy(keyText);
+  tagBuffer.reset();
+  scanKey(`${key} `, 0, key.length + 1, false, tagBuffer);
+  const measurement = flatCopy(key.slice(0, measurementEnd));
+  const tags = new Map<string, string>();
+  tagBuffer.take().forEach((value, name) => tags.set(flatCopy(name), flatCopy(value)));
+  seriesCache.add(key, { measurement, tags: new Entries<string>([...tags].flat()) });
+}
+
+/**
+ * A string of its own: V8 makes a slice of 13 characters or more a view of its parent, which it keeps
+ * alive and which is slower to read. JSON.parse builds new strings.
+ */
+function flatCopy(text: string): string {
+  return text.length < 13 ? text : (JSON.parse(JSON.stringify(text)) as string);
 }
 
 // ---------------------------------------------------------------------------

@@ -17,6 +17,11 @@ export interface ParsedPoint {
   readonly measurement: string;
   /** Unescaped tag keys and values, in the order written. */
   readonly tags: ReadonlyMap<string, string>;
+  /**
+   * The same object for every point of a series key (measurement and tags as written) that the parser
+   * remembers (src/line-protocol/series-cache.ts), else undefined: a key for what depends on them alone.
+   */
+  readonly series?: object;
   /** Unescaped field keys with typed values, in the order written (a repeated key: last wins, as influxd). */
   readonly fields: ReadonlyMap<string, FieldValue>;
   /** The timestamp as written, in the request's precision units; undefined when the line has none. */

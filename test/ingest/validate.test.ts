@@ -128,3 +128,17 @@ t.test('renewed_count is a whole number of certificates, as the hook writes it (
   t.equal(check(line('1.5'))?.rule, 'renewed-count-whole');
   t.equal(check(line('1.7e308'))?.message, 'line 1: certbot_renewal field "renewed_count" must be a whole number up to 1000000, got 1.7e+308');
 });
+
+t.test('a remembered series is checked like any other: refused every time, and accepted without a second check', async (t) => {
+  const now = NOW;
+  const bad = 'certbot_renewal,domain=exa_mple..com,host=optimus renewed_count=1';
+  const good = 'certbot_renewal,domain=example.com,host=optimus renewed_count=1';
+  for (let k = 0; k < 40; k++) {
+    const [badPoint, goodPoint] = parseLines(`${bad}\n${good}`).points;
+    t.equal(checkSchema(badPoint, now, now, rules)?.rule, 'domain-format', `parse ${k}: the bad domain is refused`);
+    t.equal(checkSchema(goodPoint, now, now, rules), undefined, `parse ${k}: the good one accepted`);
+    t.equal(checkSchema({ ...goodPoint, fields: new Map() }, now, now, rules)?.rule, 'renewed-count-required', `parse ${k}: fields still checked`);
+  }
+  const [last] = parseLines(bad).points;
+  t.not(last.series, undefined, 'the bad series was remembered by the parser');
+});

@@ -3,7 +3,7 @@
 // what the relay forwards (head + ' ' + timestamp) parses back to the same point.
 import fc from 'fast-check';
 import t from 'tap';
-import { parseLines } from '../../src/line-protocol/parse.js';
+import { parseLines, seriesCache } from '../../src/line-protocol/parse.js';
 import type { FieldValue, ParsedPoint } from '../../src/line-protocol/point.js';
 
 const INT64_MIN = -(2n ** 63n);
@@ -243,4 +243,53 @@ t.test('nsLine is the line as received exactly when that is head + one space + t
   t.equal(withoutTimestamp.nsLine, undefined, 'a line without a timestamp has none');
   t.equal(parseLines('m f=1 -0').points[0]?.nsLine, undefined, '"-0" is not what String(0n) prints');
   t.equal(parseLines('m f=1 0').points[0]?.nsLine, 'm f=1 0', '"0" is');
+});
+
+// ---------------------------------------------------------------------------
+// (4) Series keys seen before (src/line-protocol/series-cache.ts)
+
+/** Everything a parse returns, series objects aside, in comparable form. */
+function parsedForm(text: string): string {
+  const { points, errors } = parseLines(text);
+  const shown = points.map((p) => ({
+    lineNumber: p.lineNumber,
+    measurement: p.measurement,
+    tags: [...p.tags],
+    fields: [...p.fields].map(([k, v]) => [k, v.type, typeof v.value === 'bigint' ? `${v.value}n` : Object.is(v.value, -0) ? '-0' : v.value]),
+    timestamp: p.timestamp === undefined ? undefined : String(p.timestamp),
+    offset: p.offset,
+    head: p.head,
+    nsLine: p.nsLine,
+  }));
+  return JSON.stringify({ shown, errors });
+}
+
+t.test('a body parses the same whether its series keys are remembered or not', async (t) => {
+  // Plain lines too, as most writers send them: nothing escaped, so their keys are remembered.
+  const plainName = fc.string({ unit: fc.constantFrom('a', 'b', '_', '.', '-', '1', 'é'), minLength: 1, maxLength: 6 });
+  const plainLine = fc
+    .tuple(plainName, fc.array(fc.tuple(plainName, plainName), { maxLength: 3 }), plainName, fc.constantFrom('1', '-2i', 't', '"x y"', '1.5e3'), fc.constantFrom('', ' 17', ' 1656169934438253518'))
+    .map(([m, tags, f, v, ts]) => `${m}${tags.map(([k, tv]) => `,${k}=${tv}`).join('')} ${f}=${v}${ts}`);
+  const body = fc.oneof(
+    fc.array(fc.string({ unit: fc.constantFrom(...SPECIALS, 'm', 'f', 'k', '=', ',', ' '), maxLength: 40 }), { maxLength: 6 }).map((l) => l.join('\n')),
+    fc.array(point, { minLength: 1, maxLength: 6 }).map((ps) => ps.map(line).join('\n')),
+    fc.array(fc.oneof(plainLine, point.map(line)), { minLength: 1, maxLength: 8 }).map((ls) => ls.join('\n')),
+  );
+  let served = 0;
+  fc.assert(
+    fc.property(body, (text) => {
+      seriesCache.clear();
+      const cold = parsedForm(text);
+      for (let k = 0; k < 60; k++) parseLines(text); // every key without a backslash is remembered by now
+      const warm = parseLines(text);
+      served += warm.points.filter((p) => p.series !== undefined).length;
+      const unserved = warm.points.filter((p) => {
+        const physicalLine = text.slice(p.offset).split('\n')[0];
+        return p.series === undefined && !/["\\]/.test(physicalLine) && p.head.indexOf(' ') <= 256;
+      });
+      return parsedForm(text) === cold && unserved.length === 0;
+    }),
+    { numRuns: RUNS / 2 },
+  );
+  t.ok(served > RUNS / 4, `${served} points were decoded from remembered keys`);
 });
