@@ -82,6 +82,9 @@ let lastTimestampLow = NaN;
 let lastTimestamp = 0n;
 let fieldConflict = ''; // first field key repeated with another type, and the two types
 let fieldConflictTypes = '';
+// The first space at or after the line being parsed, kept across the lines of one body: searched
+// again from each line, a body of lines without a space (a CSV file) was read to its end once per line.
+let nextSpace = -1;
 
 function fail(reason: string): -1 {
   failure = reason;
@@ -150,6 +153,7 @@ function scanBody(body: string, sink: ParseSink, points: ParsedPoint[]): void {
   let nextQuote = -1;
   let lineNumber = 1;
   let pos = 0;
+  nextSpace = -1;
   while (pos < length) {
     if (nextBackslash < pos) nextBackslash = indexOrLength(body, '\\', pos);
     if (nextQuote < pos) nextQuote = indexOrLength(body, '"', pos);
@@ -274,7 +278,8 @@ function parsePoint(body: string, s: number, end: number, mayEscape: boolean, li
   let keyText = '';
   let series: CachedSeries | undefined;
   if (!mayEscape && seriesCache.worthLookingUp()) {
-    const space = body.indexOf(' ', s);
+    if (nextSpace < s) nextSpace = indexOrLength(body, ' ', s);
+    const space = nextSpace;
     if (space > s && space < end && space - s <= SERIES_KEY_MAX_CHARS) {
       keyText = body.slice(s, space);
       series = seriesCache.get(keyText);

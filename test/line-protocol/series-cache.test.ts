@@ -68,3 +68,26 @@ t.test('after a window of lookups that almost never hit, lookups pause, then res
   for (let k = 0; k < SERIES_LOOKUP_WINDOW; k++) kept.get(k % 8 === 0 ? 'm,t=a' : `unique-${k}`);
   t.equal(kept.worthLookingUp(), true, 'still looked up');
 });
+
+t.test('a body of lines without a space (a CSV file sent by mistake) is read in one pass, not once per line', async (t) => {
+  seriesCache.clear();
+  const lines = 20_000;
+  const body = Array.from({ length: lines }, (_, k) => `2026-11-29T03:00:00Z,host${k % 100},example.com,${k % 7}`).join('\n');
+  // Counts the characters String.prototype.indexOf reads: the parser finds spaces, newlines, quotes and backslashes with it.
+  const indexOf = String.prototype.indexOf;
+  let read = 0;
+  String.prototype.indexOf = function (this: string, search: string, from?: number): number {
+    const at = indexOf.call(this, search, from);
+    read += (at < 0 ? this.length : at) - (from ?? 0);
+    return at;
+  };
+  let errors: number;
+  try {
+    errors = parseLines(body).errors.length;
+  } finally {
+    String.prototype.indexOf = indexOf;
+  }
+  t.equal(errors, lines, 'every line is refused');
+  // Each search reads on from where the previous one of its kind stopped: a few passes over the body.
+  t.ok(read < 8 * body.length, `indexOf read ${read} characters of a ${body.length}-character body`);
+});
