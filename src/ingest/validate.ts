@@ -3,6 +3,7 @@
 // monitoring depends on.
 import { domainToASCII } from 'node:url';
 import type { FieldValue, ParsedPoint } from '../line-protocol/point.js';
+import { stringOfItsOwn } from './string-of-its-own.js';
 
 export interface SchemaRules {
   readonly certbotMeasurement: string;
@@ -155,7 +156,8 @@ export function isCertificateDomain(domain: string): boolean {
     known = checkCertificateDomain(domain);
     // A host reports the same few domains again and again; the bound keeps hostile input from growing the cache.
     if (domainVerdicts.size >= DOMAIN_CACHE_ENTRIES) domainVerdicts.clear();
-    domainVerdicts.set(domain, known);
+    // A copy: the domain is a slice of its request body, which the map would keep alive.
+    domainVerdicts.set(stringOfItsOwn(domain), known);
   }
   return known;
 }

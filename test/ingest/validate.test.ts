@@ -1,6 +1,7 @@
 import t from 'tap';
 import { parseLines } from '../../src/line-protocol/parse.js';
 import { checkSchema, isCertificateDomain } from '../../src/ingest/validate.js';
+import { fullCollection } from '../../src/ops/idle-collection.js';
 
 const NOW = 1_700_000_000_000_000_000n;
 const rules = { certbotMeasurement: 'certbot_renewal', maxFutureNs: 300n * 1_000_000_000n };
@@ -141,4 +142,22 @@ t.test('a remembered series is checked like any other: refused every time, and a
   }
   const [last] = parseLines(bad).points;
   t.not(last.series, undefined, 'the bad series was remembered by the parser');
+});
+
+t.test('the remembered verdict on a new domain does not keep the request body that brought it alive', async (t) => {
+  const collect = fullCollection();
+  if (collect === undefined) return t.fail('V8 refused --expose-gc');
+  const filler = Array.from({ length: 20_000 }, (_, k) => `cpu,host=server-${k % 100} usage_idle=99.5,usage_user=0.25 ${NOW + BigInt(k)}`).join('\n');
+  const bodies = 20;
+  collect();
+  const before = process.memoryUsage().heapUsed;
+  for (let b = 0; b < bodies; b++) {
+    // Decoded from bytes, as the relay does: one flat string of its own per body, whose tag values are slices of it.
+    const body = Buffer.from(`certbot_renewal,domain=new-domain-${b}.example.com,host=optimus renewed_count=1 ${NOW}\n${filler}`).toString('utf8');
+    const [point] = parseLines(body).points;
+    t.equal(checkSchema(point, NOW, NOW, rules), undefined);
+  }
+  collect();
+  const growth = process.memoryUsage().heapUsed - before;
+  t.ok(growth < filler.length * 4, `heap grew by ${(growth / 1e6).toFixed(1)} MB after ${bodies} bodies of ${(filler.length / 1e6).toFixed(1)} MB`);
 });
