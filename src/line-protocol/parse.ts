@@ -175,6 +175,11 @@ function scanBody(body: string, sink: ParseSink, points: ParsedPoint[]): void {
   }
   tagBuffer.release();
   fieldBuffer.release();
+  // The registers may hold slices of the body (a conflicting field's key, an error's text, a string
+  // value), which would keep it alive in this thread until the next parse.
+  failure = '';
+  fieldConflict = '';
+  scannedValue = TRUE;
 }
 
 function indexOrLength(body: string, char: string, from: number): number {

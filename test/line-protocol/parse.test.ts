@@ -5,6 +5,7 @@
 import t from 'tap';
 import { parseLines } from '../../src/line-protocol/parse.js';
 import type { FieldValue, ParsedPoint } from '../../src/line-protocol/point.js';
+import { fullCollection } from '../../src/ops/idle-collection.js';
 
 const TS = 1656169934438253518n;
 
@@ -698,3 +699,31 @@ t.test('points do not share state: each parse returns fresh, independent maps', 
   t.strictSame([...first.points[1].fields.keys()], ['g']);
   t.strictSame([...second.points[0].tags], [['c', '3']]);
 });
+
+t.test('once a body is parsed, nothing of it stays reachable from the parser', async (t) => {
+  const collect = fullCollection();
+  if (collect === undefined) return t.fail('V8 refused --expose-gc');
+  const lastLines = {
+    'a field type conflict': 'm,t=a a_long_field_name=1,a_long_field_name="x"',
+    'a string value decoded like influxd': 'm,t=a g\\ h=1,f="a string value, quite long"',
+  };
+  const lines = 60_000;
+  for (const [name, last] of Object.entries(lastLines)) {
+    collect();
+    const before = process.memoryUsage().heapUsed;
+    const bodyChars = parseBodyEndingWith(last, lines);
+    collect();
+    const growth = process.memoryUsage().heapUsed - before;
+    t.ok(growth < bodyChars / 4, `${name} last: heap grew by ${(growth / 1e6).toFixed(1)} MB after a body of ${(bodyChars / 1e6).toFixed(1)} MB`);
+  }
+});
+
+/** Parses a body of Telegraf lines and `last`, built here so that nothing else keeps it; returns its length. */
+function parseBodyEndingWith(last: string, lines: number): number {
+  const text = Array.from({ length: lines }, (_, k) => `cpu,host=server-${k % 100} usage_idle=99.5,usage_user=0.25 ${TS + BigInt(k)}`);
+  text.push(last);
+  // Decoded from bytes, as the relay does: a string of its own, which slices of it keep alive.
+  const body = Buffer.from(text.join('\n')).toString('utf8');
+  parseLines(body);
+  return body.length;
+}
