@@ -3,7 +3,7 @@
 // monitoring depends on.
 import { domainToASCII } from 'node:url';
 import type { FieldValue, ParsedPoint } from '../line-protocol/point.js';
-import { stringOfItsOwn } from './string-of-its-own.js';
+import { stringOfItsOwn } from '../line-protocol/string-of-its-own.js';
 
 export interface SchemaRules {
   readonly certbotMeasurement: string;

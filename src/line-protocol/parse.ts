@@ -10,6 +10,7 @@
 
 import type { FieldValue, ParsedPoint, ParseError, ParseResult } from './point.js';
 import { SERIES_KEY_MAX_CHARS, SeriesCache, type CachedSeries } from './series-cache.js';
+import { stringOfItsOwn } from './string-of-its-own.js';
 
 const NUL = 0;
 const TAB = 9;
@@ -362,21 +363,13 @@ export const seriesCache = new SeriesCache();
 
 /** Caches a key that scanned cleanly, decoded again from copies: slices of the body would keep it alive. */
 function rememberSeries(keyText: string): void {
-  const key = flatCopy(keyText);
+  const key = stringOfItsOwn(keyText);
   tagBuffer.reset();
   scanKey(`${key} `, 0, key.length + 1, false, tagBuffer);
-  const measurement = flatCopy(key.slice(0, measurementEnd));
+  const measurement = stringOfItsOwn(key.slice(0, measurementEnd));
   const tags = new Map<string, string>();
-  tagBuffer.take().forEach((value, name) => tags.set(flatCopy(name), flatCopy(value)));
+  tagBuffer.take().forEach((value, name) => tags.set(stringOfItsOwn(name), stringOfItsOwn(value)));
   seriesCache.add(key, { measurement, tags: new Entries<string>([...tags].flat()) });
-}
-
-/**
- * A string of its own: V8 makes a slice of 13 characters or more a view of its parent, which it keeps
- * alive and which is slower to read. JSON.parse builds new strings.
- */
-function flatCopy(text: string): string {
-  return text.length < 13 ? text : (JSON.parse(JSON.stringify(text)) as string);
 }
 
 // ---------------------------------------------------------------------------

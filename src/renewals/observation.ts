@@ -6,7 +6,6 @@
 // certificate. `domain=all` is the host's total, not a certificate; each one
 // is kept, for the per-host daily counts.
 import { MapsByKey } from '../ingest/maps-by-key.js';
-import { stringOfItsOwn } from '../ingest/string-of-its-own.js';
 import { isCertificateSeconds } from '../ingest/validate.js';
 import type { ParsedPoint } from '../line-protocol/point.js';
 
@@ -45,7 +44,7 @@ export class RenewalCollector {
     const host = point.tags.get('host') as string;
     const domain = point.tags.get('domain') as string;
     if (domain === ALL_DOMAINS) {
-      this.#totals.push(observe(point, atNs, 1));
+      this.#totals.push(observe(point, certificateKey(host, domain), atNs, 1));
       return;
     }
     const reports = this.#byHost.of(host);
@@ -64,8 +63,8 @@ export class RenewalCollector {
 
   observations(): RenewalObservation[] {
     const observations = [...this.#totals];
-    for (const [, reports] of this.#byHost.entries()) {
-      for (const c of reports.values()) observations.push(observe(c.point, c.atNs, c.reports));
+    for (const [host, reports] of this.#byHost.entries()) {
+      for (const [domain, c] of reports) observations.push(observe(c.point, certificateKey(host, domain), c.atNs, c.reports));
     }
     return observations;
   }
@@ -82,18 +81,15 @@ export function certificateKey(host: string, domain: string): string {
   return `${host}\u0000${domain}`;
 }
 
-function observe(point: ParsedPoint, atNs: bigint, reports: number): RenewalObservation {
+function observe(point: ParsedPoint, key: string, atNs: bigint, reports: number): RenewalObservation {
   const notAfter = point.fields.get('not_after');
   const notBefore = point.fields.get('not_before');
-  // Copies: the tags are slices of the request body, and the renewal state keeps these names while the relay runs.
-  const host = stringOfItsOwn(point.tags.get('host') as string);
-  const domain = stringOfItsOwn(point.tags.get('domain') as string);
   const observation: ObservationDraft = {
-    host,
-    domain,
+    host: point.tags.get('host') as string,
+    domain: point.tags.get('domain') as string,
     atNs,
     atMs: Number(atNs / 1_000_000n),
-    key: certificateKey(host, domain),
+    key,
     renewedCount: Number(point.fields.get('renewed_count')?.value),
     reports,
   };

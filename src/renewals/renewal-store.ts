@@ -10,6 +10,7 @@
 // a crash, recover() merges the batches after it again from the log.
 import type Database from 'better-sqlite3';
 import { isStoreFullError, type IncomingBatch, type Store } from '../log/store.js';
+import { stringOfItsOwn } from '../line-protocol/string-of-its-own.js';
 import { ALL_DOMAINS, certificateKey } from './observation.js';
 import { PendingRenewals, type HostTotalsLimit, type PendingCertificate } from './pending-renewals.js';
 import { schedule, type CertificateFacts, type RenewalPolicy, type RenewalState } from './policy.js';
@@ -481,7 +482,7 @@ export class RenewalStore {
     const { certificates, hostTotals, throughBatchId } = this.#pending.writes();
     for (const t of hostTotals) {
       this.#insertHostTotal.run(t.host, t.atNs, t.renewedCount, t.receivedAtMs);
-      this.#hostsWithTotals.add(t.host);
+      this.#hostsWithTotals.add(stringOfItsOwn(t.host)); // kept for good: not a slice of the request body
     }
     for (const c of certificates) this.#writeRenewal(c);
     this.setMeta(APPLIED_THROUGH_KEY, throughBatchId);
@@ -505,7 +506,8 @@ export class RenewalStore {
     }
     const id = this.#insertFirstRenewal.get(c.host, c.domain, c.receivedAtMs, atMs, c.reports, notAfterMs, notBeforeMs, c.receivedAtMs) as number;
     this.#insertTransition.run(c.host, c.domain, null, 'new', c.receivedAtMs, 'first renewal reported');
-    this.#known.set(c.key, { id, lastSuccessMs: atMs });
+    // Kept for good: a copy, as the key is built from slices of the request body, which it would keep alive.
+    this.#known.set(stringOfItsOwn(c.key), { id, lastSuccessMs: atMs });
   }
 }
 
