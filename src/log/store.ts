@@ -876,11 +876,15 @@ function migrate(db: Database.Database, file: string, upgrade: boolean): void {
         db.pragma(`user_version = ${version + 1}`);
       }).immediate();
     } catch (err) {
-      throw new Error(`${file}: schema migration ${version + 1} (${step.description}) failed: ${String(err)}`, {
-        cause: err,
-      });
+      throw schemaStepFailed(`${file}: schema migration ${version + 1} (${step.description}) failed: ${String(err)}`, err);
     }
   }
+}
+
+/** Keeps SQLite's code (SQLITE_FULL, SQLITE_IOERR_…), so the start-up says what to do about it instead of a stack. */
+function schemaStepFailed(message: string, cause: unknown): Error {
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  return Object.assign(new Error(message, { cause }), typeof code === 'string' ? { code } : {});
 }
 
 /**

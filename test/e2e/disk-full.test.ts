@@ -8,12 +8,14 @@
 // disk; it says why in one line. Mounting needs root (CAP_SYS_ADMIN), as
 // `.ci/run` has; the README's Tests section says so.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import Database from 'better-sqlite3';
 import t, { type Test } from 'tap';
-import { Store } from '../../src/log/store.js';
+import { MIGRATIONS } from '../../src/log/migrations.js';
+import { STORE_FILE_NAME, Store, createStoreDirectory } from '../../src/log/store.js';
 import { runRelayToExit, startRelay, type RelayProcess } from '../support/relay-process.js';
 
 const DISK_MIB = 8;
@@ -207,4 +209,41 @@ t.test('a store on a read-only file system is refused in one line', async (t) =>
   const run = await runRelayToExit({ env: { CERTRELAY_STORE_PATH: join(disk, 'store'), CERTRELAY_LISTEN: '127.0.0.1:0' } });
   t.equal(run.code, 1);
   t.match(run.stderr, /^certrelay: cannot open the store in .* \(store\.path\): EROFS: .*: the file system is read-only\n$/);
+});
+
+t.test('an upgrade on a full disk: the migration is refused in one line, the store keeps its version, and upgrades once there is room', async (t) => {
+  const disk = mountDisk(t);
+  const storeDir = join(disk, 'store');
+  createStoreDirectory(storeDir);
+  const schemaVersion = (): number => {
+    const db = new Database(join(storeDir, STORE_FILE_NAME), { readonly: true });
+    try {
+      return db.pragma('user_version', { simple: true }) as number;
+    } finally {
+      db.close();
+    }
+  };
+  // A store as a relay of schema 3 (before renewal monitoring) left it.
+  const old = new Database(join(storeDir, STORE_FILE_NAME));
+  old.pragma('journal_mode = WAL');
+  for (const step of MIGRATIONS.slice(0, 3)) old.exec(step.sql);
+  old.pragma('user_version = 3');
+  old.close();
+  // Room for SQLite's shared-memory file (32 KiB), not for migration 4's pages.
+  const filler = join(disk, 'filler');
+  const { bavail, bsize } = statfsSync(disk);
+  writeFileSync(filler, Buffer.alloc(bavail * bsize - 48 * 1024));
+
+  const refused = await runRelayToExit({ env: { CERTRELAY_STORE_PATH: storeDir, CERTRELAY_LISTEN: '127.0.0.1:0' } });
+  t.equal(refused.code, 1);
+  t.match(
+    refused.stderr,
+    /^certrelay: cannot open the store in .* \(store\.path\): .*schema migration 4 \(.*\) failed: .*\(SQLITE_FULL\): free space on its disk, then start again\n$/,
+  );
+
+  rmSync(filler);
+  t.equal(schemaVersion(), 3, 'the failed step left nothing');
+  const again = await startRelay(t, { storeDir });
+  t.equal((await again.stop()).code, 0, 'it starts once there is room');
+  t.equal(schemaVersion(), MIGRATIONS.length, 'and upgrades the store');
 });
