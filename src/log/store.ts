@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import type { ErrorCode } from '../errors.js';
 import type { RenewalObservation } from '../renewals/observation.js';
 import { MIGRATIONS } from './migrations.js';
+import { SCHEMA_REPAIRS } from './schema-repairs.js';
 
 export const STORE_FILE_NAME = 'certrelay.db';
 
@@ -877,6 +878,21 @@ function migrate(db: Database.Database, file: string, upgrade: boolean): void {
       }).immediate();
     } catch (err) {
       throw schemaStepFailed(`${file}: schema migration ${version + 1} (${step.description}) failed: ${String(err)}`, err);
+    }
+  }
+  if (upgrade) repairSchema(db, file);
+}
+
+function repairSchema(db: Database.Database, file: string): void {
+  for (const repair of SCHEMA_REPAIRS) {
+    if (!repair.needed(db)) continue;
+    try {
+      db.transaction(() => {
+        // Another process may have repaired it while this one waited for the lock.
+        if (repair.needed(db)) db.exec(repair.sql);
+      }).immediate();
+    } catch (err) {
+      throw schemaStepFailed(`${file}: schema repair (${repair.description}) failed: ${String(err)}`, err);
     }
   }
 }
