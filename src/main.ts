@@ -75,9 +75,14 @@ async function main(): Promise<number> {
   try {
     relay = buildApp(config, { logger: { level: config.server.logLevel }, forgetTargets: args['forget-target'] ?? [] });
   } catch (err) {
-    if (err instanceof StoreInUseError || err instanceof StoreSchemaError) {
+    if (err instanceof StoreInUseError) {
       process.stderr.write(`certrelay: ${err.message}\n`);
       return 1;
+    }
+    if (err instanceof StoreSchemaError) {
+      process.stderr.write(`certrelay: ${err.message}\n`);
+      // A store written by a newer certrelay (a rollback): no restart of this version can open it.
+      return 78;
     }
     if (err instanceof TlsFilesError) {
       process.stderr.write(`certrelay: ${err.message}\n`);
