@@ -143,6 +143,8 @@ const STORE_OPEN_ADVICE: Readonly<Record<string, string>> = {
   SQLITE_READONLY: 'the directory or its files are read-only for this user',
   SQLITE_PERM: 'this user may not write to the directory or its files',
   SQLITE_IOERR: 'the disk reported an I/O error; check it (dmesg), then start again',
+  // SQLite could not allocate its shared-memory file (certrelay.db-shm, 32 KiB): a disk with less room than that.
+  SQLITE_IOERR_SHMSIZE: 'no room for its shared-memory file (certrelay.db-shm): free space on its disk, then start again',
   ENOSPC: 'free space on its disk, then start again',
   EACCES: 'this user may not create the directory or write to it',
   EROFS: 'the file system is read-only',

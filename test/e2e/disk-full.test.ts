@@ -247,3 +247,21 @@ t.test('an upgrade on a full disk: the migration is refused in one line, the sto
   t.equal((await again.stop()).code, 0, 'it starts once there is room');
   t.equal(schemaVersion(), MIGRATIONS.length, 'and upgrades the store');
 });
+
+t.test('a disk without room for the shared-memory file is named as full, not as an I/O error to look for in dmesg', async (t) => {
+  const disk = mountDisk(t);
+  const storeDir = join(disk, 'store');
+  Store.open({ dir: storeDir, maxBytes: 64 * 1024 * 1024 }).close();
+  // Less than the 32 KiB of certrelay.db-shm, which a clean stop deletes and the next start creates.
+  const filler = join(disk, 'filler');
+  const { bavail, bsize } = statfsSync(disk);
+  writeFileSync(filler, Buffer.alloc(bavail * bsize - 16 * 1024));
+
+  const refused = await runRelayToExit({ env: { CERTRELAY_STORE_PATH: storeDir, CERTRELAY_LISTEN: '127.0.0.1:0' } });
+  t.equal(refused.code, 1);
+  t.match(refused.stderr, /^certrelay: cannot open the store in .* \(store\.path\): .*\(SQLITE_IOERR_SHMSIZE\): no room for .*free space on its disk, then start again\n$/);
+
+  rmSync(filler);
+  const again = await startRelay(t, { storeDir });
+  t.equal((await again.stop()).code, 0, 'it starts once there is room');
+});
