@@ -17,6 +17,7 @@ import { CommandFailed, EXIT, type CliIo } from './output.js';
 import { runRenewals } from './renewals.js';
 import { runReplay } from './replay.js';
 import { runStatus } from './status.js';
+import { storeProblem } from './store-errors.js';
 
 export { commandWord } from './args.js';
 
@@ -48,8 +49,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     store = openStore(config);
     return await execute(command, io, store, config);
   } catch (err) {
-    if (!(err instanceof CommandFailed)) throw err;
-    io.stderr.write(`certrelay: ${err.message}\n`);
+    const problem = err instanceof CommandFailed ? err.message : storeProblem(err, join(config.store.path, STORE_FILE_NAME));
+    if (problem === undefined) throw err;
+    io.stderr.write(`certrelay: ${problem}\n`);
     return EXIT.failed;
   } finally {
     store?.close({ checkpoint: false });

@@ -45,3 +45,15 @@ t.test('status reads, and exits at once, while another connection holds the writ
   t.equal(JSON.parse(run.stdout).targets[0].name, 'influx-a');
   t.ok(performance.now() - started < 4_000, 'without waiting for the lock (5 s busy timeout)');
 });
+
+t.test('a purge that waits past the busy timeout says so in one line, not with a stack trace', async (t) => {
+  const f = prepare(t);
+  const writer = new Database(f.file);
+  t.teardown(() => writer.close());
+  writer.exec('BEGIN IMMEDIATE');
+  t.teardown(() => writer.exec('ROLLBACK'));
+  const run = await runRelayToExit({ env: {}, args: ['dead-letters', 'purge', '--all', '--config', f.config] });
+  t.equal(run.code, 1);
+  t.match(run.stderr, /^certrelay: cannot use the store .*certrelay\.db: database is locked \(SQLITE_BUSY\): the store stayed busy .* run the command again\n$/);
+  t.notMatch(run.stderr, /\n\s+at /, 'no stack trace');
+});
