@@ -1,5 +1,6 @@
 // Aligned plain-text tables for the CLI's human output: a header row, then one
 // row per item, columns padded to their widest cell, two spaces apart.
+import { charWidth, displayWidth } from './display-width.js';
 
 export interface Column {
   readonly header: string;
@@ -36,16 +37,19 @@ export function printable(text: string, keepNewlines = false): string {
   });
 }
 
-/** Display width in code points (close enough for the names and texts shown here). */
-function width(text: string): number {
-  let n = 0;
-  for (const _ of text) n++;
-  return n;
-}
+const width = displayWidth;
 
 function fit(text: string, maxWidth: number | undefined): string {
   if (maxWidth === undefined || width(text) <= maxWidth) return text;
-  return `${[...text].slice(0, maxWidth - 1).join('')}…`;
+  let cut = '';
+  let columns = 0;
+  for (const char of text) {
+    // room for the "…"; a wide character that would straddle the limit is left out whole
+    if (columns + charWidth(char) > maxWidth - 1) break;
+    cut += char;
+    columns += charWidth(char);
+  }
+  return `${cut}…`;
 }
 
 function pad(text: string, to: number, align: 'left' | 'right'): string {

@@ -84,3 +84,28 @@ t.test('the progress bar appears only on a terminal, only after the delay, and i
   instant.finish();
   t.same(fast, [], 'a wait that ends at once leaves no trace');
 });
+
+t.test('CJK names take two columns each and combining marks none, so IDN domains and hosts stay in line', async (t) => {
+  const text = formatTable(
+    [{ header: 'DOMAIN' }, { header: 'HOST' }, { header: 'STATE' }],
+    [
+      ['例え.テスト', 'サーバー一号', 'new'],
+      ['mu\u0308nchen.de', 'optimus', 'ok'],
+      ['example.com', 'optimus', 'overdue'],
+    ],
+  );
+  t.equal(
+    text,
+    [
+      'DOMAIN       HOST          STATE',
+      '例え.テスト  サーバー一号  new',
+      'mu\u0308nchen.de   optimus       ok',
+      'example.com  optimus       overdue',
+    ].join('\n'),
+  );
+});
+
+t.test('a cell of wide characters is cut to its column limit in columns, the ellipsis included', async (t) => {
+  const text = formatTable([{ header: 'ERROR', maxWidth: 6 }], [['データベースが見つかりません'], ['abcdefgh']]);
+  t.equal(text, ['ERROR', 'デー…', 'abcde…'].join('\n'));
+});
