@@ -149,9 +149,15 @@ ${CONFIG_HELP}`,
  * `certrelay --config F status` names `status`.
  */
 export function commandWord(argv: readonly string[]): string | undefined {
+  const at = commandIndex(argv);
+  return at === undefined ? undefined : argv[at];
+}
+
+/** Where commandWord found the command in argv. */
+function commandIndex(argv: readonly string[]): number | undefined {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (arg === '--') return argv[i + 1];
+    if (arg === '--') return i + 1 < argv.length ? i + 1 : undefined;
     if (arg.startsWith('-')) {
       const name = arg.replace(/^-+/, '');
       const def = (OPTIONS as Record<string, { type: string }>)[name];
@@ -159,9 +165,24 @@ export function commandWord(argv: readonly string[]): string | undefined {
       if ((def?.type === 'string' || name === 'forget-target') && !arg.includes('=')) i++;
       continue;
     }
-    return arg;
+    return i;
   }
   return undefined;
+}
+
+// The relay's own options (src/main.ts), besides those the commands share with it.
+const RELAY_OPTIONS = ['forget-target', 'version'];
+
+/**
+ * An option before the command word that neither the commands nor the relay know. Its value was
+ * then taken for the command: `certrelay --confg F` must say the option is wrong, not that F is.
+ */
+function unknownOptionBefore(argv: readonly string[], at: number): string | undefined {
+  return argv.slice(0, at).find((arg) => {
+    if (!arg.startsWith('-') || arg === '--' || arg === '-') return false;
+    const name = arg.replace(/^-+/, '').split('=')[0];
+    return !arg.startsWith('--') || !(Object.hasOwn(OPTIONS, name) || RELAY_OPTIONS.includes(name));
+  })?.split('=')[0];
 }
 
 export function parseCommandLine(argv: readonly string[]): CliCommand {
@@ -169,6 +190,9 @@ export function parseCommandLine(argv: readonly string[]): CliCommand {
   if (word === 'status') return parseStatus(argv);
   if (word === 'renewals') return parseRenewals(argv);
   if (word === 'dead-letters') return parseDeadLetters(argv);
+  const at = commandIndex(argv);
+  const mistyped = at === undefined ? undefined : unknownOptionBefore(argv, at);
+  if (mistyped !== undefined) throw new UsageError(`unknown option ${mistyped}`, 'certrelay');
   throw new UsageError(`unknown command ${JSON.stringify(word)}: the commands are ${COMMANDS.join(', ')}`, 'certrelay');
 }
 

@@ -69,6 +69,12 @@ t.test('usage errors name the problem and the command whose --help explains it',
     [['dead-letters', 'purge', '--older-than', '7days'], /not a duration/, 'certrelay dead-letters purge'],
     [['dead-letters', 'purge', '--all', '--target', 'a'], /--all deletes every dead letter: give it alone/, 'certrelay dead-letters purge'],
     [['dead-letters', 'purge', '--all', '3'], /give it alone/, 'certrelay dead-letters purge'],
+    // A mistyped option before its value made the value look like the command.
+    [['--confg', '/etc/certrelay/certrelay.toml'], /^unknown option --confg$/, 'certrelay'],
+    [['--config', 'c.toml', '--forget-targets', 'influx-a'], /^unknown option --forget-targets$/, 'certrelay'],
+    [['-c', 'c.toml'], /^unknown option -c$/, 'certrelay'],
+    [['--log-level=debug', 'x'], /^unknown option --log-level$/, 'certrelay'],
+    [['--config', 'c.toml', '--forget-target', 'a', 'frob'], /^unknown command "frob"/, 'certrelay'],
   ];
   for (const [argv, message, commandLine] of cases) {
     t.throws(() => parseCommandLine(argv), UsageError, argv.join(' '));
@@ -94,6 +100,10 @@ t.test('from the shell: a usage error is one line on stderr and exit code 2; --h
   const unknown = await runRelayToExit({ env: {}, args: ['frob'] });
   t.equal(unknown.code, 2);
   t.match(unknown.stderr, /^certrelay: unknown command "frob": the commands are status, dead-letters, renewals \(see certrelay --help\)\n$/);
+
+  const mistyped = await runRelayToExit({ env: {}, args: ['--confg', 'certrelay.toml'] });
+  t.equal(mistyped.code, 2);
+  t.equal(mistyped.stderr, 'certrelay: unknown option --confg (see certrelay --help)\n', 'the option is named, not its value as a command');
 
   const help = await runRelayToExit({ env: {}, args: ['--help'] });
   t.equal(help.code, 0);
