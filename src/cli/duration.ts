@@ -56,6 +56,14 @@ export function formatDuration(ms: number): string {
   return parts.filter((p, i) => i === 0 || !p.startsWith('0')).join(' ');
 }
 
+/**
+ * A length the operator or the configuration chose (--timeout 500ms, retry_max_ms = 1500): under a
+ * minute, to the millisecond ("0.5s", "1.5s"), where formatDuration would round it down to "0s".
+ */
+export function formatChosenDuration(ms: number): string {
+  return ms < 60_000 && ms % 1000 !== 0 ? `${ms / 1000}s` : formatDuration(ms);
+}
+
 /** "12s ago", "-" for never. */
 export function formatAgo(atMs: number | null, nowMs: number): string {
   return atMs === null ? '-' : `${formatDuration(nowMs - atMs)} ago`;

@@ -9,7 +9,7 @@ import { readTargetStatus } from '../forward/status.js';
 import { StoreLock } from '../log/store-lock.js';
 import type { DeadLetter, DeadLetterFilter, Store } from '../log/store.js';
 import { eachDeadLetter, plural, requireDeadLetters } from './dead-letters.js';
-import { formatDuration } from './duration.js';
+import { formatChosenDuration } from './duration.js';
 import { CommandFailed, EXIT, writeJson, type CliIo } from './output.js';
 import { ProgressBar } from './progress.js';
 import { targetState } from './status.js';
@@ -130,7 +130,7 @@ export async function runReplay(io: CliIo, store: Store, config: Config, request
   if (outcome.timedOut) {
     const waitingFor = pending.filter((p) => p.resent < p.batchIds.length).map((p) => whyWaiting(store, config, p.target, io.nowMs()));
     throw new CommandFailed(
-      `timed out after ${formatDuration(request.timeoutMs)} with ${result.resent} of ${result.requeued} sent again: ${waitingFor.join('; ')}. ` +
+      `timed out after ${formatChosenDuration(request.timeoutMs)} with ${result.resent} of ${result.requeued} sent again: ${waitingFor.join('; ')}. ` +
         'The rest stay queued and the relay sends them once the target takes data (certrelay status)',
     );
   }
@@ -280,7 +280,7 @@ function heldAgainMessage(heldAgain: readonly DeadLetter[], config: Config): str
   const [first] = heldAgain;
   const destinations = [...new Set(heldAgain.map((d) => (d.rp === '' ? d.db : `${d.db}/${d.rp}`)))].map((label) => JSON.stringify(label));
   const retryMaxMs = config.targets.find((t) => t.name === first.target)?.retryMaxMs;
-  const every = retryMaxMs === undefined ? 'retry_max_ms' : `retry_max_ms, ${formatDuration(retryMaxMs)}`;
+  const every = retryMaxMs === undefined ? 'retry_max_ms' : `retry_max_ms, ${formatChosenDuration(retryMaxMs)}`;
   return (
     `the relay still holds ${destinations.join(', ')} for ${first.target} (last answer: ${first.status === null ? '' : `HTTP ${first.status}: `}` +
     `${printable(first.error)}), so it kept ${plural(heldAgain.length, 'replayed dead letter')} aside again without sending ` +

@@ -325,6 +325,13 @@ t.test('replay times out when nobody sends the lines: exit code 1 says why each 
   t.same(store.listDeadLetters().map((d) => d.id), [f.ids[3]]);
 });
 
+t.test('a timeout under a second is named as given, not rounded down to 0s', async (t) => {
+  const f = prepare(t);
+  const run = await cli(f, 'dead-letters', 'replay', String(f.ids[0]), '--timeout', '500ms');
+  t.equal(run.code, 1);
+  t.match(run.stderr, /^certrelay: timed out after 0\.5s with 0 of 1 sent again: /);
+});
+
 t.test('replay refuses what no relay would send: an unconfigured target, a database the target no longer takes', async (t) => {
   const f = prepare(t);
   const target = await cli(f, 'dead-letters', 'replay', '--target', 'gone');

@@ -1,7 +1,7 @@
 // Durations as operators type them (`--older-than 7d`, `--timeout 90s`) and as
 // the CLI prints ages back.
 import t from 'tap';
-import { formatDuration, parseDuration } from '../../src/cli/duration.js';
+import { formatChosenDuration, formatDuration, parseDuration } from '../../src/cli/duration.js';
 
 const S = 1000;
 const M = 60 * S;
@@ -42,4 +42,11 @@ t.test('ages print in their two largest units', async (t) => {
     [-5 * S, '0s'],
   ];
   for (const [ms, text] of cases) t.equal(formatDuration(ms), text, String(ms));
+});
+
+t.test('a chosen length under a minute keeps its milliseconds; longer ones print as ages do', async (t) => {
+  t.equal(formatChosenDuration(500), '0.5s');
+  t.equal(formatChosenDuration(1500), '1.5s');
+  t.equal(formatChosenDuration(30_000), '30s');
+  t.equal(formatChosenDuration(90 * 60_000), '1h 30m');
 });
