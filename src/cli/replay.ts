@@ -94,11 +94,21 @@ export async function runReplay(io: CliIo, store: Store, config: Config, request
   }
 
   const startedMs = io.nowMs();
-  const pending = await requeue(store, replayable, startedMs);
+  const { pending, stoppedEarly } = await requeue(store, replayable, startedMs, io.interrupted);
+  const requeued = pending.reduce((sum, p) => sum + p.batchIds.length, 0);
   const requeuedPoints = pending.reduce((sum, p) => sum + p.points, 0);
-  if (!json) {
+  if (!json && requeued > 0) {
     const perTarget = pending.map((p) => `${p.target} ${p.batchIds.length}`).join(', ');
-    io.stdout.write(`re-queued ${plural(replayable.length, 'dead letter')} (${plural(requeuedPoints, 'point')}): ${perTarget}\n`);
+    io.stdout.write(`re-queued ${plural(requeued, 'dead letter')} (${plural(requeuedPoints, 'point')}): ${perTarget}\n`);
+  }
+  // Ctrl-C while re-queuing: what is done stays done, chunk by chunk, and the rest is left as it was.
+  if (stoppedEarly) {
+    if (json) writeJson(io, report(pending, skipped, { waited: false, timedOut: false, interrupted: true }));
+    io.stderr.write(
+      `certrelay: stopped at Ctrl-C after re-queuing ${requeued} of ${plural(replayable.length, 'dead letter')}: those are back in the log ` +
+        'and the relay sends them; the others stay dead letters (certrelay dead-letters replay again sends them)\n',
+    );
+    return EXIT.interrupted;
   }
   // Known not to run (false), or unknown (undefined: then wait, and the timeout tells).
   const relayRunning = StoreLock.isHeld(config.store.path) !== false;
@@ -195,8 +205,17 @@ const REQUEUE_CHUNK_BYTES = 4 * 1024 * 1024;
 const REQUEUE_CHUNK_DEAD_LETTERS = 2000;
 const REQUEUE_PAUSE_MS = 100;
 
-/** Replays exactly these dead letters, a chunk per transaction (each dead letter is a batch again, or still a dead letter); what was queued, per target. */
-async function requeue(store: Store, deadLetters: ReadonlyArray<{ readonly id: number; readonly bytes: number }>, nowMs: number): Promise<Pending[]> {
+/**
+ * Replays exactly these dead letters, a chunk per transaction (each dead letter is a batch again, or still a
+ * dead letter); what was queued, per target. Stops between chunks once `interrupted` is aborted: a hold's
+ * gigabyte takes a minute or more, and Ctrl-C must not be ignored that long.
+ */
+async function requeue(
+  store: Store,
+  deadLetters: ReadonlyArray<{ readonly id: number; readonly bytes: number }>,
+  nowMs: number,
+  interrupted: AbortSignal | undefined,
+): Promise<{ pending: Pending[]; stoppedEarly: boolean }> {
   const byTarget = new Map<string, { target: string; batchIds: number[]; points: number; resent: number; newDeadLetterIds: number[]; heldAgain: DeadLetter[] }>();
   for (let start = 0; start < deadLetters.length; ) {
     let end = start + 1;
@@ -208,6 +227,7 @@ async function requeue(store: Store, deadLetters: ReadonlyArray<{ readonly id: n
       bytes += deadLetters[end].bytes;
     }
     if (start > 0) await sleep(REQUEUE_PAUSE_MS);
+    if (interrupted?.aborted === true) return { pending: [...byTarget.values()], stoppedEarly: true };
     const chunk = store.replayDeadLetters({ ids: deadLetters.slice(start, end).map((d) => d.id) }, nowMs);
     start = end;
     const all = [...chunk.values()].flat();
@@ -223,7 +243,7 @@ async function requeue(store: Store, deadLetters: ReadonlyArray<{ readonly id: n
       byTarget.set(target, pending);
     }
   }
-  return [...byTarget.values()];
+  return { pending: [...byTarget.values()], stoppedEarly: false };
 }
 
 async function waitForCursors(

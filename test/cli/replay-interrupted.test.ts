@@ -1,0 +1,68 @@
+// Ctrl-C while `dead-letters replay` is still putting dead letters back in the log. A long hold's gigabyte
+// takes a minute or more in 4 MiB transactions; Ctrl-C was ignored until the last one (a second Ctrl-C killed
+// the command without a word of what it had done). It now stops between two transactions and says how far it got.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import type { CliIo } from '../../src/cli/output.js';
+import { runReplay, type ReplayJson } from '../../src/cli/replay.js';
+import { loadConfig } from '../../src/config/load.js';
+import { openStore } from '../support/fake-target.js';
+
+const DEAD_LETTERS = 5000; // three re-queue transactions of at most 2000
+
+function prepare(t: Test) {
+  const dir = t.testdir({});
+  const store = openStore(t, ['influx-a'], dir);
+  const refused = Array.from({ length: DEAD_LETTERS }, (_, i) => ({
+    batchId: i + 1,
+    db: 'telegraf',
+    rp: '',
+    lines: `m,host=h v=1i ${1_700_000_000_000_000_000n + BigInt(i)}`,
+    points: 1,
+    status: 400,
+    error: 'partial write: field type conflict',
+  }));
+  store.advanceCursor('influx-a', 0, [], refused, 1000, false);
+  const file = join(dir, 'certrelay.toml');
+  writeFileSync(file, `[store]\npath = "${dir}"\n[[targets]]\nname = "influx-a"\nkind = "influxdb-v1"\nurl = "http://127.0.0.1:9"\n`);
+  const config = loadConfig({ file, env: {} });
+  const ctrlC = new AbortController();
+  // Ctrl-C arrives while the first transaction runs.
+  const replayDeadLetters = store.replayDeadLetters.bind(store);
+  store.replayDeadLetters = (...args) => {
+    ctrlC.abort();
+    return replayDeadLetters(...args);
+  };
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const io: CliIo = {
+    stdout: { write: (s: string) => stdout.push(s) },
+    stderr: { write: (s: string) => stderr.push(s) },
+    env: {},
+    nowMs: () => 2000,
+    interrupted: ctrlC.signal,
+  };
+  return { store, config, io, stdout, stderr };
+}
+
+t.test('Ctrl-C while re-queuing stops after the transaction under way: those are queued, the others stay dead letters, exit code 130', async (t) => {
+  const { store, config, io, stdout, stderr } = prepare(t);
+  t.equal(await runReplay(io, store, config, { ids: [], wait: true, timeoutMs: 60_000 }, false), 130);
+  t.equal(store.backlog('influx-a').points, 2000, 'the first transaction is queued for the relay');
+  t.equal(store.countDeadLetters(), DEAD_LETTERS - 2000, 'the rest are dead letters still, none lost');
+  t.equal(stdout.join(''), 're-queued 2000 dead letters (2000 points): influx-a 2000\n');
+  t.equal(
+    stderr.join(''),
+    'certrelay: stopped at Ctrl-C after re-queuing 2000 of 5000 dead letters: those are back in the log and the relay sends them; ' +
+      'the others stay dead letters (certrelay dead-letters replay again sends them)\n',
+  );
+});
+
+t.test('with --json the report says how many were re-queued, and that it was interrupted', async (t) => {
+  const { store, config, io, stdout } = prepare(t);
+  t.equal(await runReplay(io, store, config, { ids: [], wait: true, timeoutMs: 60_000 }, true), 130);
+  const report = JSON.parse(stdout.join('')) as ReplayJson;
+  t.match(report, { requeued: 2000, requeuedPoints: 2000, waited: false, timedOut: false, interrupted: true, resent: 0 });
+  t.equal(store.countDeadLetters(), DEAD_LETTERS - 2000);
+});
