@@ -101,6 +101,12 @@ export async function runReplay(io: CliIo, store: Store, config: Config, request
     const perTarget = pending.map((p) => `${p.target} ${p.batchIds.length}`).join(', ');
     io.stdout.write(`re-queued ${plural(requeued, 'dead letter')} (${plural(requeuedPoints, 'point')}): ${perTarget}\n`);
   }
+  // Another replay (or a purge) took them between the listing and their transaction.
+  if (requeued === 0 && !stoppedEarly) {
+    if (json) writeJson(io, emptyReport(skipped));
+    else io.stdout.write('no dead letters left to replay: another replay or purge took them meanwhile (certrelay status shows their progress)\n');
+    return EXIT.ok;
+  }
   // Ctrl-C while re-queuing: what is done stays done, chunk by chunk, and the rest is left as it was.
   if (stoppedEarly) {
     if (json) writeJson(io, report(pending, skipped, { waited: false, timedOut: false, interrupted: true }));

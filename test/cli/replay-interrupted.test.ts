@@ -1,6 +1,8 @@
-// Ctrl-C while `dead-letters replay` is still putting dead letters back in the log. A long hold's gigabyte
-// takes a minute or more in 4 MiB transactions; Ctrl-C was ignored until the last one (a second Ctrl-C killed
-// the command without a word of what it had done). It now stops between two transactions and says how far it got.
+// A `dead-letters replay` cut short while it puts dead letters back in the log: by Ctrl-C, or by another
+// replay that took them first (it said "re-queued 6012 dead letters (0 points)", then "sent all 0 again").
+// A long hold's gigabyte takes a minute or more in 4 MiB transactions; Ctrl-C was ignored until the last one
+// (a second Ctrl-C killed the command without a word of what it had done). It now stops between two
+// transactions and says how far it got.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
@@ -65,4 +67,16 @@ t.test('with --json the report says how many were re-queued, and that it was int
   const report = JSON.parse(stdout.join('')) as ReplayJson;
   t.match(report, { requeued: 2000, requeuedPoints: 2000, waited: false, timedOut: false, interrupted: true, resent: 0 });
   t.equal(store.countDeadLetters(), DEAD_LETTERS - 2000);
+});
+
+t.test('dead letters another replay took between the listing and the re-queue are not reported as re-queued', async (t) => {
+  const { store, config, io, stdout } = prepare(t);
+  // The other replay's transaction comes first.
+  store.replayDeadLetters = ((other) => (filter, nowMs) => {
+    store.replayDeadLetters = other;
+    other({}, nowMs);
+    return other(filter, nowMs);
+  })(store.replayDeadLetters.bind(store));
+  t.equal(await runReplay({ ...io, interrupted: new AbortController().signal }, store, config, { ids: [], wait: true, timeoutMs: 60_000 }, false), 0);
+  t.equal(stdout.join(''), 'no dead letters left to replay: another replay or purge took them meanwhile (certrelay status shows their progress)\n');
 });
