@@ -23,6 +23,8 @@ export interface DeadLetterJson {
   readonly points: number;
   /** Line protocol, "\n"-separated, nanosecond timestamps: what is sent on replay. */
   readonly lines: string;
+  /** Not refused: kept aside while the target lacks the database (bucket, retention policy); the relay sends them by itself once it has it. */
+  readonly held: boolean;
 }
 
 // Rows, each up to a forwarded request's lines (batch_max_bytes, 1 MiB by default): a page stays within tens of MB.
@@ -30,6 +32,10 @@ const PAGE = 64;
 const ERROR_COLUMN_WIDTH = 72;
 // A database name is a client's choice (influxd takes any length): long ones are cut here, `show` prints them whole.
 const DATABASE_COLUMN_WIDTH = 40;
+
+const HELD_NOTE =
+  'not refused, but kept aside while the target lacks their database (bucket, retention policy); ' +
+  'the relay sends them by itself once it has it (certrelay status), and a purge gives them up';
 
 export function deadLetterJson(d: DeadLetter): DeadLetterJson {
   return {
@@ -43,6 +49,7 @@ export function deadLetterJson(d: DeadLetter): DeadLetterJson {
     rp: d.rp,
     points: d.points,
     lines: d.lines,
+    held: d.held,
   };
 }
 
@@ -72,7 +79,8 @@ export function plural(n: number, word: string): string {
 }
 
 const where = (db: string, rp: string) => (rp === '' ? db : `${db}/${rp}`);
-const statusText = (status: number | null) => (status === null ? 'no answer' : String(status));
+// A held one's status is the target's answer about the database, not a refusal of the lines: said so in the row.
+const statusText = (status: number | null, held: boolean) => `${status === null ? 'no answer' : String(status)}${held ? ' held' : ''}`;
 
 export function runList(io: CliIo, store: Store, target: string | undefined, json: boolean): number {
   const filter = target === undefined ? {} : { target };
@@ -96,12 +104,14 @@ export function runList(io: CliIo, store: Store, target: string | undefined, jso
       { header: 'DATABASE', maxWidth: DATABASE_COLUMN_WIDTH },
       { header: 'ERROR', maxWidth: ERROR_COLUMN_WIDTH },
     ],
-    letters.map((d) => [String(d.id), d.target, formatTime(d.createdAtMs), statusText(d.status), String(d.points), where(d.db, d.rp), d.error]),
+    letters.map((d) => [String(d.id), d.target, formatTime(d.createdAtMs), statusText(d.status, d.held), String(d.points), where(d.db, d.rp), d.error]),
   );
   const points = letters.reduce((sum, d) => sum + d.points, 0);
+  const held = letters.filter((d) => d.held).length;
   io.stdout.write(
     `${table}\n\n${plural(letters.length, 'dead letter')} (${plural(points, 'point')}). ` +
-      'certrelay dead-letters show ID prints its lines and the full error.\n',
+      'certrelay dead-letters show ID prints its lines and the full error.\n' +
+      (held === 0 ? '' : `${held} of them ${held === 1 ? 'is' : 'are'} held: ${HELD_NOTE}.\n`),
   );
   return 0;
 }
@@ -125,6 +135,7 @@ export function runShow(io: CliIo, store: Store, config: Config, id: number, jso
     ['batch', String(d.batchId)],
     ['points', String(d.points)],
     ['status', d.status === null ? 'no answer' : `HTTP ${d.status}`],
+    ...(d.held ? [['held', `yes: ${HELD_NOTE}`] as [string, string]] : []),
     ['error', printable(d.error)],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));

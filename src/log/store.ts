@@ -149,7 +149,13 @@ export interface DeadLetter extends NewDeadLetter {
   readonly id: number;
   readonly target: string;
   readonly createdAtMs: number;
+  readonly held: boolean;
 }
+
+/** A dead letter as SQLite answers it: `held` is 0 or 1. */
+type StoredDeadLetter = Omit<DeadLetter, 'held'> & { readonly held: number };
+
+const deadLetterOf = (row: StoredDeadLetter): DeadLetter => ({ ...row, held: row.held === 1 });
 
 /** Which dead letters an operation applies to; every given condition must hold. */
 export interface DeadLetterFilter {
@@ -716,11 +722,12 @@ export class Store {
 
   /** Dead letters matching the filter, oldest first, `limit` at a time after id `afterId`. */
   listDeadLetters(filter: DeadLetterFilter = {}, limit = 100, afterId = 0): DeadLetter[] {
-    return this.#fwd.selectDeadLetters.all({ ...deadLetterParams(filter), afterId, limit });
+    return this.#fwd.selectDeadLetters.all({ ...deadLetterParams(filter), afterId, limit }).map(deadLetterOf);
   }
 
   deadLetter(id: number): DeadLetter | undefined {
-    return this.#fwd.selectDeadLetters.get({ ...deadLetterParams({ ids: [id] }), afterId: 0, limit: 1 });
+    const row = this.#fwd.selectDeadLetters.get({ ...deadLetterParams({ ids: [id] }), afterId: 0, limit: 1 });
+    return row === undefined ? undefined : deadLetterOf(row);
   }
 
   /**
@@ -1085,8 +1092,8 @@ function prepareForwarding(db: Database.Database) {
     countDeadLetters: db
       .prepare<[{ target: string | null }], number>('SELECT count(*) FROM dead_letters WHERE @target IS NULL OR target = @target')
       .pluck(),
-    selectDeadLetters: db.prepare<[DeadLetterParams & { afterId: number; limit: number }], DeadLetter>(
-      `SELECT id, target, batch_id AS batchId, created_at_ms AS createdAtMs, status, error, db, rp, lines,
+    selectDeadLetters: db.prepare<[DeadLetterParams & { afterId: number; limit: number }], StoredDeadLetter>(
+      `SELECT id, target, batch_id AS batchId, created_at_ms AS createdAtMs, status, error, db, rp, lines, held,
               coalesce(points, length(lines) - length(replace(lines, char(10), '')) + 1) AS points
          FROM dead_letters WHERE id > @afterId AND ${DEAD_LETTER_WHERE} ORDER BY id LIMIT @limit`,
     ),

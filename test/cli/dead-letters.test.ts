@@ -121,6 +121,7 @@ t.test('list --json and show --json give every field, the lines and the full err
     rp: '',
     points: 1,
     lines: BAD_LINE,
+    held: false,
   });
   t.equal(deadLetters[1].lines, 'm\x1b[2J v=1 1\nm v=2 2', 'JSON is exact: no escaping beyond JSON\'s own');
   t.equal(deadLetters[3].status, null);
@@ -129,6 +130,32 @@ t.test('list --json and show --json give every field, the lines and the full err
   t.same(JSON.parse(show.stdout), deadLetters[1]);
   const filtered = await cli(f, 'dead-letters', 'list', '--json', '--target', 'gone');
   t.same((JSON.parse(filtered.stdout) as { deadLetters: DeadLetterJson[] }).deadLetters, [deadLetters[3]]);
+});
+
+t.test('held dead letters are told apart from refused lines in list, show and --json', async (t) => {
+  const f = prepare(t);
+  const store = f.open();
+  store.advanceCursor(
+    'influx-a',
+    store.cursor('influx-a')!,
+    [],
+    [{ batchId: 1, db: 'nodb', rp: '', lines: 'x v=1 1', points: 1, status: 404, error: 'database not found: "nodb"', held: true }],
+    f.nowMs,
+    false,
+  );
+  const heldId = store.listDeadLetters({ held: true })[0].id;
+  store.close();
+
+  const list = await cli(f, 'dead-letters', 'list');
+  t.equal(list.code, 0, list.stderr);
+  t.match(list.stdout, new RegExp(`\\n +${heldId}  influx-a  \\S+ +404 held +1  nodb +database not found: "nodb"\\n`));
+  t.match(list.stdout, /\n1 of them is held: not refused, but kept aside while the target lacks their database .* a purge gives them up\.\n$/);
+
+  const json = JSON.parse((await cli(f, 'dead-letters', 'list', '--json')).stdout) as { deadLetters: DeadLetterJson[] };
+  t.same(json.deadLetters.map((d) => [d.id, d.held]), [...f.ids.map((id) => [id, false]), [heldId, true]]);
+
+  const show = await cli(f, 'dead-letters', 'show', String(heldId));
+  t.match(show.stdout, /\nstatus     HTTP 404\nheld       yes: not refused, but kept aside while the target lacks their database/);
 });
 
 t.test('show: the target, when, the full error, then the lines as they will be sent (terminal-safe)', async (t) => {
