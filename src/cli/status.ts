@@ -59,6 +59,15 @@ export interface StatusJson {
   readonly otherDeadLetters: number;
 }
 
+/** A target no longer configured whose points the store still keeps for it: the next start is refused (exit 78) until it is put back or forgotten. */
+export interface RemovedTarget {
+  readonly name: string;
+  readonly backlogBatches: number;
+  readonly backlogPoints: number;
+  /** Points in its held dead letters, which only its own forwarder sends. */
+  readonly heldPoints: number;
+}
+
 const RETRIED: readonly OutcomeClass[] = ['network', 'timeout', 'server_error', 'throttled'];
 
 /** What an operator does about a held target. */
@@ -114,6 +123,24 @@ export function statusJson(store: Store, config: Config, nowMs: number): StatusJ
   };
 }
 
+/**
+ * Targets taken out of (or renamed in) the configuration that still have points they never received: what
+ * forgetRemovedTargets refuses at the next start. Told here first, before a restart finds it out.
+ */
+export function removedTargets(store: Store, config: Config): RemovedTarget[] {
+  // With no targets at all the relay forgets no cursor (src/forward/removed-targets.ts).
+  if (config.targets.length === 0) return [];
+  const configured = new Set(config.targets.map((t) => t.name));
+  return store
+    .cursorTargets()
+    .filter((name) => !configured.has(name))
+    .map((name) => {
+      const { batches, points } = store.backlog(name);
+      return { name, backlogBatches: batches, backlogPoints: points, heldPoints: store.heldPoints(name) };
+    })
+    .filter((t) => t.backlogPoints > 0 || t.heldPoints > 0);
+}
+
 /** Held destinations named in the text, each on its own line, beyond heldDestination; the rest are counted. */
 const MORE_HELD_LINES = 10;
 
@@ -139,7 +166,11 @@ export function moreHeldDestinations(store: Store, config: Config): Map<string, 
   return more;
 }
 
-export function formatStatus(status: StatusJson, moreHeld: ReadonlyMap<string, readonly HeldDestinationJson[]> = new Map()): string {
+export function formatStatus(
+  status: StatusJson,
+  moreHeld: ReadonlyMap<string, readonly HeldDestinationJson[]> = new Map(),
+  removed: readonly RemovedTarget[] = [],
+): string {
   const nowMs = Date.parse(status.now);
   if (status.targets.length === 0) {
     const other = status.otherDeadLetters > 0 ? `\n${otherDeadLettersNote(status.otherDeadLetters)}` : '';
@@ -197,9 +228,21 @@ export function formatStatus(status: StatusJson, moreHeld: ReadonlyMap<string, r
     return [`${t.name}: last error ${at(t.lastErrorAt!)}: ${lastError}`];
   });
   if (status.otherDeadLetters > 0) notes.push(otherDeadLettersNote(status.otherDeadLetters));
+  for (const r of removed) notes.push(removedTargetNote(r));
   // The figures are the store's: without a relay nothing moves, whatever the states say.
   if (status.relayRunning === false) notes.unshift(`no relay is running on this store: nothing is forwarded until one starts (store ${status.store})`);
   return notes.length === 0 ? table : `${table}\n\n${notes.join('\n')}`;
+}
+
+function removedTargetNote(r: RemovedTarget): string {
+  const undelivered = [
+    ...(r.backlogPoints > 0 ? [`${r.backlogPoints} points in ${r.backlogBatches} batches`] : []),
+    ...(r.heldPoints > 0 ? [`${r.heldPoints} points held as dead letters`] : []),
+  ].join(' and ');
+  return (
+    `${r.name}: no longer configured, with ${undelivered} it never received: the relay's next start with this configuration ` +
+    `is refused (exit 78) until the target is put back under this name, or given up with --forget-target ${r.name}`
+  );
 }
 
 function otherDeadLettersNote(count: number): string {
@@ -212,6 +255,6 @@ function otherDeadLettersNote(count: number): string {
 export function runStatus(io: CliIo, store: Store, config: Config, json: boolean): number {
   const status = statusJson(store, config, io.nowMs());
   if (json) writeJson(io, status);
-  else io.stdout.write(`${formatStatus(status, moreHeldDestinations(store, config))}\n`);
+  else io.stdout.write(`${formatStatus(status, moreHeldDestinations(store, config), removedTargets(store, config))}\n`);
   return 0;
 }

@@ -226,6 +226,29 @@ t.test('status never touches the cursors: a cursor of a target missing from the 
   t.equal(store.cursor('influx-b'), 0);
 });
 
+t.test('a target taken out of the configuration with points it never received is named: the next start would be refused', async (t) => {
+  const f = prepare(t);
+  const store = Store.open({ dir: join(f.dir, 'store'), maxBytes: 1 << 30, targets: ['influx-old', 'influx-idle'] });
+  store.appendBatches([batch(['cpu v=1 5', 'cpu v=2 6'])]);
+  // influx-idle took everything: forgetting it gives nothing up, so nothing is said of it.
+  const last = store.readBatchHeadsAfter(0, 10).at(-1)!;
+  store.advanceCursor('influx-idle', last.id, [{ db: last.db, batches: 1, points: last.points, bytes: last.bytes }], [], f.nowMs, true);
+  store.close();
+  const run = await cli(f, 'status');
+  t.equal(run.code, 0, run.stderr);
+  const notes = run.stdout.trimEnd().split('\n');
+  t.equal(
+    notes.at(-1),
+    "influx-old: no longer configured, with 2 points in 1 batches it never received: the relay's next start with this configuration " +
+      'is refused (exit 78) until the target is put back under this name, or given up with --forget-target influx-old',
+  );
+  t.notMatch(run.stdout, 'influx-idle');
+  // And the relay does refuse it, as said.
+  const start = await runRelayToExit({ env: {}, args: ['--config', f.config] });
+  t.equal(start.code, 78);
+  t.match(start.stderr, '"influx-old" (2 points in 1 batches)');
+});
+
 /** A configuration with one target, influx-a, and its store directory (not created yet). */
 function oneTarget(t: Test): { config: ReturnType<typeof loadConfig>; storeDir: string } {
   const dir = t.testdir({});
