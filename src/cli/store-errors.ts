@@ -1,6 +1,7 @@
 // What an operator is told when SQLite refuses a command's work on an open store:
-// the running relay kept it busy past the busy timeout, or this user may read the
-// store but not write it. One line, saying what to do, as every CLI error; not a stack trace.
+// the running relay kept it busy past the busy timeout, this user may read the
+// store but not write it, or it is full. One line, saying what to do, as every CLI error; not a stack trace.
+import { isStoreFullError } from '../log/store.js';
 
 const ADVICE: Readonly<Record<string, string>> = {
   SQLITE_BUSY:
@@ -15,6 +16,8 @@ const ADVICE: Readonly<Record<string, string>> = {
 
 /** The one-line explanation of a SQLite error raised by a command, or undefined for any other error (a bug keeps its stack). */
 export function storeProblem(err: unknown, file: string): string | undefined {
+  // A replay needs room for a chunk of its lines: the store's own message names the limit and the way out.
+  if (isStoreFullError(err)) return `${err.message} Nothing of the command's last step was written; certrelay dead-letters purge frees room.`;
   const { code, message } = err as { code?: unknown; message?: unknown };
   if (typeof code !== 'string' || typeof message !== 'string' || !code.startsWith('SQLITE_')) return undefined;
   // Extended codes (SQLITE_READONLY_DBMOVED, SQLITE_IOERR_WRITE, ...) share their primary code's advice.
