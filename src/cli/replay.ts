@@ -132,7 +132,7 @@ export async function runReplay(io: CliIo, store: Store, config: Config, request
     );
   }
 
-  const outcome = await waitForCursors(io, store, pending, request.timeoutMs);
+  const { relayStopped, ...outcome } = await waitForCursors(io, store, pending, request.timeoutMs, () => StoreLock.isHeld(config.store.path));
   findRefusedAgain(store, pending, highestId);
   const result = report(pending, skipped, { waited: true, ...outcome });
   const elapsed = `${((io.nowMs() - startedMs) / 1000).toFixed(1)}s`;
@@ -142,6 +142,12 @@ export async function runReplay(io: CliIo, store: Store, config: Config, request
   if (outcome.interrupted) {
     io.stderr.write('certrelay: stopped waiting; what is not sent yet stays queued and the relay sends it (certrelay status)\n');
     return EXIT.interrupted;
+  }
+  if (relayStopped) {
+    throw new CommandFailed(
+      `the relay stopped while the command waited (no relay has held the store for ${formatChosenDuration(RELAY_GONE_MS)}), with ` +
+        `${result.resent} of ${result.requeued} sent again: the rest stay queued, and the relay sends them when it starts (certrelay status shows its progress)`,
+    );
   }
   if (outcome.timedOut) {
     const waitingFor = pending.filter((p) => p.resent < p.batchIds.length).map((p) => whyWaiting(store, config, p.target, io.nowMs()));
@@ -252,15 +258,23 @@ async function requeue(
   return { pending: [...byTarget.values()], stoppedEarly: false };
 }
 
+/**
+ * How long the store's lock must stay free before the wait ends as "the relay stopped": a restart takes the
+ * lock again sooner, and nothing is sent meanwhile, so waiting out a --timeout of minutes would be for nothing.
+ */
+const RELAY_GONE_MS = 5000;
+
 async function waitForCursors(
   io: CliIo,
   store: Store,
   pending: Pending[],
   timeoutMs: number,
-): Promise<{ timedOut: boolean; interrupted: boolean }> {
+  relayRunning: () => boolean | undefined,
+): Promise<{ timedOut: boolean; interrupted: boolean; relayStopped: boolean }> {
   const total = pending.reduce((sum, p) => sum + p.batchIds.length, 0);
   const bar = new ProgressBar(io.stderr, { label: 'replaying', total, unit: 'dead letters', nowMs: io.nowMs });
   const deadline = io.nowMs() + timeoutMs;
+  let lockFreeSinceMs: number | undefined;
   try {
     for (;;) {
       let resent = 0;
@@ -276,12 +290,16 @@ async function waitForCursors(
         resent += p.resent;
       }
       bar.update(resent);
-      if (resent === total) return { timedOut: false, interrupted: false };
-      if (io.nowMs() >= deadline) return { timedOut: true, interrupted: false };
+      if (resent === total) return { timedOut: false, interrupted: false, relayStopped: false };
+      if (io.nowMs() >= deadline) return { timedOut: true, interrupted: false, relayStopped: false };
+      // Unknown (undefined) counts as running, as before the wait.
+      if (relayRunning() !== false) lockFreeSinceMs = undefined;
+      else if (lockFreeSinceMs === undefined) lockFreeSinceMs = io.nowMs();
+      else if (io.nowMs() - lockFreeSinceMs >= RELAY_GONE_MS) return { timedOut: false, interrupted: false, relayStopped: true };
       try {
         await sleep(POLL_MS, undefined, io.interrupted === undefined ? {} : { signal: io.interrupted });
       } catch {
-        return { timedOut: false, interrupted: true };
+        return { timedOut: false, interrupted: true, relayStopped: false };
       }
     }
   } finally {

@@ -352,6 +352,23 @@ t.test('replay times out when nobody sends the lines: exit code 1 says why each 
   t.same(store.listDeadLetters().map((d) => d.id), [f.ids[3]]);
 });
 
+t.test('a relay that stops while replay waits ends the wait within seconds, saying so, not at the timeout', async (t) => {
+  const f = prepare(t);
+  const started = Date.now();
+  const running = cli(f, 'dead-letters', 'replay', String(f.ids[0]), '--timeout', '60s');
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  f.lock.release(); // the relay stops
+  const run = await running;
+  t.equal(run.code, 1);
+  t.ok(Date.now() - started < 20_000, `without sitting out the 60 s (${Date.now() - started} ms)`);
+  t.match(
+    run.stderr,
+    /^certrelay: the relay stopped while the command waited \(no relay has held the store for 5s\), with 0 of 1 sent again: the rest stay queued, and the relay sends them when it starts/,
+  );
+  const store = f.open();
+  t.equal(store.readBatchHeadsAfter(0, 10).filter((h) => h.onlyTarget === 'influx-a').length, 1, 'still queued for the relay');
+});
+
 t.test('a timeout under a second is named as given, not rounded down to 0s', async (t) => {
   const f = prepare(t);
   const run = await cli(f, 'dead-letters', 'replay', String(f.ids[0]), '--timeout', '500ms');
