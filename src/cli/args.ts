@@ -94,7 +94,9 @@ relay runs.
 ${CONFIG_HELP}`,
   'dead-letters': `usage: certrelay dead-letters COMMAND [options]
 
-Lines a target refused (400/422), kept with the target's error text.
+Lines a target refused (400/422), kept with the target's error text, and
+held lines: acknowledged points waiting for a database the target lacks,
+which the relay sends by itself once it exists (STATUS ends in "held").
 
   list [--target T]                     one row per dead letter
   show ID                               its lines and the target's full error
@@ -268,6 +270,10 @@ function parseDeadLetters(argv: readonly string[]): CliCommand {
       const olderThanMs = olderText === undefined ? undefined : parseDuration(olderText);
       if (olderText !== undefined && olderThanMs === undefined) {
         throw new UsageError(`--older-than ${JSON.stringify(olderText)} is not a duration: use ${DURATION_HELP}`, where);
+      }
+      // Older than nothing is every one: deleting all of them for good is said with --all, not by a slip of the unit.
+      if (olderThanMs === 0) {
+        throw new UsageError(`--older-than ${olderText} leaves no dead letter out: drop it (with --target or IDs), or use --all for every one`, where);
       }
       const all = values.all === true;
       const filtered = olderThanMs !== undefined || target !== undefined || ids.length > 0;

@@ -236,7 +236,7 @@ export function formatStatus(
 
 function removedTargetNote(r: RemovedTarget): string {
   const undelivered = [
-    ...(r.backlogPoints > 0 ? [`${r.backlogPoints} points in ${r.backlogBatches} batches`] : []),
+    ...(r.backlogPoints > 0 ? [`${r.backlogPoints} points in ${r.backlogBatches} ${r.backlogBatches === 1 ? 'batch' : 'batches'}`] : []),
     ...(r.heldPoints > 0 ? [`${r.heldPoints} points held as dead letters`] : []),
   ].join(' and ');
   return (

@@ -58,7 +58,7 @@ export function forgetRemovedTargets(store: Store, configured: readonly string[]
 
 function describeUndelivered(t: ForgottenTarget): string {
   const parts: string[] = [];
-  if (t.points > 0) parts.push(`${t.points} points in ${t.batches} batches`);
+  if (t.points > 0) parts.push(`${t.points} points in ${t.batches} ${t.batches === 1 ? 'batch' : 'batches'}`);
   if (t.heldPoints > 0) parts.push(`${t.heldPoints} points held as dead letters until their database exists`);
   return parts.join(', and ');
 }

@@ -67,6 +67,8 @@ t.test('usage errors name the problem and the command whose --help explains it',
     [['dead-letters', 'purge'], /purge deletes for good: say which/, 'certrelay dead-letters purge'],
     [['dead-letters', 'purge', '--older-than', '7'], /--older-than "7" is not a duration: use a number and a unit/, 'certrelay dead-letters purge'],
     [['dead-letters', 'purge', '--older-than', '7days'], /not a duration/, 'certrelay dead-letters purge'],
+    [['dead-letters', 'purge', '--older-than', '0s'], /--older-than 0s leaves no dead letter out: drop it \(with --target or IDs\), or use --all/, 'certrelay dead-letters purge'],
+    [['dead-letters', 'purge', '--older-than', '0d', '--target', 'a'], /--older-than 0d leaves no dead letter out/, 'certrelay dead-letters purge'],
     [['dead-letters', 'purge', '--all', '--target', 'a'], /--all deletes every dead letter: give it alone/, 'certrelay dead-letters purge'],
     [['dead-letters', 'purge', '--all', '3'], /give it alone/, 'certrelay dead-letters purge'],
     // A mistyped option before its value made the value look like the command.

@@ -239,14 +239,14 @@ t.test('a target taken out of the configuration with points it never received is
   const notes = run.stdout.trimEnd().split('\n');
   t.equal(
     notes.at(-1),
-    "influx-old: no longer configured, with 2 points in 1 batches it never received: the relay's next start with this configuration " +
+    "influx-old: no longer configured, with 2 points in 1 batch it never received: the relay's next start with this configuration " +
       'is refused (exit 78) until the target is put back under this name, or given up with --forget-target influx-old',
   );
   t.notMatch(run.stdout, 'influx-idle');
   // And the relay does refuse it, as said.
   const start = await runRelayToExit({ env: {}, args: ['--config', f.config] });
   t.equal(start.code, 78);
-  t.match(start.stderr, '"influx-old" (2 points in 1 batches)');
+  t.match(start.stderr, '"influx-old" (2 points in 1 batch)');
 });
 
 /** A configuration with one target, influx-a, and its store directory (not created yet). */
