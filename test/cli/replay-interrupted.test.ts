@@ -9,23 +9,14 @@ import t, { type Test } from 'tap';
 import type { CliIo } from '../../src/cli/output.js';
 import { runReplay, type ReplayJson } from '../../src/cli/replay.js';
 import { loadConfig } from '../../src/config/load.js';
-import { openStore } from '../support/fake-target.js';
+import { openStore, refusedOneLiners } from '../support/fake-target.js';
 
 const DEAD_LETTERS = 5000; // three re-queue transactions of at most 2000
 
 function prepare(t: Test) {
   const dir = t.testdir({});
   const store = openStore(t, ['influx-a'], dir);
-  const refused = Array.from({ length: DEAD_LETTERS }, (_, i) => ({
-    batchId: i + 1,
-    db: 'telegraf',
-    rp: '',
-    lines: `m,host=h v=1i ${1_700_000_000_000_000_000n + BigInt(i)}`,
-    points: 1,
-    status: 400,
-    error: 'partial write: field type conflict',
-  }));
-  store.advanceCursor('influx-a', 0, [], refused, 1000, false);
+  store.advanceCursor('influx-a', 0, [], refusedOneLiners(0, DEAD_LETTERS), 1000, false);
   const file = join(dir, 'certrelay.toml');
   writeFileSync(file, `[store]\npath = "${dir}"\n[[targets]]\nname = "influx-a"\nkind = "influxdb-v1"\nurl = "http://127.0.0.1:9"\n`);
   const config = loadConfig({ file, env: {} });

@@ -10,25 +10,14 @@ import { runList } from '../../src/cli/dead-letters.js';
 import { runReplay } from '../../src/cli/replay.js';
 import type { CliIo } from '../../src/cli/output.js';
 import { loadConfig } from '../../src/config/load.js';
-import { openStore } from '../support/fake-target.js';
+import { openStore, refusedOneLiners } from '../support/fake-target.js';
 
 const DEAD_LETTERS = 150_000;
 
 t.test('a replay of 150,000 one-line dead letters queues them all again and reports it', async (t) => {
   const dir = t.testdir({});
   const store = openStore(t, ['influx-a'], dir);
-  for (let from = 0; from < DEAD_LETTERS; from += 10_000) {
-    const refused = Array.from({ length: 10_000 }, (_, i) => ({
-      batchId: from + i + 1,
-      db: 'telegraf',
-      rp: '',
-      lines: `m,host=h v=1i ${1_700_000_000_000_000_000n + BigInt(from + i)}`,
-      points: 1,
-      status: 400,
-      error: 'partial write: field type conflict',
-    }));
-    store.advanceCursor('influx-a', 0, [], refused, 1000, false);
-  }
+  for (let from = 0; from < DEAD_LETTERS; from += 10_000) store.advanceCursor('influx-a', 0, [], refusedOneLiners(from, 10_000), 1000, false);
   const file = join(dir, 'certrelay.toml');
   writeFileSync(file, `[store]\npath = "${dir}"\n[[targets]]\nname = "influx-a"\nkind = "influxdb-v1"\nurl = "http://127.0.0.1:9"\n`);
   const config = loadConfig({ file, env: {} });

@@ -116,6 +116,19 @@ export function openStore(t: Test, targets: readonly string[], dir = t.testdir({
   return store;
 }
 
+/** `count` dead letters of influx-a, one line each (batches from + 1 on), as a 400 field type conflict refused them. */
+export function refusedOneLiners(from: number, count: number) {
+  return Array.from({ length: count }, (_, i) => ({
+    batchId: from + i + 1,
+    db: 'telegraf',
+    rp: '',
+    lines: `m,host=h v=1i ${1_700_000_000_000_000_000n + BigInt(from + i)}`,
+    points: 1,
+    status: 400,
+    error: 'partial write: field type conflict',
+  }));
+}
+
 export function batch(lines: string | string[], overrides: Partial<IncomingBatch> = {}): IncomingBatch {
   const text = Array.isArray(lines) ? lines.join('\n') : lines;
   return { db: 'telegraf', rp: '', lines: text, points: text.split('\n').length, receivedAtMs: Date.now(), ...overrides };
