@@ -23,7 +23,7 @@ const USAGE = `usage: certrelay [--config FILE]                       run the re
                   a target removed from the configuration still had points it never
                   received: give them up for it (the relay refuses to start otherwise)
   --version       print the version
-  --help          print this text; COMMAND --help for a command's options
+  -h, --help      print this text; COMMAND --help for a command's options
 
 Each single-valued key can be overridden by a CERTRELAY_ environment variable: see docs/configuration.md.`;
 
@@ -43,7 +43,7 @@ async function main(): Promise<number> {
         config: { type: 'string' },
         'forget-target': { type: 'string', multiple: true },
         version: { type: 'boolean' },
-        help: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: false,
     }).values;

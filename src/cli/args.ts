@@ -52,7 +52,7 @@ type DeadLetterCommand = (typeof DEAD_LETTER_COMMANDS)[number];
 const OPTIONS = {
   config: { type: 'string' },
   json: { type: 'boolean' },
-  help: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
   target: { type: 'string' },
   'older-than': { type: 'string' },
   all: { type: 'boolean' },

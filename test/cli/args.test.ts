@@ -107,6 +107,13 @@ t.test('from the shell: a usage error is one line on stderr and exit code 2; --h
   t.equal(mistyped.code, 2);
   t.equal(mistyped.stderr, 'certrelay: unknown option --confg (see certrelay --help)\n', 'the option is named, not its value as a command');
 
+  const short = await runRelayToExit({ env: {}, args: ['-h'] });
+  t.equal(short.code, 0, '-h is --help');
+  t.match(short.stdout, /certrelay status \[--config FILE\] \[--json\]/);
+  const commandShort = await runRelayToExit({ env: {}, args: ['dead-letters', 'purge', '-h'] });
+  t.equal(commandShort.code, 0, 'and so for a command');
+  t.match(commandShort.stdout, /^usage: certrelay dead-letters purge/);
+
   const help = await runRelayToExit({ env: {}, args: ['--help'] });
   t.equal(help.code, 0);
   t.match(help.stdout, /certrelay status \[--config FILE\] \[--json\]/, 'the relay\'s own help lists the commands');
