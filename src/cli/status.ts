@@ -81,6 +81,15 @@ const HOLD_ADVICE: Partial<Record<OutcomeClass, string>> = {
   unexpected: "check the target's url and any proxy in front of it",
 };
 
+/** An influxdb-v2 target has no create_database (the config refuses it): a missing bucket is created by hand. */
+const V2_HOLD_ADVICE: Partial<Record<OutcomeClass, string>> = {
+  database_not_found: 'create the bucket in InfluxDB 2 (in the org of targets[].org), or route to an existing one with mapping',
+};
+
+function holdAdvice(kind: string, outcome: OutcomeClass): string {
+  return (kind === 'influxdb-v2' ? V2_HOLD_ADVICE[outcome] : undefined) ?? HOLD_ADVICE[outcome] ?? 'fix the target';
+}
+
 export function targetState(s: TargetStatus): TargetState {
   if (!s.started) return 'new';
   if (s.heldBecause !== null) return 'held';
@@ -203,7 +212,7 @@ export function formatStatus(
   );
   const at = (iso: string) => `${formatTime(ms(iso))} (${formatAgo(ms(iso), nowMs)})`;
   const notes = status.targets.flatMap((t) => {
-    const advice = t.heldBecause === null ? '' : (HOLD_ADVICE[t.heldBecause] ?? 'fix the target');
+    const advice = t.heldBecause === null ? '' : holdAdvice(t.kind, t.heldBecause);
     const lastError =
       t.lastErrorAt === null ? undefined : `${t.lastStatus === null ? '' : `HTTP ${t.lastStatus} `}${t.lastOutcome ?? 'error'}: ${printable(t.lastError ?? '')}`;
     const held = t.heldDestination;

@@ -282,6 +282,24 @@ t.test('a held database is reported with its own refusal and age, not with the t
   t.equal(notes.length, 2);
 });
 
+t.test('a missing bucket on an influxdb-v2 target is not met with create_database, which such a target may not set', async (t) => {
+  const dir = t.testdir({});
+  const storeDir = join(dir, 'store');
+  const file = join(dir, 'certrelay.toml');
+  writeFileSync(file, `[store]\npath = "${storeDir}"\n\n[[targets]]\nname = "influx-b"\nkind = "influxdb-v2"\nurl = "http://127.0.0.1:8086"\ntoken = "t"\norg = "acme"\n`);
+  const config = loadConfig({ file, env: {} });
+  const nowMs = Date.now();
+  const store = Store.open({ dir: storeDir, maxBytes: 1 << 30, targets: ['influx-b'] });
+  t.teardown(() => store.close());
+  const id = store.appendBatches([batch('m v=1 1', { db: 'nob', receivedAtMs: nowMs - MIN })]);
+  const held = { batchId: id, db: 'nob', rp: '', lines: 'm v=1 1', points: 1, status: 404, error: 'bucket "nob" not found', held: true };
+  store.advanceCursor('influx-b', id, [{ db: 'nob', batches: 1, points: 1, bytes: 7 }], [held], nowMs - MIN, false);
+
+  const text = formatStatus(statusJson(store, config, nowMs));
+  t.match(text, /influx-b: nob held since \S+Z \(1m ago\): HTTP 404 database_not_found: bucket "nob" not found\. .*; create the bucket in InfluxDB 2/);
+  t.notMatch(text, 'set create_database = true', 'the config refuses create_database on an influxdb-v2 target');
+});
+
 t.test('a held database whose name carries control characters is shown escaped, not sent to the terminal', async (t) => {
   const { config, storeDir } = oneTarget(t);
   const nowMs = Date.now();
