@@ -606,6 +606,9 @@ function assembleTargets(items: Node[], origin: Origin, problems: Problems): Tar
       const parsed = parseMapping(entry);
       if (parsed === undefined) {
         flag(`mapping[${j}]`, `expected "db=to" or "db/rp=to" with non-empty parts, got ${JSON.stringify(entry)}`);
+      } else if (kind === 'influxdb-v1' && parsed.to.startsWith('/')) {
+        // The target would get db= on every write: influxd refuses it (400 "database is required") and the whole target stalls.
+        flag(`mapping[${j}]`, `${JSON.stringify(entry)} names no database: on an influxdb-v1 target it goes to "db" or "db/rp"`);
       } else if (mapping.some((m) => m.db === parsed.db && m.rp === parsed.rp)) {
         flag(`mapping[${j}]`, `${JSON.stringify(entry)} routes the same source as an earlier entry`);
       } else {

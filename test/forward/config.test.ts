@@ -60,6 +60,7 @@ t.test('bad forwarding values are named', async (t) => {
     [`${V1}retry_initial_ms = 5000\nretry_max_ms = 1000\n`, /targets\[0\]\.retry_max_ms \(target "a"\): 1000 is smaller than retry_initial_ms \(5000\)/],
     [`${V1}mapping = ["nodest="]\n`, /targets\[0\]\.mapping\[0\] \(target "a"\): expected "db=to" or "db\/rp=to"/],
     [`${V1}mapping = ["/rp=x"]\n`, /targets\[0\]\.mapping\[0\]/],
+    [`${V1}mapping = ["certs=/x"]\n`, /targets\[0\]\.mapping\[0\] \(target "a"\): "certs=\/x" names no database/],
     [`${V1}mapping = ["a=x", "a=y"]\n`, /targets\[0\]\.mapping\[1\] \(target "a"\): "a=y" routes the same source as an earlier entry/],
     [`${V1}batch_max_points = 0\n`, /targets\[0\]\.batch_max_points \(target "a"\): expected an integer number from 1 to 1000000, got 0/],
     [`${V1}batch_max_bytes = "1GiB"\n`, /targets\[0\]\.batch_max_bytes/],
