@@ -71,7 +71,8 @@ export const HOLD_CLASSES: readonly OutcomeClass[] = [
 export const DESTINATION_HOLDS: readonly OutcomeClass[] = ['forbidden', 'database_not_found', 'retention_policy_not_found'];
 
 // 1.x: {"error":"database not found: \"x\""}; 2.x: {"code":"not found","message":"bucket \"x\" not found"}.
-const DATABASE_NOT_FOUND = /database not found|bucket "[^"]*" not found/i;
+// 2.x quotes the name with Go's %q: a quote or backslash inside it comes escaped (bucket "a\"b" not found).
+const DATABASE_NOT_FOUND = /database not found|bucket "(?:[^"\\]|\\.)*" not found/i;
 // influxd answers 500 {"error":"retention policy not found: nope"} for an unknown rp= on every
 // request to it: no line is to blame, so it is held like a missing database, not bisected.
 const RETENTION_POLICY_NOT_FOUND = /retention policy not found/i;

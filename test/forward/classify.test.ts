@@ -39,6 +39,13 @@ const TABLE: Array<[string, Answer, Partial<Outcome> & Record<string, unknown>]>
   ['403', response(403, '{"error":"forbidden"}'), { action: 'hold', class: 'forbidden' }],
   ['404 database not found (1.x)', response(404, '{"error":"database not found: \\"x\\""}'), { action: 'hold', class: 'database_not_found' }],
   ['404 bucket not found (2.x)', response(404, '{"code":"not found","message":"bucket \\"x\\" not found"}'), { action: 'hold', class: 'database_not_found' }],
+  // Go's %q escapes a quote in the name: one missing bucket must not hold the whole target.
+  [
+    '404 bucket not found, a quote in its name (2.x)',
+    response(404, JSON.stringify({ code: 'not found', message: 'bucket "my\\"db" not found' })),
+    { action: 'hold', class: 'database_not_found' },
+  ],
+  ['404 organization not found (2.x): the whole target', response(404, '{"code":"not found","message":"organization name \\"acme\\" not found"}'), { action: 'hold', class: 'not_found' }],
   ['404 wrong path', response(404, '404 page not found'), { action: 'hold', class: 'not_found' }],
   ['405 from a proxy', response(405, 'Method Not Allowed'), { action: 'hold', class: 'unexpected' }],
   ['301 redirect', response(301, ''), { action: 'hold', class: 'unexpected' }],
