@@ -106,6 +106,21 @@ export function classify(answer: Answer): Outcome {
   return { action: 'hold', class: 'unexpected' };
 }
 
+// InfluxDB 2.x answers an empty body 400 "writing requires points" (also on its 1.x /write), and only
+// after the org, the bucket and the token's permission on it checked out.
+const WRITING_REQUIRES_POINTS = /^writing requires points$/i;
+
+/**
+ * The answer to an empty write, which asks "does this destination take writes?": as classify, except
+ * that InfluxDB 2.x's refusal of the empty body itself is a yes, as influxd 1.x's 204 is.
+ */
+export function classifyEmptyWrite(answer: Answer): Outcome {
+  if (answer.kind === 'response' && answer.status === 400 && WRITING_REQUIRES_POINTS.test(answerText(answer))) {
+    return { action: 'advance', class: 'delivered' };
+  }
+  return classify(answer);
+}
+
 const MAX_ERROR_CHARS = 4096;
 
 /**

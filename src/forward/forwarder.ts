@@ -11,7 +11,7 @@ import type { BatchHead, DeadLetter, NewDeadLetter, PassedTotals, Store } from '
 import type { Metrics } from '../ops/metrics.js';
 import { retryDelayMs, type BackoffPolicy } from './backoff.js';
 import { bodyOf, countPoints, halve, pieceInBody, pieceOf, planLanes, planRound, type Budget, type Piece, type Request } from './batcher.js';
-import { answerStatus, answerText, classify, DESTINATION_HOLDS, type Answer, type Outcome, type OutcomeClass } from './classify.js';
+import { answerStatus, answerText, classify, classifyEmptyWrite, DESTINATION_HOLDS, type Answer, type Outcome, type OutcomeClass } from './classify.js';
 import type { BuiltRound, RoundBatch, RoundJob } from './round-job.js';
 import { routeFor, type Destination } from './routing.js';
 import { readTargetStatusAndOldest, type HeldDestination as HeldDestinationStatus, type TargetStatus } from './status.js';
@@ -682,10 +682,10 @@ export class Forwarder {
     return delivered + (await this.#deliver(destination, second, deadLetters, suspectAfter));
   }
 
-  async #send(destination: Destination, body: Buffer): Promise<{ answer: Answer; outcome: Outcome }> {
+  async #send(destination: Destination, body: Buffer, classifyAnswer = classify): Promise<{ answer: Answer; outcome: Outcome }> {
     const started = performance.now();
     const answer = await this.#client.write(destination.path, body, this.#abort.signal);
-    const outcome = classify(answer);
+    const outcome = classifyAnswer(answer);
     this.#metrics?.forwardSendDuration.observe({ target: this.name }, (performance.now() - started) / 1000);
     this.#metrics?.forwardRequests.inc({ target: this.name, outcome: outcome.class });
     return { answer, outcome };
@@ -693,7 +693,7 @@ export class Forwarder {
 
   /** An empty write to the destination: whether the target takes writes at all, whatever the lines. */
   async #emptyWrite(destination: Destination): Promise<{ answer: Answer; outcome: Outcome }> {
-    return this.#send(destination, await compressLines(''));
+    return this.#send(destination, await compressLines(''), classifyEmptyWrite);
   }
 
   async #acceptsEmptyWrite(destination: Destination): Promise<boolean> {
@@ -872,7 +872,7 @@ export class Forwarder {
     if (held.outcome === 'database_not_found' && this.target.createDatabase && destination.database !== undefined) {
       await this.#createDatabase(destination.database);
     }
-    const { answer, outcome } = await this.#send(destination, await compressLines(''));
+    const { answer, outcome } = await this.#emptyWrite(destination);
     if (outcome.action === 'advance') return true;
     if (outcome.action === 'hold' && DESTINATION_HOLDS.includes(outcome.class)) {
       held.outcome = outcome.class;
