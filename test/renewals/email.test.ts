@@ -138,3 +138,26 @@ t.test('a recipient the server refuses for now, again and again (a full mailbox)
   t.same(subjects('oncall@example.net').sort(), ['first.example', 'second.example']);
   t.equal(relay.monitoring.pendingNotifications().get('ops-mail'), 0, 'nothing waits in the outbox');
 });
+
+t.test('a message the server refuses for good after its content (554 at DATA) is retried without holding the later notices', async (t) => {
+  // A content filter refusing one certificate's notice (its domain on a URI blocklist, say) held every later
+  // notice of the channel behind it for ever: the mail channel fell silent for the whole fleet.
+  const { smtp, clock, relay } = await firstOfTwoOverdue(t, { refuseSubjectContaining: 'first.example' });
+  t.match(outboxRows(relay)[0], { delivered_ms: null, last_error: /SMTP 554\).*message refused by content filter/ });
+
+  clock.advanceNs(BigInt(DAY_MS) * 1_000_000n);
+  relay.monitoring.evaluator.evaluate();
+  for (let i = 0; i < 3; i++) {
+    await relay.monitoring.notifier.deliverDue();
+    clock.advanceNs(2_000_000_000n);
+  }
+  t.same(
+    smtp.received().map((m) => m.subject),
+    ['Certificate renewal for second.example on optimus is OVERDUE'],
+    'the second certificate is announced',
+  );
+  const [first, second] = outboxRows(relay);
+  t.match(first, { delivered_ms: null, last_error: /554/ }, 'the refused one is kept, still retried');
+  t.ok(first!.attempts >= 2, 'and was tried again');
+  t.ok(second!.delivered_ms !== null);
+});

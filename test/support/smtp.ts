@@ -31,6 +31,9 @@ class Keep:
         return '250 OK'
     async def handle_DATA(self, server, session, envelope):
         msg = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        shunned = opts.get('refuseSubjectContaining')
+        if shunned and shunned in str(msg['subject']):
+            return '554 5.7.1 message refused by content filter'
         Keep.count += 1
         record = {
             'mail_from': envelope.mail_from,
@@ -77,6 +80,8 @@ export interface SmtpServerOptions {
   readonly refuseTimes?: number;
   /** Recipients starting with this are refused with 550 (no such user), always. */
   readonly refuseForGoodPrefix?: string;
+  /** Messages whose subject contains this are refused after their content (DATA) with 554, always: a content filter. */
+  readonly refuseSubjectContaining?: string;
 }
 
 /** Starts the server on 127.0.0.1:port; stopped at the test's teardown at the latest. */

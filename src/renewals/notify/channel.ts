@@ -13,6 +13,12 @@ type NotifyConfig = Pick<Config['notify'], 'webhooks' | 'email'>;
 /** A failed send that some recipients have all the same: retried for the others, it holds no later notice back. */
 export class PartlyDeliveredError extends Error {}
 
+/**
+ * A failed send of this notification alone (a mail server refusing its content for good): retried, it holds no
+ * later notice back, since the next ones may well be taken.
+ */
+export class MessageRefusedError extends Error {}
+
 export type ChannelKind = 'webhook' | 'email';
 
 export interface NotificationChannel {

@@ -2,7 +2,7 @@
 // a subject and a plain-text body. The SMTP password never leaves the transport.
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { EmailChannelConfig } from '../../config/defaults.js';
-import { PartlyDeliveredError, type NotificationChannel } from './channel.js';
+import { MessageRefusedError, PartlyDeliveredError, type NotificationChannel } from './channel.js';
 import type { PendingNotification } from './outbox.js';
 
 export class EmailChannel implements NotificationChannel {
@@ -58,7 +58,12 @@ export class EmailChannel implements NotificationChannel {
         const code = e.responseCode !== undefined ? `SMTP ${e.responseCode}` : (e.code ?? 'error');
         const text = `e-mail via ${this.#config.host}:${this.#config.port} failed (${code}): ${e.message ?? String(err)}`;
         // Resent to those who did not take it before, it is still a notice the others have.
-        throw retried === undefined ? new Error(text) : new PartlyDeliveredError(text);
+        if (retried !== undefined) throw new PartlyDeliveredError(text);
+        // Refused for good after its content (a filter, a size limit): this message only; the next ones may pass.
+        if (e.code === 'EMESSAGE' && e.responseCode !== undefined && e.responseCode >= 500) {
+          throw new MessageRefusedError(`${text}; retried, while the later notices are sent`);
+        }
+        throw new Error(text);
       }
       // Resent to those who refused it before, and refused by all of them: judged as any refusal below.
       refused = (e.rejected ?? e.rejectedErrors.map((r) => r.recipient)).map(String);

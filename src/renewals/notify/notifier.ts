@@ -5,7 +5,7 @@
 // never delays the webhook.
 import type { Clock } from '../../clock.js';
 import { backoffMs, type BackoffPolicy } from '../../forward/backoff.js';
-import { PartlyDeliveredError, type NotificationChannel } from './channel.js';
+import { MessageRefusedError, PartlyDeliveredError, type NotificationChannel } from './channel.js';
 import type { Outbox, PendingNotification } from './outbox.js';
 
 export interface NotifierLog {
@@ -53,11 +53,12 @@ export class Notifier {
    */
   readonly #givenUp = new AbortController();
   /**
-   * Notifications some recipients have, waiting to be retried for the others (a full mailbox, 452): each
-   * would otherwise hold its channel's later notices from every recipient. In memory, as the channel's own
-   * list of whom to retry: after a restart such a notification goes to everyone again, in order.
+   * Notifications some recipients have, waiting to be retried for the others (a full mailbox, 452), or whose
+   * content alone the channel refused (a filter's 554): each would otherwise hold its channel's later notices
+   * from every recipient. In memory, as the channel's own list of whom to retry: after a restart such a
+   * notification goes to everyone again, in order.
    */
-  readonly #partlyDelivered = new Set<number>();
+  readonly #overtakable = new Set<number>();
 
   constructor(deps: NotifierDeps) {
     this.#deps = deps;
@@ -125,16 +126,17 @@ export class Notifier {
     const { outbox, clock } = this.#deps;
     for (const notification of outbox.pending(channel.name, ROUND_SIZE)) {
       if (this.#stopping.signal.aborted) return;
-      // In order: nothing overtakes a notification waiting for its retry, unless some recipients have it already.
+      // In order: nothing overtakes a notification waiting for its retry, unless some recipients have it already
+      // or its content alone was refused.
       if (!this.#isDue(notification.nextAttemptMs, clock.nowMs())) {
-        if (this.#partlyDelivered.has(notification.id)) continue;
+        if (this.#overtakable.has(notification.id)) continue;
         return;
       }
-      const { failure, note, partly } = await this.#attempt(channel, notification);
+      const { failure, note, overtakable } = await this.#attempt(channel, notification);
       // The store may be closing once stop() gave up waiting: record nothing after that.
       if (this.#givenUp.signal.aborted) return;
       if (failure === undefined) {
-        this.#partlyDelivered.delete(notification.id);
+        this.#overtakable.delete(notification.id);
         outbox.markDelivered(notification.id, clock.nowMs(), note);
         this.#deps.counters?.notificationsSent.inc({ channel: channel.name, kind: notification.kind });
         if (note !== undefined) {
@@ -150,8 +152,8 @@ export class Notifier {
         { channel: channel.name, notification: notification.id, attempts: failures, retryInMs, error: failure },
         'notification not delivered; will retry',
       );
-      if (!partly) return;
-      this.#partlyDelivered.add(notification.id);
+      if (!overtakable) return;
+      this.#overtakable.add(notification.id);
     }
   }
 
@@ -164,12 +166,12 @@ export class Notifier {
   }
 
   /** failure: why the channel did not accept it; note: whom it did not reach for good, though accepted. */
-  async #attempt(channel: NotificationChannel, notification: PendingNotification): Promise<{ failure?: string; note?: string; partly?: boolean }> {
+  async #attempt(channel: NotificationChannel, notification: PendingNotification): Promise<{ failure?: string; note?: string; overtakable?: boolean }> {
     try {
       const note = await channel.send(notification, this.#givenUp.signal);
       return typeof note === 'string' ? { note } : {};
     } catch (err) {
-      return { failure: (err as Error).message, partly: err instanceof PartlyDeliveredError };
+      return { failure: (err as Error).message, overtakable: err instanceof PartlyDeliveredError || err instanceof MessageRefusedError };
     }
   }
 
