@@ -362,7 +362,7 @@ export function buildApp(config: Config, deps: AppDeps = {}): Relay {
   });
   app.register(async (reads) => {
     if (config.auth.protectReads) protectReads(reads, authorizer);
-    registerRenewalRoutes(reads, { renewals, clock, tokens: config.auth.tokens });
+    registerRenewalRoutes(reads, { renewals, clock, tokens: config.auth.tokens, onAction: () => monitoring?.operatorActed() });
     registerWebPage(reads, { renewals, clock, targetStatuses: (nowMs) => forwarding?.statuses(nowMs) ?? [] });
     reads.get('/metrics', async (_request, reply) => {
       const text = await metrics.registry.metrics();

@@ -28,6 +28,8 @@ export interface RenewalRouteDeps {
   readonly renewals: RenewalStore;
   readonly clock: Clock;
   readonly tokens: readonly TokenConfig[];
+  /** After an action changed a certificate: the evaluator judges it at once. */
+  readonly onAction?: () => void;
 }
 
 /** An action body is two names and a time: anything near this size is a mistake. */
@@ -85,6 +87,7 @@ export function registerRenewalRoutes(app: FastifyInstance, deps: RenewalRouteDe
         const name = certificateName(body);
         if (!apply(name, body)) throw new RelayError('CR_UNKNOWN_CERTIFICATE', JSON.stringify(name.domain), JSON.stringify(name.host));
         request.log.info({ host: name.host, domain: name.domain }, logMessage);
+        deps.onAction?.();
         return renewalRow(renewals.get(name.host, name.domain)!, renewals, clock.nowMs());
       });
 

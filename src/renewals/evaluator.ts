@@ -66,6 +66,11 @@ export class Evaluator {
     this.#soon.unref();
   }
 
+  /** Evaluates now; an error goes to onError, as a timed run's would. */
+  evaluateNow(): void {
+    this.#runSafely();
+  }
+
   stop(): void {
     this.#stopped = true;
     clearInterval(this.#interval);

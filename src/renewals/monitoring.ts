@@ -82,6 +82,15 @@ export class RenewalMonitoring {
   }
 
   /**
+   * An operator retired, snoozed or undid that: judged at once, so the change is recorded before a report can
+   * undo it (a retire followed within the interval by a report went unrecorded, and the reinstated certificate
+   * was not announced) and a lifted snooze is announced now rather than at the next interval.
+   */
+  operatorActed(): void {
+    this.evaluator.evaluateNow();
+  }
+
+  /**
    * A commit left renewals pending: they are written within APPLY_INTERVAL_MS
    * even if no later commit comes to write them. Calls in between share it.
    */
