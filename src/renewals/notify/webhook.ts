@@ -2,7 +2,7 @@
 // accepted. The URL and headers may hold secrets, so errors name neither.
 import type { WebhookChannelConfig } from '../../config/defaults.js';
 import { RELAY_VERSION } from '../../version.js';
-import type { NotificationChannel } from './channel.js';
+import { MessageRefusedError, type NotificationChannel } from './channel.js';
 import type { PendingNotification } from './outbox.js';
 
 /** Enough of a refusal's body to explain it in last_error. */
@@ -10,6 +10,8 @@ const ERROR_BODY_CHARS = 200;
 // Read no more than this of any answer: a receiver (or a URL that reaches a download) answering gigabytes
 // was read whole into one string, which took the relay's memory and crashed it (3 GB: a V8 fatal error).
 const ANSWER_READ_BYTES = 4 * ERROR_BODY_CHARS;
+/** Bad Request, Content Too Large, Unprocessable Content: a refusal of the payload sent. */
+const PAYLOAD_REFUSALS: ReadonlySet<number> = new Set([400, 413, 422]);
 
 export class WebhookChannel implements NotificationChannel {
   readonly kind = 'webhook';
@@ -52,7 +54,10 @@ export class WebhookChannel implements NotificationChannel {
       throw new Error(`webhook answered ${res.status}, a redirect, which is not followed: set notify.webhooks url to where it points`);
     }
     const excerpt = text.trim().slice(0, ERROR_BODY_CHARS);
-    throw new Error(`webhook answered ${res.status}${excerpt === '' ? '' : `: ${excerpt}`}`);
+    const reason = `webhook answered ${res.status}${excerpt === '' ? '' : `: ${excerpt}`}`;
+    // These judge this payload, not the URL or its credentials: retried, it must not hold the later notices.
+    if (PAYLOAD_REFUSALS.has(res.status)) throw new MessageRefusedError(`${reason}; retried, while the later notices are sent`);
+    throw new Error(reason);
   }
 
   close(): void {}
