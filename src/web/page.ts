@@ -168,6 +168,8 @@ const STYLE = `
   td.error { white-space: normal; max-width: 28rem; overflow-wrap: anywhere; }
   /* Names come from clients: a long one wraps instead of pushing the state column off the page. */
   td.name { white-space: normal; max-width: 24rem; overflow-wrap: anywhere; }
+  /* uPlot's legend is a table of <th> cells: a long host name wraps there too, instead of widening the page. */
+  .u-legend th { white-space: normal; overflow-wrap: anywhere; }
   .state { display: inline-block; padding: 0 0.45rem; border-radius: 0.6rem; background: #eaeef2; white-space: nowrap; }
   tr.state-overdue td { background: var(--overdue-bg); }
   tr.state-overdue td:first-child { box-shadow: inset 4px 0 var(--overdue); }

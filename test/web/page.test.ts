@@ -204,3 +204,23 @@ t.test('the chart stacks the hosts of a day: each one\'s bar stays visible', asy
   t.ok(counts.beta > 50, `beta's bar is visible (${counts.beta} pixels)`);
   t.ok(counts.beta > 2 * counts.alpha, 'beta renewed three times as often that day: its part of the stack is the larger');
 });
+
+t.test('a host name of 255 characters wraps in the chart legend instead of widening the page', async (t) => {
+  const longHost = 'very-long-host-name-'.repeat(13).slice(0, 255);
+  const relay = relayFor(t);
+  const res = await relay.app.inject({
+    method: 'POST',
+    url: '/write?db=certbot',
+    payload: [line(longHost, 'a.example', 5), line(longHost, 'all', 5), line('beta', 'b.example', 5), line('beta', 'all', 5)].join('\n'),
+  });
+  t.equal(res.statusCode, 204, res.body);
+  const address = await relay.app.listen({ host: '127.0.0.1', port: 0 });
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  t.teardown(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(`${address}/`);
+  await page.locator('#renewals-chart canvas').first().waitFor({ state: 'visible', timeout: 10_000 });
+  t.same(await page.locator('#renewals-chart .u-legend .u-series .u-label').allInnerTexts().then((labels) => labels.slice(1).map((l) => l.replace(/\s/g, ''))), ['beta', longHost], 'the whole name is in the legend');
+  const widths = await page.evaluate(() => ({ page: document.documentElement.scrollWidth, viewport: document.documentElement.clientWidth }));
+  t.ok(widths.page <= widths.viewport, `no horizontal scrolling: the page is ${widths.page} px wide in a ${widths.viewport} px window`);
+});
