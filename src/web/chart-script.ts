@@ -33,7 +33,8 @@ export const RENEWALS_CHART_SCRIPT = `'use strict';
     height: 260,
     // Days are UTC days, whatever the viewer's time zone.
     tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'); },
-    scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, Math.max(1, max)]; } } },
+    // Half a day of room at each end: the bars are centred on their day, so today's would be cut in half.
+    scales: { x: { time: true, range: function (u, min, max) { return [min - 43200, max + 43200]; } }, y: { range: function (u, min, max) { return [0, Math.max(1, max)]; } } },
     axes: [{}, { label: 'renewals', size: 50, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] }],
     series: series,
   }, [days].concat(stacked), container);

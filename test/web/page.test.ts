@@ -224,3 +224,39 @@ t.test('a host name of 255 characters wraps in the chart legend instead of widen
   const widths = await page.evaluate(() => ({ page: document.documentElement.scrollWidth, viewport: document.documentElement.clientWidth }));
   t.ok(widths.page <= widths.viewport, `no horizontal scrolling: the page is ${widths.page} px wide in a ${widths.viewport} px window`);
 });
+
+t.test("today's bar is drawn whole, as wide as an earlier day's, not cut in half by the chart's edge", async (t) => {
+  const relay = relayFor(t);
+  const res = await relay.app.inject({
+    method: 'POST',
+    url: '/write?db=certbot',
+    payload: [line('alpha', 'a.example', 5), line('alpha', 'all', 5), line('alpha', 'a.example', 0), line('alpha', 'all', 0)].join('\n'),
+  });
+  t.equal(res.statusCode, 204, res.body);
+  const address = await relay.app.listen({ host: '127.0.0.1', port: 0 });
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  t.teardown(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(`${address}/`);
+  const canvas = page.locator('#renewals-chart canvas').first();
+  await canvas.waitFor({ state: 'visible', timeout: 10_000 });
+  // The widths, in pixel columns, of the runs of alpha's colour (#1f6feb) that are bar-high, left to right.
+  const bars = await canvas.evaluate((element) => {
+    const c = element as HTMLCanvasElement;
+    const data = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    const columns = new Array<number>(c.width).fill(0);
+    for (let i = 0; i < data.length; i += 4) {
+      if (Math.abs(data[i] - 0x1f) < 12 && Math.abs(data[i + 1] - 0x6f) < 12 && Math.abs(data[i + 2] - 0xeb) < 12) columns[(i / 4) % c.width]++;
+    }
+    const widths: number[] = [];
+    columns.forEach((count, x) => {
+      if (count > 20) {
+        if (x > 0 && columns[x - 1] > 20) widths[widths.length - 1]++;
+        else widths.push(1);
+      }
+    });
+    return widths;
+  });
+  t.equal(bars.length, 2, `two bars: ${JSON.stringify(bars)}`);
+  t.ok(bars[1] >= bars[0] - 1, `today's bar (${bars[1]} px) is as wide as the one of 5 days ago (${bars[0]} px)`);
+});
