@@ -202,7 +202,7 @@ export class Metrics {
     perTarget('certrelay_forward_dead_letters', 'Dead letters of the target waiting in the store (replay or purge them).', (s) => s.deadLetters);
     perTarget(
       'certrelay_forward_target_healthy',
-      '0 while data is held for the target: it refuses everything (401) or one of its databases (403, database or retention policy not found); 1 otherwise.',
+      '0 while data is held for the target: it refuses everything (401, or an unexpected answer) or one of its databases (403, database or retention policy not found); 1 otherwise.',
       (s) => (s.heldBecause === null ? 1 : 0),
     );
 
