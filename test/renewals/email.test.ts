@@ -98,17 +98,22 @@ async function firstOfTwoOverdue(t: Test, refusal: Parameters<typeof startSmtpSe
   return { smtp, clock, relay };
 }
 
-t.test('a recipient the server refuses for good (550) is not retried: the others get every later notice', async (t) => {
-  const { smtp, clock, relay } = await firstOfTwoOverdue(t, { refuseForGoodPrefix: 'oncall' });
-  t.match(outboxRows(relay)[0], { delivered_ms: Number, last_error: /refused for good for oncall@example\.net \(550 5\.1\.1 no such user here\); the others have it, and it is not sent to these again/ });
-
-  // A day later the second certificate is overdue: its notice is not held behind the first.
+/** A day later the second certificate is overdue too; three delivery rounds, 2 s apart. */
+async function secondOverdueADayLater({ clock, relay }: Awaited<ReturnType<typeof firstOfTwoOverdue>>): Promise<void> {
   clock.advanceNs(BigInt(DAY_MS) * 1_000_000n);
   relay.monitoring.evaluator.evaluate();
   for (let i = 0; i < 3; i++) {
     await relay.monitoring.notifier.deliverDue();
     clock.advanceNs(2_000_000_000n);
   }
+}
+
+t.test('a recipient the server refuses for good (550) is not retried: the others get every later notice', async (t) => {
+  const { smtp, clock, relay } = await firstOfTwoOverdue(t, { refuseForGoodPrefix: 'oncall' });
+  t.match(outboxRows(relay)[0], { delivered_ms: Number, last_error: /refused for good for oncall@example\.net \(550 5\.1\.1 no such user here\); the others have it, and it is not sent to these again/ });
+
+  // A day later the second certificate is overdue: its notice is not held behind the first.
+  await secondOverdueADayLater({ smtp, clock, relay });
   t.same(
     smtp.received().map((m) => [m.subject, m.rcpt_tos]),
     [
@@ -145,12 +150,7 @@ t.test('a message the server refuses for good after its content (554 at DATA) is
   const { smtp, clock, relay } = await firstOfTwoOverdue(t, { refuseSubjectContaining: 'first.example' });
   t.match(outboxRows(relay)[0], { delivered_ms: null, last_error: /SMTP 554\).*message refused by content filter/ });
 
-  clock.advanceNs(BigInt(DAY_MS) * 1_000_000n);
-  relay.monitoring.evaluator.evaluate();
-  for (let i = 0; i < 3; i++) {
-    await relay.monitoring.notifier.deliverDue();
-    clock.advanceNs(2_000_000_000n);
-  }
+  await secondOverdueADayLater({ smtp, clock, relay });
   t.same(
     smtp.received().map((m) => m.subject),
     ['Certificate renewal for second.example on optimus is OVERDUE'],

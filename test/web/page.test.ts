@@ -172,13 +172,10 @@ t.test('with auth.protect_reads the browser asks for the token, and with it the 
   t.same(pageErrors, [], 'no script errors');
 });
 
-t.test('the chart stacks the hosts of a day: each one\'s bar stays visible', async (t) => {
+/** The page of a relay that took these lines, open in chromium with its chart drawn. */
+async function chartOf(t: Test, lines: string[]) {
   const relay = relayFor(t);
-  const res = await relay.app.inject({
-    method: 'POST',
-    url: '/write?db=certbot',
-    payload: [line('alpha', 'a.example', 5), line('alpha', 'all', 5), line('beta', 'b.example', 5), line('beta', 'all', 5, 'renewed_count=3')].join('\n'),
-  });
+  const res = await relay.app.inject({ method: 'POST', url: '/write?db=certbot', payload: lines.join('\n') });
   t.equal(res.statusCode, 204, res.body);
   const address = await relay.app.listen({ host: '127.0.0.1', port: 0 });
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
@@ -187,6 +184,11 @@ t.test('the chart stacks the hosts of a day: each one\'s bar stays visible', asy
   await page.goto(`${address}/`);
   const canvas = page.locator('#renewals-chart canvas').first();
   await canvas.waitFor({ state: 'visible', timeout: 10_000 });
+  return { page, canvas };
+}
+
+t.test('the chart stacks the hosts of a day: each one\'s bar stays visible', async (t) => {
+  const { canvas } = await chartOf(t, [line('alpha', 'a.example', 5), line('alpha', 'all', 5), line('beta', 'b.example', 5), line('beta', 'all', 5, 'renewed_count=3')]);
   // Pixels of each host's colour (alpha #1f6feb, beta #d97706) on the drawn canvas.
   const counts = await canvas.evaluate((element) => {
     const c = element as HTMLCanvasElement;
@@ -207,39 +209,14 @@ t.test('the chart stacks the hosts of a day: each one\'s bar stays visible', asy
 
 t.test('a host name of 255 characters wraps in the chart legend instead of widening the page', async (t) => {
   const longHost = 'very-long-host-name-'.repeat(13).slice(0, 255);
-  const relay = relayFor(t);
-  const res = await relay.app.inject({
-    method: 'POST',
-    url: '/write?db=certbot',
-    payload: [line(longHost, 'a.example', 5), line(longHost, 'all', 5), line('beta', 'b.example', 5), line('beta', 'all', 5)].join('\n'),
-  });
-  t.equal(res.statusCode, 204, res.body);
-  const address = await relay.app.listen({ host: '127.0.0.1', port: 0 });
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
-  t.teardown(() => browser.close());
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  await page.goto(`${address}/`);
-  await page.locator('#renewals-chart canvas').first().waitFor({ state: 'visible', timeout: 10_000 });
+  const { page } = await chartOf(t, [line(longHost, 'a.example', 5), line(longHost, 'all', 5), line('beta', 'b.example', 5), line('beta', 'all', 5)]);
   t.same(await page.locator('#renewals-chart .u-legend .u-series .u-label').allInnerTexts().then((labels) => labels.slice(1).map((l) => l.replace(/\s/g, ''))), ['beta', longHost], 'the whole name is in the legend');
   const widths = await page.evaluate(() => ({ page: document.documentElement.scrollWidth, viewport: document.documentElement.clientWidth }));
   t.ok(widths.page <= widths.viewport, `no horizontal scrolling: the page is ${widths.page} px wide in a ${widths.viewport} px window`);
 });
 
 t.test("today's bar is drawn whole, as wide as an earlier day's, not cut in half by the chart's edge", async (t) => {
-  const relay = relayFor(t);
-  const res = await relay.app.inject({
-    method: 'POST',
-    url: '/write?db=certbot',
-    payload: [line('alpha', 'a.example', 5), line('alpha', 'all', 5), line('alpha', 'a.example', 0), line('alpha', 'all', 0)].join('\n'),
-  });
-  t.equal(res.statusCode, 204, res.body);
-  const address = await relay.app.listen({ host: '127.0.0.1', port: 0 });
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
-  t.teardown(() => browser.close());
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  await page.goto(`${address}/`);
-  const canvas = page.locator('#renewals-chart canvas').first();
-  await canvas.waitFor({ state: 'visible', timeout: 10_000 });
+  const { canvas } = await chartOf(t, [line('alpha', 'a.example', 5), line('alpha', 'all', 5), line('alpha', 'a.example', 0), line('alpha', 'all', 0)]);
   // The widths, in pixel columns, of the runs of alpha's colour (#1f6feb) that are bar-high, left to right.
   const bars = await canvas.evaluate((element) => {
     const c = element as HTMLCanvasElement;
